@@ -1,0 +1,81 @@
+import { DeliverPolicy, type ConsumerMessages, type OrderedConsumerOptions } from "nats";
+import { Event } from "../gen/engage/events/v1/events";
+import { ErrorCode, GatewayError, type Instant } from "../domain";
+import type { Bus } from "./connection";
+import { EVENTS_STREAM } from "./streams";
+
+/** Where a tail starts. */
+export type TailStart =
+  | { kind: "new" }
+  | { kind: "all" }
+  | { kind: "sequence"; sequence: number }
+  | { kind: "time"; timeMs: number };
+
+/** One event read from the stream. */
+export interface TailItem {
+  event: Event;
+  sequence: number;
+  publishedAt: Instant;
+}
+
+/** A live, ordered read of ENGAGE_EVENTS. Iterate it; `stop()` ends the iteration. */
+export interface EventTail extends AsyncIterable<TailItem> {
+  stop(): void;
+}
+
+/** Messages buffered ahead of the reader; bounds memory per tail. */
+export const TAIL_BUFFER = 256;
+
+/**
+ * Opens an ordered consumer (ephemeral, no acks, recreated by the client library after
+ * a gap or a reconnect) on `subject`. Throws OUT_OF_RANGE for a start sequence beyond
+ * the stream's end, and UNAVAILABLE when NATS cannot be reached.
+ */
+export async function openEventTail(bus: Bus, subject: string, start: TailStart): Promise<EventTail> {
+  if (!bus.connected) throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");
+  const opts: Partial<OrderedConsumerOptions> = { filterSubjects: subject };
+  try {
+    switch (start.kind) {
+      case "new":
+        opts.deliver_policy = DeliverPolicy.New;
+        break;
+      case "all":
+        opts.deliver_policy = DeliverPolicy.All;
+        break;
+      case "sequence": {
+        const info = await bus.jsm.streams.info(EVENTS_STREAM);
+        if (start.sequence > info.state.last_seq + 1) {
+          throw new GatewayError(
+            ErrorCode.OutOfRange,
+            `start_sequence ${start.sequence} is past the end of the stream (last sequence ${info.state.last_seq})`,
+            "start_sequence",
+          );
+        }
+        opts.deliver_policy = DeliverPolicy.StartSequence;
+        opts.opt_start_seq = start.sequence;
+        break;
+      }
+      case "time":
+        opts.deliver_policy = DeliverPolicy.StartTime;
+        opts.opt_start_time = new Date(start.timeMs).toISOString();
+        break;
+    }
+    const consumer = await bus.js.consumers.get(EVENTS_STREAM, opts);
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: TAIL_BUFFER });
+    return {
+      stop: () => void messages.stop(),
+      async *[Symbol.asyncIterator]() {
+        for await (const m of messages) {
+          const ns = m.info.timestampNanos;
+          yield {
+            event: Event.decode(m.data),
+            sequence: m.seq,
+            publishedAt: { seconds: Math.floor(ns / 1e9), nanos: ns % 1e9 },
+          };
+        }
+      },
+    };
+  } catch (err) {
+    throw GatewayError.from(err, ErrorCode.Unavailable);
+  }
+}

@@ -1,0 +1,124 @@
+import type { Event } from "../gen/engage/events/v1/events";
+import {
+  ValidationError,
+  dlqSubject,
+  eventId,
+  instantFromMillis,
+  sha256Hex,
+  toEvent,
+  validateWebhook,
+  channelOf,
+  eventTypeOf,
+} from "../domain";
+import { Event as EventCodec } from "../gen/engage/events/v1/events";
+import { HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
+
+/** Who sent an event, as established by the door it came through. */
+export interface Origin {
+  tenant: string;
+  /** The W3C traceparent that came with it; ignored when malformed. */
+  traceparent?: string;
+}
+
+/** The reply to an accepted event. */
+export interface Accepted extends Stored {
+  id: string;
+  /** For the log line Engage support asks for: every event's chat id and transids. */
+  chatId: string;
+  transids: string[];
+}
+
+/** The one path every event takes into the bus, from the webhook and from gRPC Publish. */
+export interface Ingest {
+  /**
+   * Parses, validates, maps and stores a webhook body. An authenticated body that is not
+   * a valid event is stored whole in ENGAGE_DLQ first, then reported as a ValidationError.
+   */
+  ingestJson(raw: Uint8Array, origin: Origin): Promise<Accepted>;
+  /** Stores a ready-made Event (gRPC Publish). */
+  ingestEvent(event: Event, origin: Origin): Promise<Accepted>;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function createIngest(publisher: Publisher, now: () => number = Date.now): Ingest {
+  async function deadLetter(raw: Uint8Array, origin: Origin, err: ValidationError): Promise<never> {
+    await publisher.publishRaw(
+      dlqSubject(origin.tenant, "invalid"),
+      raw,
+      `invalid:${origin.tenant}:${sha256Hex(raw)}`,
+      {
+        [HEADER.reason]: headerSafe(err.message),
+        [HEADER.tenant]: origin.tenant,
+        [HEADER.field]: headerSafe(err.field ?? ""),
+      },
+    );
+    throw err;
+  }
+
+  return {
+    async ingestJson(raw, origin) {
+      const receivedAt = instantFromMillis(now());
+      let body: unknown;
+      try {
+        body = JSON.parse(utf8.decode(raw));
+      } catch (err) {
+        const what = err instanceof SyntaxError ? `invalid JSON: ${err.message}` : "the body is not valid UTF-8";
+        return deadLetter(raw, origin, new ValidationError("body", what));
+      }
+      let event: Event;
+      try {
+        const webhook = validateWebhook(body);
+        event = toEvent(webhook, {
+          id: eventId(webhook.transactionId, body),
+          tenant: origin.tenant,
+          receivedAt,
+          rawJson: raw,
+          traceparent: traceparentOf(origin),
+        });
+      } catch (err) {
+        if (err instanceof ValidationError) return deadLetter(raw, origin, err);
+        throw err;
+      }
+      const stored = await publisher.publishEvent(event);
+      return { id: event.id, chatId: event.chatId, transids: transidsOf(event), ...stored };
+    },
+
+    async ingestEvent(input, origin) {
+      for (const [field, value] of [["event.chat_id", input.chatId], ["event.type_name", input.typeName], ["event.channel_name", input.channelName]] as const) {
+        if (value.trim() === "") throw new ValidationError(field, "is required");
+      }
+      const event: Event = {
+        ...input,
+        type: eventTypeOf(input.typeName),
+        channel: channelOf(input.channelName),
+        tenant: origin.tenant,
+        receivedAt: instantFromMillis(now()),
+        traceparent: traceparentOf(origin) || input.traceparent,
+      };
+      if (event.id === "") {
+        // Hash what the source sent, not what the gateway adds, so a resend dedupes.
+        const bytes = EventCodec.encode({ ...input, receivedAt: undefined, tenant: "" }).finish();
+        event.id = input.transactionId || `sha256:${sha256Hex(bytes)}`;
+      }
+      const stored = await publisher.publishEvent(event);
+      return { id: event.id, chatId: event.chatId, transids: transidsOf(event), ...stored };
+    },
+  };
+}
+
+function transidsOf(e: Event): string[] {
+  const p = e.payload;
+  const messages =
+    p?.$case === "chatAssigned" ? p.chatAssigned.messages : p?.$case === "messageReceived" ? p.messageReceived.messages : [];
+  return messages.map((m) => m.transid);
+}
+
+function traceparentOf(origin: Origin): string {
+  return origin.traceparent !== undefined && isTraceparent(origin.traceparent) ? origin.traceparent : "";
+}
+
+/** NATS header values: printable ASCII only, bounded. */
+function headerSafe(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
+}

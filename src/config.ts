@@ -1,0 +1,214 @@
+/**
+ * The gateway's configuration: read once in main.ts from the environment and the
+ * command line (a flag wins over its variable), checked, and passed down.
+ * Every option is `GATEWAY_<NAME>` in the environment and `--<name>` on the command line,
+ * e.g. GATEWAY_HTTP_PORT and --http-port.
+ */
+export interface Config {
+  /** @default "0.0.0.0" */
+  httpHost: string;
+  /** @default 8080 */
+  httpPort: number;
+  /** @default "0.0.0.0" */
+  grpcHost: string;
+  /** @default 50051 */
+  grpcPort: number;
+  /** NATS servers; empty runs an embedded nats-server. @default [] */
+  natsUrls: string[];
+  /** Where the embedded nats-server keeps JetStream data. @default "./data" */
+  dataDir: string;
+  /** The nats-server binary for the embedded server. @default "nats-server" on PATH, else /usr/sbin/nats-server */
+  natsServerBin: string;
+  /** Webhook token → tenant. */
+  webhookTokens: Map<string, string>;
+  /** Dev mode: with no token configured, generate one and print it. @default false */
+  dev: boolean;
+  /** @default 1 */
+  streamReplicas: number;
+  /** Partitions per tenant; fixed for the life of the stream. @default 16 */
+  partitions: number;
+  /** JetStream duplicate window, in ms. @default 10 minutes */
+  duplicateWindowMs: number;
+  /** How long events are retained, in ms; 0 keeps them until the stream's other limits. @default 7 days */
+  maxAgeMs: number;
+  /** Largest webhook body, in bytes. @default 1 MiB */
+  bodyLimitBytes: number;
+  /** How long a webhook waits for the JetStream PubAck before answering 503. @default 1000 */
+  publishTimeoutMs: number;
+  /** How long shutdown waits for in-flight work. @default 10 s */
+  shutdownTimeoutMs: number;
+  /** @default "info" */
+  logLevel: LogLevel;
+}
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+interface OptionSpec {
+  key: keyof Config;
+  env: string;
+  default: string;
+  help: string;
+  flag?: boolean;
+}
+
+/** Every option, with its documented default. The README's configuration table mirrors it. */
+export const OPTIONS: OptionSpec[] = [
+  { key: "httpHost", env: "GATEWAY_HTTP_HOST", default: "0.0.0.0", help: "address the webhook HTTP server binds" },
+  { key: "httpPort", env: "GATEWAY_HTTP_PORT", default: "8080", help: "webhook HTTP port (0 picks a free port)" },
+  { key: "grpcHost", env: "GATEWAY_GRPC_HOST", default: "0.0.0.0", help: "address the gRPC server binds" },
+  { key: "grpcPort", env: "GATEWAY_GRPC_PORT", default: "50051", help: "gRPC port (0 picks a free port)" },
+  { key: "natsUrls", env: "GATEWAY_NATS_URL", default: "", help: "comma-separated NATS servers; unset runs an embedded nats-server" },
+  { key: "dataDir", env: "GATEWAY_DATA_DIR", default: "./data", help: "data directory of the embedded nats-server" },
+  { key: "natsServerBin", env: "GATEWAY_NATS_SERVER_BIN", default: "", help: "nats-server binary for the embedded server" },
+  { key: "webhookTokens", env: "GATEWAY_WEBHOOK_TOKENS", default: "", help: "comma-separated tenant:token pairs; a bare token is tenant 'default'" },
+  { key: "dev", env: "GATEWAY_DEV", default: "false", help: "with no token configured, generate one and print it", flag: true },
+  { key: "streamReplicas", env: "GATEWAY_STREAM_REPLICAS", default: "1", help: "JetStream replicas of both streams (1, or 3 on a cluster)" },
+  { key: "partitions", env: "GATEWAY_PARTITIONS", default: "16", help: "partitions per tenant; fixed for the life of the stream" },
+  { key: "duplicateWindowMs", env: "GATEWAY_DUPLICATE_WINDOW", default: "10m", help: "how long a retried webhook is recognised as a duplicate" },
+  { key: "maxAgeMs", env: "GATEWAY_STREAM_MAX_AGE", default: "7d", help: "how long events are retained (0 = no age limit)" },
+  { key: "bodyLimitBytes", env: "GATEWAY_BODY_LIMIT", default: "1mb", help: "largest webhook body" },
+  { key: "publishTimeoutMs", env: "GATEWAY_PUBLISH_TIMEOUT", default: "1s", help: "wait for the JetStream PubAck before answering 503" },
+  { key: "shutdownTimeoutMs", env: "GATEWAY_SHUTDOWN_TIMEOUT", default: "10s", help: "how long shutdown waits for in-flight work" },
+  { key: "logLevel", env: "GATEWAY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
+];
+
+/** `GATEWAY_HTTP_PORT` → `--http-port`. */
+export function flagName(env: string): string {
+  return `--${env.replace(/^GATEWAY_/, "").toLowerCase().replace(/_/g, "-")}`;
+}
+
+/**
+ * Reads the configuration. Throws ConfigError with a message a person can act on.
+ * @param env usually process.env
+ * @param argv the arguments after the command, e.g. ["--http-port", "9000"]
+ */
+export function loadConfig(env: Record<string, string | undefined>, argv: string[] = []): Config {
+  const raw = new Map<string, string>();
+  for (const o of OPTIONS) {
+    const v = env[o.env];
+    if (v !== undefined && v !== "") raw.set(o.env, v);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [name, inline] = arg.split(/=(.*)/s, 2);
+    const spec = OPTIONS.find((o) => flagName(o.env) === name);
+    if (!spec) throw new ConfigError(`unknown option ${name} (see --help)`);
+    if (spec.flag && inline === undefined) {
+      raw.set(spec.env, "true");
+    } else if (inline !== undefined) {
+      raw.set(spec.env, inline);
+    } else {
+      if (i + 1 >= argv.length) throw new ConfigError(`${name} needs a value`);
+      raw.set(spec.env, argv[++i]);
+    }
+  }
+  const get = (env: string): string => raw.get(env) ?? OPTIONS.find((o) => o.env === env)!.default;
+
+  const config: Config = {
+    httpHost: get("GATEWAY_HTTP_HOST"),
+    httpPort: port(get("GATEWAY_HTTP_PORT"), "GATEWAY_HTTP_PORT"),
+    grpcHost: get("GATEWAY_GRPC_HOST"),
+    grpcPort: port(get("GATEWAY_GRPC_PORT"), "GATEWAY_GRPC_PORT"),
+    natsUrls: list(get("GATEWAY_NATS_URL")),
+    dataDir: get("GATEWAY_DATA_DIR"),
+    natsServerBin: get("GATEWAY_NATS_SERVER_BIN"),
+    webhookTokens: tokens(get("GATEWAY_WEBHOOK_TOKENS")),
+    dev: bool(get("GATEWAY_DEV"), "GATEWAY_DEV"),
+    streamReplicas: int(get("GATEWAY_STREAM_REPLICAS"), "GATEWAY_STREAM_REPLICAS", 1, 5),
+    partitions: int(get("GATEWAY_PARTITIONS"), "GATEWAY_PARTITIONS", 1, 1024),
+    duplicateWindowMs: duration(get("GATEWAY_DUPLICATE_WINDOW"), "GATEWAY_DUPLICATE_WINDOW"),
+    maxAgeMs: duration(get("GATEWAY_STREAM_MAX_AGE"), "GATEWAY_STREAM_MAX_AGE"),
+    bodyLimitBytes: bytes(get("GATEWAY_BODY_LIMIT"), "GATEWAY_BODY_LIMIT"),
+    publishTimeoutMs: duration(get("GATEWAY_PUBLISH_TIMEOUT"), "GATEWAY_PUBLISH_TIMEOUT"),
+    shutdownTimeoutMs: duration(get("GATEWAY_SHUTDOWN_TIMEOUT"), "GATEWAY_SHUTDOWN_TIMEOUT"),
+    logLevel: logLevel(get("GATEWAY_LOG_LEVEL")),
+  };
+  if (config.webhookTokens.size === 0 && !config.dev) {
+    throw new ConfigError(
+      "no webhook token: set GATEWAY_WEBHOOK_TOKENS (tenant:token pairs, comma-separated), " +
+        "or pass --dev to generate one for local use",
+    );
+  }
+  if (config.streamReplicas > 1 && config.natsUrls.length === 0) {
+    throw new ConfigError(
+      `GATEWAY_STREAM_REPLICAS=${config.streamReplicas} needs a NATS cluster: set GATEWAY_NATS_URL ` +
+        "(the embedded nats-server is a single node)",
+    );
+  }
+  if (config.duplicateWindowMs < 1000) throw new ConfigError("GATEWAY_DUPLICATE_WINDOW must be at least 1s");
+  if (config.maxAgeMs > 0 && config.maxAgeMs < config.duplicateWindowMs) {
+    throw new ConfigError("GATEWAY_STREAM_MAX_AGE must be 0 or at least GATEWAY_DUPLICATE_WINDOW");
+  }
+  if (config.publishTimeoutMs < 50) throw new ConfigError("GATEWAY_PUBLISH_TIMEOUT must be at least 50ms");
+  return config;
+}
+
+function port(v: string, name: string): number {
+  return int(v, name, 0, 65535);
+}
+
+function int(v: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+function bool(v: string, name: string): boolean {
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function list(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "30s", "10m", "2h", "7d", or a bare number of milliseconds. */
+export function duration(v: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new ConfigError(`${name} must be a duration such as 500ms, 30s, 10m, 2h or 7d, got ${JSON.stringify(v)}`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "ms"]);
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };
+
+function bytes(v: string, name: string): number {
+  const m = /^(\d+)(b|kb|mb)?$/i.exec(v.trim());
+  if (!m || Number(m[1]) === 0) throw new ConfigError(`${name} must be a size such as 65536, 64kb or 1mb, got ${JSON.stringify(v)}`);
+  return Number(m[1]) * BYTE_UNITS[(m[2] ?? "b").toLowerCase()];
+}
+
+const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
+
+function tokens(v: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of list(v)) {
+    const i = entry.indexOf(":");
+    const tenant = i < 0 ? "default" : entry.slice(0, i);
+    const token = i < 0 ? entry : entry.slice(i + 1);
+    if (!TENANT.test(tenant)) {
+      throw new ConfigError(`GATEWAY_WEBHOOK_TOKENS: tenant ${JSON.stringify(tenant)} must be 1-64 characters of A-Z, a-z, 0-9, _ and -`);
+    }
+    if (token.length < 16) {
+      throw new ConfigError(`GATEWAY_WEBHOOK_TOKENS: the token of tenant ${tenant} is shorter than 16 characters`);
+    }
+    if (out.has(token) && out.get(token) !== tenant) {
+      throw new ConfigError(`GATEWAY_WEBHOOK_TOKENS: one token is given to two tenants (${out.get(token)} and ${tenant})`);
+    }
+    out.set(token, tenant);
+  }
+  return out;
+}
+
+function logLevel(v: string): LogLevel {
+  const levels: LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+  if (!levels.includes(v as LogLevel)) throw new ConfigError(`GATEWAY_LOG_LEVEL must be one of ${levels.join(", ")}, got ${JSON.stringify(v)}`);
+  return v as LogLevel;
+}

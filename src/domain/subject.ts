@@ -1,0 +1,127 @@
+import { Channel, EventType } from "../gen/engage/events/v1/events";
+import { channelOf, eventTypeOf } from "./enums";
+
+/**
+ * Subject layout of the ENGAGE_EVENTS stream:
+ * `engage.events.<tenant>.<partition>.<event>.<channel>.<chat_id>`.
+ * Every token is escaped reversibly with `escapeToken`.
+ */
+export const EVENTS_SUBJECT_PREFIX = "engage.events";
+/** Subjects of the ENGAGE_DLQ stream: `engage.dlq.<tenant>.<kind>`. */
+export const DLQ_SUBJECT_PREFIX = "engage.dlq";
+
+/** The parts an event subject is built from, unescaped. */
+export interface SubjectParts {
+  tenant: string;
+  partition: number;
+  /** The event token: see `eventToken`. */
+  event: string;
+  /** The channel token: see `channelToken`. */
+  channel: string;
+  chatId: string;
+}
+
+// NATS subject tokens may not hold `.`, `*`, `>` or whitespace. Percent-encoding every
+// byte outside [A-Za-z0-9_-] (and `%` itself) is reversible and keeps plain ids readable.
+const SAFE = /^[A-Za-z0-9_-]+$/;
+
+/** Makes any non-empty string a single, wildcard-free subject token, reversibly. */
+export function escapeToken(value: string): string {
+  if (SAFE.test(value)) return value;
+  let out = "";
+  for (const byte of Buffer.from(value, "utf8")) {
+    const c = String.fromCharCode(byte);
+    out += byte < 0x80 && SAFE.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** Reverses `escapeToken`. */
+export function unescapeToken(token: string): string {
+  if (!token.includes("%")) return token;
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; i++) {
+    if (token[i] === "%") {
+      bytes.push(parseInt(token.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(token.charCodeAt(i));
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/**
+ * The partition of a chat: FNV-1a (32 bit) of tenant and chat id, modulo the partition
+ * count. Stable across processes and versions, so a chat never changes partition while
+ * the stream lives.
+ */
+export function partitionOf(tenant: string, chatId: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(`${tenant}\u0000${chatId}`, "utf8")) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % partitions;
+}
+
+/** The subject token of an event type: the canonical lowercase name when known, else the raw one. */
+export function eventToken(typeName: string, known: boolean): string {
+  return escapeToken(known ? typeName.toLowerCase() : typeName);
+}
+
+/** The subject token of a channel: the canonical lowercase name when known, else the raw one. */
+export function channelToken(channelName: string, known: boolean): string {
+  return escapeToken(known ? channelName.toLowerCase() : channelName);
+}
+
+export function eventSubject(p: SubjectParts): string {
+  return [
+    EVENTS_SUBJECT_PREFIX,
+    escapeToken(p.tenant),
+    String(p.partition),
+    p.event,
+    p.channel,
+    escapeToken(p.chatId),
+  ].join(".");
+}
+
+/** Splits an event subject back into its parts (tenant and chat id unescaped). */
+export function parseEventSubject(subject: string): SubjectParts | undefined {
+  const t = subject.split(".");
+  if (t.length !== 7 || `${t[0]}.${t[1]}` !== EVENTS_SUBJECT_PREFIX) return undefined;
+  return {
+    tenant: unescapeToken(t[2]),
+    partition: Number(t[3]),
+    event: t[4],
+    channel: t[5],
+    chatId: unescapeToken(t[6]),
+  };
+}
+
+/** The DLQ subject for a tenant and a kind of dead letter (`invalid`, or a group's name). */
+export function dlqSubject(tenant: string, kind: string): string {
+  return `${DLQ_SUBJECT_PREFIX}.${escapeToken(tenant)}.${escapeToken(kind)}`;
+}
+
+/** The subject an Event is stored under. */
+export function subjectOf(
+  e: { tenant: string; chatId: string; typeName: string; channelName: string },
+  partitions: number,
+): string {
+  return eventSubject({
+    tenant: e.tenant,
+    partition: partitionOf(e.tenant, e.chatId, partitions),
+    event: eventTokenOf(e.typeName),
+    channel: channelTokenOf(e.channelName),
+    chatId: e.chatId,
+  });
+}
+
+export function eventTokenOf(typeName: string): string {
+  return eventToken(typeName, eventTypeOf(typeName) !== EventType.EVENT_TYPE_UNSPECIFIED);
+}
+
+export function channelTokenOf(channelName: string): string {
+  return channelToken(channelName, channelOf(channelName) !== Channel.CHANNEL_UNSPECIFIED);
+}

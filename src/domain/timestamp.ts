@@ -1,0 +1,55 @@
+/** A protobuf Timestamp: seconds since the Unix epoch and nanoseconds within it. */
+export interface Instant {
+  seconds: number;
+  nanos: number;
+}
+
+// RFC 3339 date-time. Engage sends 2, 3 and 7 fraction digits ("…33.2599382Z"), so the
+// fraction is parsed by hand: Date keeps only milliseconds.
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?$/;
+
+/**
+ * Parses an RFC 3339 date-time to the nanosecond. A missing offset is read as UTC:
+ * Engage's own examples always carry `Z`. Returns undefined when the text is not one.
+ */
+export function parseDateTime(text: string): Instant | undefined {
+  const m = DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, fraction = "", offset = "Z"] = m;
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(Number(y), month)) return undefined;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
+  const utcMillis = Date.UTC(Number(y), month - 1, day, Number(h), Number(mi), Math.min(Number(s), 59));
+  let seconds = Math.floor(utcMillis / 1000);
+  if (offset !== "Z" && offset !== "z") {
+    const sign = offset[0] === "-" ? -1 : 1;
+    const [oh, om] = offset.slice(1).split(":").map(Number);
+    if (oh > 23 || om > 59) return undefined;
+    seconds -= sign * (oh * 3600 + om * 60);
+  }
+  return { seconds, nanos: fraction ? Number(fraction.padEnd(9, "0")) : 0 };
+}
+
+/** Formats an Instant as RFC 3339 UTC with every non-zero fraction digit kept. */
+export function formatInstant(t: Instant): string {
+  const base = new Date(t.seconds * 1000).toISOString().slice(0, 19);
+  if (t.nanos === 0) return `${base}Z`;
+  return `${base}.${String(t.nanos).padStart(9, "0").replace(/0+$/, "")}Z`;
+}
+
+/** The Instant of a JavaScript millisecond time. */
+export function instantFromMillis(ms: number): Instant {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
+
+/** Milliseconds since the epoch of an Instant (losing sub-millisecond digits). */
+export function instantToMillis(t: Instant): number {
+  return t.seconds * 1000 + Math.floor(t.nanos / 1e6);
+}
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}

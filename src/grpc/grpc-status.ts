@@ -1,0 +1,31 @@
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { ErrorCode, GatewayError } from "../domain";
+
+const STATUS: Record<ErrorCode, status> = {
+  [ErrorCode.InvalidArgument]: status.INVALID_ARGUMENT,
+  [ErrorCode.OutOfRange]: status.OUT_OF_RANGE,
+  [ErrorCode.Unauthenticated]: status.UNAUTHENTICATED,
+  [ErrorCode.PermissionDenied]: status.PERMISSION_DENIED,
+  [ErrorCode.NotFound]: status.NOT_FOUND,
+  [ErrorCode.FailedPrecondition]: status.FAILED_PRECONDITION,
+  [ErrorCode.PayloadTooLarge]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.UnsupportedMediaType]: status.INVALID_ARGUMENT,
+  [ErrorCode.Unavailable]: status.UNAVAILABLE,
+  [ErrorCode.Unimplemented]: status.UNIMPLEMENTED,
+  [ErrorCode.Internal]: status.INTERNAL,
+};
+
+export function grpcStatusOf(code: ErrorCode): status {
+  return STATUS[code];
+}
+
+/**
+ * Turns anything thrown into a gRPC status error. A plain Error given to grpc-js would
+ * reach the client as UNKNOWN, which tells it nothing.
+ */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const e = GatewayError.from(err);
+  const metadata = new Metadata();
+  if (e.field) metadata.set("gateway-field", e.field);
+  return { code: grpcStatusOf(e.code), details: e.message, metadata };
+}

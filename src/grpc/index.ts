@@ -1,0 +1,1 @@
+export { createGrpcServer, SERVICE_NAME, type GrpcServer, type GrpcServerOptions } from "./server";

@@ -1,0 +1,33 @@
+import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import type { Ingest } from "../bus";
+import { ValidationError } from "../domain";
+import type { PublishRequest, PublishResponse } from "../gen/engage/gateway/v1/gateway";
+import { toServiceError } from "./grpc-status";
+
+const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Publish: the webhook's path (validation, dedupe, PubAck) for non-HTTP sources. */
+export function createPublishHandler(ingest: Ingest) {
+  return async (
+    call: ServerUnaryCall<PublishRequest, PublishResponse>,
+    callback: sendUnaryData<PublishResponse>,
+  ): Promise<void> => {
+    try {
+      const req = call.request;
+      const tenant = req.tenant === "" ? "default" : req.tenant;
+      if (!TENANT.test(tenant)) {
+        throw new ValidationError("tenant", "must be 1-64 characters of A-Z, a-z, 0-9, _ and -");
+      }
+      const origin = { tenant, traceparent: req.traceparent || undefined };
+      const source = req.source;
+      if (source === undefined) throw new ValidationError("source", "set json or event");
+      const accepted =
+        source.$case === "json"
+          ? await ingest.ingestJson(source.json, origin)
+          : await ingest.ingestEvent(source.event, origin);
+      callback(null, { id: accepted.id, sequence: accepted.sequence, duplicate: accepted.duplicate });
+    } catch (err) {
+      callback(toServiceError(err));
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import { once } from "node:events";
+import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { openEventTail, type Bus } from "../bus";
+import { ErrorCode, GatewayError } from "../domain";
+import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/v1/gateway";
+import { toServiceError } from "./grpc-status";
+import type { StreamRegistry } from "./stream-registry";
+import { planSubscribe } from "./subscribe-request";
+
+/** What a client reads when its stream ends early. */
+export const RESUME_HINT =
+  "the event stream ended; subscribe again with START_POSITION_SEQUENCE and the last sequence received plus one";
+
+export interface SubscribeDeps {
+  bus: Bus;
+  partitions: number;
+  streams: StreamRegistry;
+  logger: Logger;
+}
+
+/**
+ * Subscribe: one ordered JetStream consumer per call, living exactly as long as the call.
+ * It waits for `drain` when the client reads slowly, so at most the consumer's buffer is
+ * held per stream, and stops on cancel.
+ */
+export function createSubscribeHandler(d: SubscribeDeps) {
+  return async (call: ServerWritableStream<SubscribeRequest, SubscribeResponse>): Promise<void> => {
+    let tail: Awaited<ReturnType<typeof openEventTail>> | undefined;
+    try {
+      const plan = planSubscribe(call.request, d.partitions);
+      tail = await openEventTail(d.bus, plan.filter.subject, plan.start);
+      const t = tail;
+      if (call.cancelled) return t.stop();
+      call.once("cancelled", () => t.stop());
+      d.streams.add(call, () => t.stop());
+      d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
+      for await (const item of t) {
+        if (call.cancelled || call.destroyed) break;
+        if (!plan.filter.matches(item.event)) continue;
+        const response: SubscribeResponse = {
+          event: item.event,
+          sequence: item.sequence,
+          publishedAt: item.publishedAt,
+        };
+        if (!call.write(response)) await waitForDrain(call);
+      }
+      if (!call.cancelled && !call.writableEnded) {
+        call.emit("error", { code: status.UNAVAILABLE, details: RESUME_HINT });
+      }
+    } catch (err) {
+      tail?.stop();
+      if (!call.cancelled && !call.writableEnded) {
+        call.emit("error", toServiceError(GatewayError.from(err, ErrorCode.Unavailable)));
+      }
+    }
+  };
+}
+
+/** Resolves on `drain`, or when the call ends first. */
+async function waitForDrain(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  const ac = new AbortController();
+  await Promise.race([
+    once(call, "drain", { signal: ac.signal }).catch(() => undefined),
+    once(call, "cancelled", { signal: ac.signal }).catch(() => undefined),
+    once(call, "close", { signal: ac.signal }).catch(() => undefined),
+  ]);
+  ac.abort();
+}

@@ -1,0 +1,2 @@
+export { createHttpApp, WEBHOOK_PATH, RETRY_AFTER_SECONDS, type HttpAppOptions, type Readiness } from "./app";
+export { createTokenCheck, type TokenCheck } from "./webhook-auth";

@@ -1,0 +1,166 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { createBus, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
+import { ConfigError, loadConfig, type Config } from "./config";
+import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
+import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
+import { createHttpApp, createTokenCheck } from "./http";
+import { createLogger } from "./logger";
+import { createEmbeddedNatsServer, type EmbeddedNatsServer } from "./nats";
+
+/** A started gateway. */
+export interface Gateway {
+  httpPort: number;
+  grpcPort: number;
+  natsUrl: string;
+  bus: Bus;
+  /** Graceful stop: refuse new webhooks, finish in-flight ones, end streams, drain NATS. */
+  stop(): Promise<void>;
+}
+
+/** Starts every part and wires them together. */
+export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+  let embedded: EmbeddedNatsServer | undefined;
+  let servers = config.natsUrls;
+  if (servers.length === 0) {
+    embedded = await createEmbeddedNatsServer({ dataDir: config.dataDir, bin: config.natsServerBin, logger });
+    servers = [embedded.url];
+  }
+  const tokens = new Map(config.webhookTokens);
+  if (tokens.size === 0 && config.dev) {
+    const token = loadOrCreateDevToken(config.dataDir);
+    tokens.set(token, "default");
+    logger.warn({ tokenFile: devTokenPath(config.dataDir) }, "dev mode: webhook token for tenant 'default' generated; never use dev mode in production");
+    process.stderr.write(`\n  dev webhook token (tenant "default"): ${token}\n\n`);
+  }
+
+  const bus = await createBus({ servers, logger });
+  const streamOptions = {
+    replicas: config.streamReplicas,
+    partitions: config.partitions,
+    duplicateWindowMs: config.duplicateWindowMs,
+    maxAgeMs: config.maxAgeMs,
+  };
+  await ensureStreams(bus, streamOptions);
+  let streamsReady = true;
+  bus.onChange((connected) => {
+    if (!connected) return;
+    // A restarted server may have lost its store; make sure the streams exist again.
+    streamsReady = false;
+    ensureStreams(bus, streamOptions).then(
+      () => (streamsReady = true),
+      (err) => logger.error({ err }, "could not re-create the streams after reconnecting"),
+    );
+  });
+
+  const publisher = createPublisher(bus, { partitions: config.partitions, timeoutMs: config.publishTimeoutMs });
+  const ingest = createIngest(publisher);
+  let accepting = true;
+  const app = createHttpApp({
+    ingest,
+    checkToken: createTokenCheck(tokens),
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger,
+    accepting: () => accepting,
+    readiness: () => {
+      const checks = {
+        nats_connected: bus.connected,
+        streams: streamsReady,
+        ...(embedded ? { embedded_nats: embedded.running } : {}),
+        accepting,
+      };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+  });
+  const http = createServer(app.callback());
+  http.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.httpPort, config.httpHost, () => resolve());
+  });
+  const httpPort = (http.address() as AddressInfo).port;
+
+  const grpc: GrpcServer = createGrpcServer({ bus, ingest, partitions: config.partitions, logger });
+  const grpcPort = await grpc.listen(config.grpcHost, config.grpcPort);
+  const setHealth = (ok: boolean): void => {
+    grpc.health.setStatus("", ok ? "SERVING" : "NOT_SERVING");
+    grpc.health.setStatus(SERVICE_NAME, ok ? "SERVING" : "NOT_SERVING");
+  };
+  setHealth(true);
+  bus.onChange(setHealth);
+  logger.info({ http: httpPort, grpc: grpcPort, nats: servers, embedded: Boolean(embedded) }, "gateway ready");
+
+  return {
+    httpPort,
+    grpcPort,
+    natsUrl: servers[0],
+    bus,
+    stop: async () => {
+      accepting = false;
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const httpClosed = closeHttp(http, config.shutdownTimeoutMs);
+      await grpc.shutdown(Math.max(deadline - Date.now(), 0));
+      await httpClosed;
+      await bus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
+      await embedded?.stop();
+      logger.info("gateway stopped");
+    },
+  };
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then forces the rest. */
+function closeHttp(http: HttpServer, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      http.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    http.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    http.closeIdleConnections();
+  });
+}
+
+/** The process entry: read config, start, stop on SIGTERM/SIGINT. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(env, argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`engage-gateway: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, "gateway failed to start");
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    gateway.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2), process.env);
+}

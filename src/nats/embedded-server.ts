@@ -1,0 +1,79 @@
+import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Logger } from "pino";
+import { startNatsServer, type NatsServerProcess } from "./nats-server-process";
+
+/** Events: "up" (url), "down" (exit code or signal), "restart" (count). */
+export interface EmbeddedNatsServer extends EventEmitter {
+  readonly url: string;
+  /** How many times the server was restarted after it died. */
+  readonly restarts: number;
+  readonly running: boolean;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedNatsOptions {
+  dataDir: string;
+  bin?: string;
+  logger: Logger;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Starts a local nats-server with JetStream in `<dataDir>/nats` and keeps it running:
+ * when it dies, it is restarted on the same port (with backoff), so the NATS client
+ * reconnects to the same URL. The first start picks a free port.
+ */
+export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promise<EmbeddedNatsServer> {
+  const storeDir = path.resolve(opts.dataDir, "nats");
+  const log = opts.logger.child({ component: "embedded-nats" });
+  let current: NatsServerProcess = await startNatsServer({ bin: opts.bin, storeDir });
+  const port = current.port;
+  let stopping = false;
+  let restarts = 0;
+  let running = true;
+  const emitter = new EventEmitter() as EmbeddedNatsServer;
+  log.info({ url: current.url, storeDir }, "embedded nats-server started");
+
+  const supervise = (proc: NatsServerProcess): void => {
+    void proc.exited.then(async (code) => {
+      if (stopping) return;
+      running = false;
+      log.error({ code }, "embedded nats-server died; restarting it");
+      emitter.emit("down", code);
+      let backoff = 100;
+      while (!stopping) {
+        try {
+          current = await startNatsServer({ bin: opts.bin, storeDir, port });
+          restarts++;
+          running = true;
+          log.info({ url: current.url, restarts }, "embedded nats-server restarted");
+          emitter.emit("restart", restarts);
+          emitter.emit("up", current.url);
+          if (stopping) await current.stop();
+          else supervise(current);
+          return;
+        } catch (err) {
+          log.error({ err, backoffMs: backoff }, "embedded nats-server failed to restart");
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        }
+      }
+    });
+  };
+  supervise(current);
+
+  Object.defineProperties(emitter, {
+    url: { get: () => current.url },
+    restarts: { get: () => restarts },
+    running: { get: () => running },
+  });
+  emitter.stop = async () => {
+    stopping = true;
+    running = false;
+    await current.stop();
+    log.info("embedded nats-server stopped");
+  };
+  return emitter;
+}
