@@ -33,14 +33,18 @@ export const TAIL_BUFFER = 256;
  */
 export async function openEventTail(bus: Bus, subject: string, start: TailStart): Promise<EventTail> {
   if (!bus.connected) throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");
-  const opts: Partial<OrderedConsumerOptions> = { filterSubjects: subject };
+  // A crashed gateway cannot delete its consumers; the server drops them after this.
+  const opts: Partial<OrderedConsumerOptions> = { filterSubjects: subject, inactive_threshold: 30_000 };
   try {
     switch (start.kind) {
       case "new":
         opts.deliver_policy = DeliverPolicy.New;
         break;
       case "all":
-        opts.deliver_policy = DeliverPolicy.All;
+        // nats.js sends opt_start_seq with DeliverPolicy.All, which nats-server 2.9
+        // rejects; starting at sequence 1 means the same.
+        opts.deliver_policy = DeliverPolicy.StartSequence;
+        opts.opt_start_seq = 1;
         break;
       case "sequence": {
         const info = await bus.jsm.streams.info(EVENTS_STREAM);
@@ -63,7 +67,10 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
     const consumer = await bus.js.consumers.get(EVENTS_STREAM, opts);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: TAIL_BUFFER });
     return {
-      stop: () => void messages.stop(),
+      stop: () => {
+        void messages.stop();
+        consumer.delete().catch(() => undefined);
+      },
       async *[Symbol.asyncIterator]() {
         for await (const m of messages) {
           const ns = m.info.timestampNanos;

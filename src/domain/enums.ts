@@ -23,7 +23,7 @@ const MESSAGE_TYPES: Record<string, MessageType> = {
 };
 
 function lookup<T>(table: Record<string, T>, raw: string, fallback: T): T {
-  const key = raw.trim().toLowerCase();
+  const key = raw.toLowerCase();
   return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : fallback;
 }
 

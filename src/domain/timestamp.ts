@@ -21,7 +21,8 @@ export function parseDateTime(text: string): Instant | undefined {
   const day = Number(d);
   if (month < 1 || month > 12 || day < 1 || day > daysIn(Number(y), month)) return undefined;
   if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
-  const utcMillis = Date.UTC(Number(y), month - 1, day, Number(h), Number(mi), Math.min(Number(s), 59));
+  // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
+  const utcMillis = new Date(0).setUTCFullYear(Number(y), month - 1, day) + ((Number(h) * 60 + Number(mi)) * 60 + Math.min(Number(s), 59)) * 1000;
   let seconds = Math.floor(utcMillis / 1000);
   if (offset !== "Z" && offset !== "z") {
     const sign = offset[0] === "-" ? -1 : 1;

@@ -129,12 +129,19 @@ function own(o: JsonObject, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
 }
 
+/** Longest `event_type`, `channel` and `chat_id`: each becomes a NATS subject token. */
+export const MAX_ID_LENGTH = 256;
+// A UTF-16 surrogate without its pair: JSON allows it ("\ud800"), UTF-8 cannot carry it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function requiredString(o: JsonObject, key: string, parent: string): string {
   const v = own(o, key);
   const at = path(parent, key);
   if (v === undefined || v === null) throw new ValidationError(at, "is required");
   if (typeof v !== "string") throw new ValidationError(at, `expected a string, got ${describe(v)}`);
   if (v.trim() === "") throw new ValidationError(at, "must not be empty");
+  if (LONE_SURROGATE.test(v)) throw new ValidationError(at, "must be valid Unicode text");
+  if (v.length > MAX_ID_LENGTH) throw new ValidationError(at, `must be at most ${MAX_ID_LENGTH} characters`);
   return v;
 }
 

@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startNatsServer, type NatsServerProcess } from "../../src/nats";
+
+/** A nats-server with JetStream for one test suite, on a random port and a temporary store. */
+export interface TestNats {
+  url: string;
+  port: number;
+  /** Graceful stop (the port stays reserved for `start`). */
+  stop(): Promise<void>;
+  /** SIGKILL. */
+  kill(): Promise<void>;
+  /** SIGSTOP: the server hangs with its sockets open, like an overloaded node. */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+  /** Starts it again on the same port and store. */
+  start(): Promise<void>;
+  /** Stops it and removes its store. */
+  cleanup(): Promise<void>;
+}
+
+export async function startTestNats(): Promise<TestNats> {
+  const storeDir = mkdtempSync(path.join(tmpdir(), "engage-gw-nats-"));
+  let proc: NatsServerProcess = await startNatsServer({ storeDir });
+  const port = proc.port;
+  return {
+    url: proc.url,
+    port,
+    stop: () => proc.stop(),
+    kill: async () => {
+      proc.child.kill("SIGKILL");
+      await proc.exited;
+    },
+    pause: () => void proc.child.kill("SIGSTOP"),
+    resume: () => void proc.child.kill("SIGCONT"),
+    start: async () => {
+      proc = await startNatsServer({ storeDir, port });
+    },
+    cleanup: async () => {
+      await proc.stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}

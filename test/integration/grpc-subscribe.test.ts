@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { connect } from "nats";
+import { status } from "@grpc/grpc-js";
+import { Channel, EventType } from "../../src/gen/engage/events/v1/events";
+import { StartPosition, type SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
+import { fixture, messageBody } from "../helpers/fixtures";
+import { collect, fullRequest, startTestGateway, TOKEN_B, type TestGateway } from "../helpers/gateway";
+import { startTestNats, type TestNats } from "../helpers/nats-server";
+import { waitFor } from "../helpers/wait";
+
+/** A spread of events: 2 tenants × 3 channels × 2 assets × 3 types, each its own chat. */
+function corpus(): { body: Record<string, any>; tenantB: boolean }[] {
+  const out: { body: Record<string, any>; tenantB: boolean }[] = [];
+  let n = 0;
+  for (const tenantB of [false, true]) {
+    for (const channel of ["sms", "WhatsApp", "email"]) {
+      for (const asset of ["asset-1", "asset-2"]) {
+        for (const type of ["chat.assigned", "message.received", "custom.event"]) {
+          n++;
+          const body = type === "chat.assigned" ? fixture("chat.assigned") : messageBody("x", n);
+          Object.assign(body, { event_type: type, channel, asset, chat_id: `chat-${n}`, transaction_id: `corpus-${n}` });
+          out.push({ body, tenantB });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+describe("gRPC Subscribe", () => {
+  let nats: TestNats;
+  let gw: TestGateway;
+  const events = corpus();
+  let sequences: number[] = [];
+
+  before(async () => {
+    nats = await startTestNats();
+    gw = await startTestGateway(nats.url);
+    for (const { body, tenantB } of events) {
+      const res = await gw.post(body, tenantB ? { authorization: `Bearer ${TOKEN_B}` } : {});
+      assert.equal(res.status, 200);
+      sequences.push(res.body.sequence);
+    }
+  });
+  after(async () => {
+    await gw?.close();
+    await nats?.cleanup();
+  });
+
+  async function consumerCount(): Promise<number> {
+    const nc = await connect({ servers: nats.url });
+    try {
+      return (await (await nc.jetstreamManager()).streams.info("ENGAGE_EVENTS")).state.consumer_count;
+    } finally {
+      await nc.close();
+    }
+  }
+
+  it("replays everything retained with START_POSITION_ALL, in order, each with its sequence", async () => {
+    const got = await collect(gw.client, { start: StartPosition.START_POSITION_ALL }, events.length);
+    assert.deepEqual(got.map((r) => r.sequence), sequences);
+    assert.deepEqual(got.map((r) => r.event!.chatId), events.map((e) => e.body.chat_id));
+    assert.ok(got.every((r) => r.publishedAt && r.publishedAt.seconds > 0));
+  });
+
+  it("replays from a sequence with START_POSITION_SEQUENCE", async () => {
+    const from = sequences[10];
+    const got = await collect(gw.client, { start: StartPosition.START_POSITION_SEQUENCE, startSequence: from }, 5);
+    assert.deepEqual(got.map((r) => r.sequence), sequences.slice(10, 15));
+  });
+
+  it("replays from a store time with START_POSITION_TIME", async () => {
+    const all = await collect(gw.client, { start: StartPosition.START_POSITION_ALL }, events.length);
+    const pivot = all.findIndex((r, i) => i > 0 && cmp(r, all[i - 1]) > 0);
+    const got = await collect(gw.client, { start: StartPosition.START_POSITION_TIME, startTime: all[pivot].publishedAt }, 1);
+    assert.equal(got[0].sequence, all[pivot].sequence);
+  });
+
+  it("delivers only events stored after it opens with START_POSITION_NEW (the default)", async () => {
+    const base = await consumerCount();
+    const received = collect(gw.client, {}, 1);
+    await waitFor(async () => (await consumerCount()) > base, "the tail's consumer");
+    const res = await gw.post(messageBody("NEW-ONLY", 1));
+    const [first] = await received;
+    assert.equal(first.sequence, res.body.sequence);
+    assert.equal(first.event!.chatId, "NEW-ONLY");
+  });
+
+  const filters: [string, Record<string, unknown>, (e: { body: Record<string, any>; tenantB: boolean }) => boolean][] = [
+    ["types", { types: [EventType.EVENT_TYPE_CHAT_ASSIGNED] }, (e) => e.body.event_type === "chat.assigned"],
+    ["types (unknown)", { types: [EventType.EVENT_TYPE_UNSPECIFIED] }, (e) => e.body.event_type === "custom.event"],
+    ["type_names", { typeNames: ["custom.event"] }, (e) => e.body.event_type === "custom.event"],
+    ["channels", { channels: [Channel.CHANNEL_WHATSAPP] }, (e) => e.body.channel === "WhatsApp"],
+    ["two channels", { channels: [Channel.CHANNEL_SMS, Channel.CHANNEL_EMAIL] }, (e) => e.body.channel !== "WhatsApp"],
+    ["tenants", { tenants: ["tenant-b"] }, (e) => e.tenantB],
+    ["assets", { assets: ["asset-2"] }, (e) => e.body.asset === "asset-2"],
+    ["chat_ids", { chatIds: ["chat-7", "chat-30"] }, (e) => ["chat-7", "chat-30"].includes(e.body.chat_id)],
+    ["tenant and chat id", { tenants: ["tenant-b"], chatIds: ["chat-30"] }, (e) => e.tenantB && e.body.chat_id === "chat-30"],
+    [
+      "every list at once",
+      { types: [EventType.EVENT_TYPE_MESSAGE_RECEIVED], channels: [Channel.CHANNEL_SMS], tenants: ["default"], assets: ["asset-1"] },
+      (e) => !e.tenantB && e.body.event_type === "message.received" && e.body.channel === "sms" && e.body.asset === "asset-1",
+    ],
+  ];
+  for (const [name, filter, want] of filters) {
+    it(`filters by ${name}`, async () => {
+      const expected = events.filter(want).map((e) => e.body.chat_id);
+      assert.ok(expected.length > 0);
+      const full = { types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: [], ...filter } as any;
+      const got = await collect(gw.client, { start: StartPosition.START_POSITION_ALL, filter: full }, expected.length);
+      assert.deepEqual(got.map((r) => r.event!.chatId), expected);
+    });
+  }
+
+  it("keeps every event when the client reads slowly (write backpressure)", async () => {
+    const stream = gw.client.subscribe(fullRequest({ start: StartPosition.START_POSITION_ALL }));
+    stream.pause();
+    const bodies = Array.from({ length: 300 }, (_, i) => messageBody("SLOW-READER", i, { padding: "p".repeat(2000) }));
+    for (const b of bodies) assert.equal((await gw.post(b)).status, 200);
+    const got: SubscribeResponse[] = [];
+    const total = events.length + 1 + bodies.length;
+    await new Promise<void>((resolve, reject) => {
+      stream.on("data", (r: SubscribeResponse) => {
+        got.push(r);
+        if (got.length === total) resolve();
+      });
+      stream.on("error", reject);
+      stream.resume();
+    });
+    stream.cancel();
+    const slow = got.filter((r) => r.event!.chatId === "SLOW-READER").map((r) => r.event!.payload);
+    assert.equal(slow.length, 300);
+    for (let i = 1; i < got.length; i++) assert.ok(got[i].sequence > got[i - 1].sequence);
+  });
+
+  it("removes its JetStream consumer when the client cancels", async () => {
+    const base = await consumerCount();
+    const stream = gw.client.subscribe(fullRequest({}));
+    stream.on("error", () => undefined);
+    await waitFor(async () => (await consumerCount()) > base, "the tail's consumer");
+    stream.cancel();
+    await waitFor(async () => (await consumerCount()) === base, "the consumer to be removed");
+  });
+
+  const invalid: [string, Record<string, unknown>, status, RegExp][] = [
+    ["start_sequence 0", { start: StartPosition.START_POSITION_SEQUENCE, startSequence: 0 }, status.INVALID_ARGUMENT, /start_sequence/],
+    ["a start sequence past the end", { start: StartPosition.START_POSITION_SEQUENCE, startSequence: 1_000_000 }, status.OUT_OF_RANGE, /past the end/],
+    ["START_POSITION_TIME without start_time", { start: StartPosition.START_POSITION_TIME }, status.INVALID_ARGUMENT, /start_time/],
+    ["an unknown start position", { start: 42 }, status.INVALID_ARGUMENT, /StartPosition/],
+    ["an unknown event type", { filter: { types: [99], typeNames: [], channels: [], tenants: [], assets: [], chatIds: [] } }, status.INVALID_ARGUMENT, /filter\.types\[0\]/],
+    ["an empty chat id", { filter: { types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: [""] } }, status.INVALID_ARGUMENT, /filter\.chat_ids\[0\]/],
+  ];
+  for (const [name, req, code, message] of invalid) {
+    it(`refuses ${name} with ${status[code]}`, async () => {
+      const err = await collect(gw.client, req as any, 1, 5000).then(
+        () => assert.fail("expected an error"),
+        (e: { code: number; details: string }) => e,
+      );
+      assert.equal(err.code, code, err.details);
+      assert.match(err.details, message);
+    });
+  }
+});
+
+function cmp(a: SubscribeResponse, b: SubscribeResponse): number {
+  return a.publishedAt!.seconds - b.publishedAt!.seconds || a.publishedAt!.nanos - b.publishedAt!.nanos;
+}
