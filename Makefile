@@ -1,12 +1,12 @@
 # Thin wrappers: the real commands live in package.json and scripts/.
-.PHONY: setup run test generate lint build clean check-generated
+.PHONY: setup run test generate lint build clean check-generated send tail
 
 setup:
 	@bash scripts/setup.sh
 
 run: setup
 	npm run build
-	node dist/main.js --dev
+	node dist/cli/main.js serve --dev
 
 test: setup
 	npm test
@@ -25,3 +25,10 @@ clean:
 
 check-generated: setup
 	npm run check-generated
+
+# Quickstart helpers, against `make run` on this machine.
+send: build
+	node dist/cli/main.js send test/fixtures/chat.assigned.json test/fixtures/message.received.json test/fixtures/chat.closed.json
+
+tail: build
+	node dist/cli/main.js tail --all

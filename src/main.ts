@@ -42,7 +42,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     duplicateWindowMs: config.duplicateWindowMs,
     maxAgeMs: config.maxAgeMs,
   };
-  await ensureStreams(bus, streamOptions);
+  try {
+    await ensureStreams(bus, streamOptions);
+  } catch (err) {
+    await bus.drain().catch(() => undefined);
+    await embedded?.stop();
+    throw err;
+  }
   let streamsReady = true;
   bus.onChange((connected) => {
     if (!connected) return;

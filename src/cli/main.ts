@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { OPTIONS, flagName } from "../config";
+import { main as serve } from "../main";
+import { UsageError } from "./args";
+import { sendCommand, SEND_HELP } from "./send-command";
+import { tailCommand, TAIL_HELP } from "./tail-command";
+
+const HELP = `usage: engage-gateway [command] [options]
+
+commands:
+  serve   run the gateway (the default)
+  send    POST webhook bodies, retrying like Engage
+  tail    stream events as they arrive
+
+Run \`engage-gateway <command> --help\` for a command's options.`;
+
+function serveHelp(): string {
+  const width = Math.max(...OPTIONS.map((o) => flagName(o.env).length)) + 10;
+  const lines = OPTIONS.map((o) => {
+    const left = `  ${flagName(o.env)}${o.flag ? "" : " <value>"}`;
+    return `${left.padEnd(width)}${o.help}${o.default ? ` (default: ${o.default})` : ""}\n${"".padEnd(width)}env ${o.env}`;
+  });
+  return `usage: engage-gateway serve [options]\n\noptions (each also an environment variable):\n${lines.join("\n")}`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv[0] && !argv[0].startsWith("-") ? argv : ["serve", ...argv];
+  switch (command) {
+    case "serve":
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`${serveHelp()}\n`);
+        return 0;
+      }
+      await serve(rest, process.env);
+      return -1; // keeps running until a signal
+    case "send":
+      return sendCommand(rest, process.env);
+    case "tail":
+      return tailCommand(rest);
+    case "help":
+      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n`);
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${command} (serve, send, tail)`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`engage-gateway: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`engage-gateway: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
