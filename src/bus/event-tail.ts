@@ -1,4 +1,4 @@
-import { DeliverPolicy, type ConsumerMessages, type OrderedConsumerOptions } from "nats";
+import { DeliverPolicy, type ConsumerMessages, type JsMsg, type OrderedConsumerOptions } from "nats";
 import { Event } from "../gen/engage/events/v1/events";
 import { ErrorCode, GatewayError, type Instant } from "../domain";
 import type { Bus } from "./connection";
@@ -73,16 +73,29 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
       },
       async *[Symbol.asyncIterator]() {
         for await (const m of messages) {
-          const ns = m.info.timestampNanos;
-          yield {
-            event: Event.decode(m.data),
-            sequence: m.seq,
-            publishedAt: { seconds: Math.floor(ns / 1e9), nanos: ns % 1e9 },
-          };
+          yield { event: Event.decode(m.data), sequence: m.seq, publishedAt: storedAt(m) };
         }
       },
     };
   } catch (err) {
     throw GatewayError.from(err, ErrorCode.Unavailable);
   }
+}
+
+/**
+ * The exact store time of a message. nats.js parses the nanosecond timestamp of the ack
+ * subject into a double, which loses the last digits; this reads the token itself.
+ */
+export function storedAt(m: JsMsg): Instant {
+  const reply = (m as JsMsg & { reply?: string }).reply;
+  const t = reply?.split(".") ?? [];
+  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens), or
+  // $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<rand>
+  const token = t.length === 9 ? t[7] : t[9];
+  if (token && /^\d+$/.test(token)) {
+    const ns = BigInt(token);
+    return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
+  }
+  const ns = m.info.timestampNanos;
+  return { seconds: Math.floor(ns / 1e9), nanos: ns % 1e9 };
 }
