@@ -39,6 +39,14 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** @default "info" */
   logLevel: LogLevel;
+  /** How long a consumer-group partition lease lives without renewal. @default 15 s */
+  groupLeaseTtlMs: number;
+  /** JetStream AckWait of group partition consumers: how soon a crashed gateway's events come back. @default 30 s */
+  groupAckWaitMs: number;
+  /** Most events held per group partition (its MaxAckPending). @default 256 */
+  groupBuffer: number;
+  /** How long a partition handoff waits for in-flight acks. @default 5 s */
+  groupDrainTimeoutMs: number;
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -74,6 +82,10 @@ export const OPTIONS: OptionSpec[] = [
   { key: "publishTimeoutMs", env: "GATEWAY_PUBLISH_TIMEOUT", default: "1s", help: "wait for the JetStream PubAck before answering 503" },
   { key: "shutdownTimeoutMs", env: "GATEWAY_SHUTDOWN_TIMEOUT", default: "10s", help: "how long shutdown waits for in-flight work" },
   { key: "logLevel", env: "GATEWAY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
+  { key: "groupLeaseTtlMs", env: "GATEWAY_GROUP_LEASE_TTL", default: "15s", help: "lifetime of an unrenewed consumer-group partition lease" },
+  { key: "groupAckWaitMs", env: "GATEWAY_GROUP_ACK_WAIT", default: "30s", help: "how soon events held by a crashed gateway are redelivered" },
+  { key: "groupBuffer", env: "GATEWAY_GROUP_BUFFER", default: "256", help: "most events held per consumer-group partition" },
+  { key: "groupDrainTimeoutMs", env: "GATEWAY_GROUP_DRAIN_TIMEOUT", default: "5s", help: "how long a partition handoff waits for in-flight acks" },
 ];
 
 /** `GATEWAY_HTTP_PORT` → `--http-port`. */
@@ -126,7 +138,13 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     publishTimeoutMs: duration(get("GATEWAY_PUBLISH_TIMEOUT"), "GATEWAY_PUBLISH_TIMEOUT"),
     shutdownTimeoutMs: duration(get("GATEWAY_SHUTDOWN_TIMEOUT"), "GATEWAY_SHUTDOWN_TIMEOUT"),
     logLevel: logLevel(get("GATEWAY_LOG_LEVEL")),
+    groupLeaseTtlMs: duration(get("GATEWAY_GROUP_LEASE_TTL"), "GATEWAY_GROUP_LEASE_TTL"),
+    groupAckWaitMs: duration(get("GATEWAY_GROUP_ACK_WAIT"), "GATEWAY_GROUP_ACK_WAIT"),
+    groupBuffer: int(get("GATEWAY_GROUP_BUFFER"), "GATEWAY_GROUP_BUFFER", 1, 10_000),
+    groupDrainTimeoutMs: duration(get("GATEWAY_GROUP_DRAIN_TIMEOUT"), "GATEWAY_GROUP_DRAIN_TIMEOUT"),
   };
+  if (config.groupLeaseTtlMs < 1000) throw new ConfigError("GATEWAY_GROUP_LEASE_TTL must be at least 1s");
+  if (config.groupAckWaitMs < 1000) throw new ConfigError("GATEWAY_GROUP_ACK_WAIT must be at least 1s");
   if (config.webhookTokens.size === 0 && !config.dev) {
     throw new ConfigError(
       "no webhook token: set GATEWAY_WEBHOOK_TOKENS (tenant:token pairs, comma-separated), " +

@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { createBus, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
+import { createBus, createGroupManager, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
 import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
@@ -87,7 +87,19 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   const httpPort = (http.address() as AddressInfo).port;
 
-  const grpc: GrpcServer = createGrpcServer({ bus, ingest, partitions: config.partitions, logger });
+  const groups = createGroupManager({
+    bus,
+    publisher,
+    replicas: config.streamReplicas,
+    partitions: config.partitions,
+    leaseTtlMs: config.groupLeaseTtlMs,
+    jsAckWaitMs: config.groupAckWaitMs,
+    buffer: config.groupBuffer,
+    drainTimeoutMs: config.groupDrainTimeoutMs,
+    reconcileMs: 1000,
+    logger,
+  });
+  const grpc: GrpcServer = createGrpcServer({ bus, ingest, groups, partitions: config.partitions, logger });
   const grpcPort = await grpc.listen(config.grpcHost, config.grpcPort);
   const setHealth = (ok: boolean): void => {
     grpc.health.setStatus("", ok ? "SERVING" : "NOT_SERVING");
@@ -106,6 +118,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       accepting = false;
       const deadline = Date.now() + config.shutdownTimeoutMs;
       const httpClosed = closeHttp(http, config.shutdownTimeoutMs);
+      // Members stay connected while partitions drain, so in-flight acks still land.
+      await groups.stop(Math.min(config.groupDrainTimeoutMs, Math.max(deadline - Date.now(), 0)));
       await grpc.shutdown(Math.max(deadline - Date.now(), 0));
       await httpClosed;
       await bus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));

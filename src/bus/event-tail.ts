@@ -1,21 +1,20 @@
 import { DeliverPolicy, type ConsumerMessages, type JsMsg, type OrderedConsumerOptions } from "nats";
 import { Event } from "../gen/engage/events/v1/events";
-import { ErrorCode, GatewayError, type Instant } from "../domain";
+import { ErrorCode, GatewayError, type Instant, type StartAt } from "../domain";
 import type { Bus } from "./connection";
+import { HEADER } from "./publisher";
 import { EVENTS_STREAM } from "./streams";
 
 /** Where a tail starts. */
-export type TailStart =
-  | { kind: "new" }
-  | { kind: "all" }
-  | { kind: "sequence"; sequence: number }
-  | { kind: "time"; timeMs: number };
+export type TailStart = StartAt;
 
 /** One event read from the stream. */
 export interface TailItem {
   event: Event;
   sequence: number;
   publishedAt: Instant;
+  /** Set on a dead letter replayed for one consumer group; tails skip those. */
+  replayFor?: string;
 }
 
 /** A live, ordered read of ENGAGE_EVENTS. Iterate it; `stop()` ends the iteration. */
@@ -73,7 +72,8 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
       },
       async *[Symbol.asyncIterator]() {
         for await (const m of messages) {
-          yield { event: Event.decode(m.data), sequence: m.seq, publishedAt: storedAt(m) };
+          const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
+          yield { event: Event.decode(m.data), sequence: m.seq, publishedAt: storedAt(m), replayFor };
         }
       },
     };

@@ -3,3 +3,4 @@ export { ensureStreams, EVENTS_STREAM, DLQ_STREAM, type StreamOptions } from "./
 export { createPublisher, HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
 export { createIngest, type Ingest, type Origin, type Accepted } from "./ingest";
 export { openEventTail, TAIL_BUFFER, type EventTail, type TailItem, type TailStart } from "./event-tail";
+export * from "./groups";

@@ -18,6 +18,12 @@ export const HEADER = {
   reason: "Gateway-Reason",
   tenant: "Gateway-Tenant",
   field: "Gateway-Field",
+  group: "Gateway-Group",
+  attempts: "Gateway-Attempts",
+  /** The event's sequence in ENGAGE_EVENTS, on a dead letter. */
+  sequence: "Gateway-Sequence",
+  /** On a replayed dead letter: the only group that should receive it. */
+  replayFor: "Gateway-Replay-For",
 } as const;
 
 export interface Publisher {

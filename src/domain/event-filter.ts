@@ -8,6 +8,8 @@ import { EVENTS_SUBJECT_PREFIX, channelTokenOf, escapeToken, eventTokenOf, parti
 export interface CompiledFilter {
   /** A JetStream subject filter that contains every matching event (maybe more). */
   subject: string;
+  /** The same subject narrowed to one partition, for a consumer group's partition consumer. */
+  partitionSubject(partition: number): string;
   matches(event: Event): boolean;
 }
 
@@ -81,14 +83,15 @@ export function compileFilter(f: EventFilter | undefined, partitions: number, fi
     !anyUnknownChannel ? one(channelTokens) ?? "*" : "*",
     chatId !== undefined ? escapeToken(chatId) : "*",
   ];
-  while (tokens.length > 0 && tokens[tokens.length - 1] === "*") tokens.pop();
-  const subject = [EVENTS_SUBJECT_PREFIX, ...tokens, ...(tokens.length < 5 ? [">"] : [])].join(".");
+  const subject = toSubject(tokens);
 
   const matchesType = (e: Event): boolean =>
     (types.size === 0 && typeNames.size === 0) || types.has(e.type) || typeNames.has(e.typeName);
 
   return {
     subject,
+    // A filter pinned to one chat yields, for the other partitions, subjects no event has.
+    partitionSubject: (p) => toSubject([tokens[0], String(p), ...tokens.slice(2)]),
     matches: (e) =>
       matchesType(e) &&
       (channels.size === 0 || channels.has(e.channel)) &&
@@ -96,4 +99,11 @@ export function compileFilter(f: EventFilter | undefined, partitions: number, fi
       (assets.size === 0 || assets.has(e.asset)) &&
       (chatIds.size === 0 || chatIds.has(e.chatId)),
   };
+}
+
+/** `engage.events.` and the tokens, with trailing wildcards folded into `>`. */
+function toSubject(tokens: string[]): string {
+  const t = [...tokens];
+  while (t.length > 0 && t[t.length - 1] === "*") t.pop();
+  return [EVENTS_SUBJECT_PREFIX, ...t, ...(t.length < 5 ? [">"] : [])].join(".");
 }

@@ -7,3 +7,5 @@ export * from "./enums";
 export * from "./subject";
 export * from "./to-event";
 export * from "./event-filter";
+export * from "./group-spec";
+export * from "./start-position";

@@ -1,9 +1,140 @@
-import { status, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { GroupManager, MemberHandle, SettleResult } from "../bus";
+import { ErrorCode, GatewayError, ValidationError, groupSpecOf } from "../domain";
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
+import { toServiceError } from "./grpc-status";
+import type { StreamRegistry } from "./stream-registry";
 
-/** Consume: not served by this version; consumer groups come in a later release. */
-export function createConsumeHandler() {
+export interface ConsumeDeps {
+  groups: GroupManager;
+  partitions: number;
+  streams: StreamRegistry;
+  logger: Logger;
+}
+
+/**
+ * Consume: one group member per call. The first message must be `open`; then acks, naks,
+ * terms and in-progress marks by delivery id. The member leaves when the call ends, and
+ * its unacked deliveries go to the other members at once.
+ */
+export function createConsumeHandler(d: ConsumeDeps) {
   return (call: ServerDuplexStream<ConsumeRequest, ConsumeResponse>): void => {
-    call.emit("error", { code: status.UNIMPLEMENTED, details: "Consume is not implemented yet; use Subscribe" });
+    let member: MemberHandle | undefined;
+    let opening = false;
+    let ended = false;
+    const leave = (): void => {
+      const m = member;
+      member = undefined;
+      void m?.leave().catch((err) => d.logger.warn({ err }, "leaving the group failed"));
+    };
+    const fail = (err: unknown): void => {
+      if (ended) return;
+      ended = true;
+      leave();
+      if (!call.cancelled && !call.writableEnded) call.emit("error", toServiceError(err));
+    };
+    const write = (r: ConsumeResponse["response"]): void => {
+      if (!ended && !call.cancelled && !call.writableEnded) call.write({ response: r });
+    };
+    d.streams.add(call, () => {
+      ended = true;
+      leave();
+    });
+    call.on("cancelled", () => {
+      ended = true;
+      leave();
+    });
+    call.on("error", () => leave());
+    call.on("end", () => {
+      if (!member && !ended) return fail(new ValidationError("request", "the call ended before an open request"));
+      ended = true;
+      leave();
+      if (!call.writableEnded) call.end();
+    });
+
+    call.on("data", (req: ConsumeRequest) => {
+      if (ended) return;
+      const r = req.request;
+      try {
+        if (!member) {
+          if (opening) throw new ValidationError("request", "wait for ConsumeOpened before sending acks");
+          if (r?.$case !== "open") throw new ValidationError("request", "the first message of a Consume call must be open");
+          opening = true;
+          const spec = groupSpecOf(r.open, d.partitions);
+          d.groups.join(spec.group, spec.member, {
+            deliver: (x) =>
+              write({
+                $case: "delivery",
+                delivery: {
+                  event: x.event,
+                  sequence: x.sequence,
+                  deliveryId: x.deliveryId,
+                  attempt: x.attempt,
+                  publishedAt: x.publishedAt,
+                  partition: x.partition,
+                  epoch: x.epoch,
+                },
+              }),
+            revoke: (ids, reason) => write({ $case: "revoked", revoked: { deliveryIds: ids, reason } }),
+          }).then(
+            (m) => {
+              if (ended) return void m.leave();
+              member = m;
+              write({ $case: "opened", opened: { group: spec.group.name, memberId: m.id } });
+            },
+            (err) => fail(GatewayError.from(err, ErrorCode.Unavailable)),
+          );
+          return;
+        }
+        if (r === undefined) throw new ValidationError("request", "set one of open, ack, nak, term, in_progress");
+        const outcome = settle(member, r);
+        if (outcome === "unknown") {
+          throw new GatewayError(
+            ErrorCode.InvalidArgument,
+            `unknown delivery id ${JSON.stringify(idOf(r))}: it was never delivered to this member, or it was already settled`,
+            "delivery_id",
+          );
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
   };
+}
+
+function idOf(r: NonNullable<ConsumeRequest["request"]>): string {
+  switch (r.$case) {
+    case "ack":
+      return r.ack.deliveryId;
+    case "nak":
+      return r.nak.deliveryId;
+    case "term":
+      return r.term.deliveryId;
+    case "inProgress":
+      return r.inProgress.deliveryId;
+    case "open":
+      return "";
+  }
+}
+
+/** Applies one request; a revoked delivery's late ack is ignored (the member was told). */
+function settle(m: MemberHandle, r: NonNullable<ConsumeRequest["request"]>): SettleResult {
+  switch (r.$case) {
+    case "open":
+      throw new ValidationError("open", "this call already joined a group; open another call for another member");
+    case "ack":
+      return m.ack(r.ack.deliveryId);
+    case "nak": {
+      const delay = r.nak.delay;
+      if (delay && (delay.seconds < 0 || delay.nanos < 0 || delay.seconds > 86_400)) {
+        throw new ValidationError("nak.delay", "must be from 0 to 24 h");
+      }
+      return m.nak(r.nak.deliveryId, delay ? delay.seconds * 1000 + Math.floor(delay.nanos / 1e6) : 0);
+    }
+    case "term":
+      return m.term(r.term.deliveryId, r.term.reason.slice(0, 256));
+    case "inProgress":
+      return m.inProgress(r.inProgress.deliveryId);
+  }
 }

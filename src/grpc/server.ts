@@ -4,9 +4,10 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import type { Bus, Ingest } from "../bus";
+import type { Bus, GroupManager, Ingest } from "../bus";
 import { EventGatewayService } from "../gen/engage/gateway/v1/gateway";
 import { createConsumeHandler } from "./consume-handler";
+import { createListDeadLettersHandler, createReplayDeadLetterHandler } from "./dead-letter-handlers";
 import { createPublishHandler } from "./publish-handler";
 import { createStreamRegistry, type StreamRegistry } from "./stream-registry";
 import { createSubscribeHandler } from "./subscribe-handler";
@@ -18,6 +19,7 @@ const PROTO_DIR = path.resolve(__dirname, "../../proto");
 export interface GrpcServerOptions {
   bus: Bus;
   ingest: Ingest;
+  groups: GroupManager;
   partitions: number;
   logger: Logger;
 }
@@ -39,8 +41,10 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   const logger = o.logger.child({ component: "grpc" });
   server.addService(EventGatewayService, {
     subscribe: createSubscribeHandler({ bus: o.bus, partitions: o.partitions, streams, logger }),
-    consume: createConsumeHandler(),
+    consume: createConsumeHandler({ groups: o.groups, partitions: o.partitions, streams, logger }),
     publish: createPublishHandler(o.ingest),
+    listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters),
+    replayDeadLetter: createReplayDeadLetterHandler(o.groups.deadLetters, o.partitions),
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   health.addToServer(server);

@@ -37,7 +37,7 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
       for await (const item of t) {
         if (call.cancelled || call.destroyed) break;
-        if (!plan.filter.matches(item.event)) continue;
+        if (item.replayFor || !plan.filter.matches(item.event)) continue;
         const response: SubscribeResponse = {
           event: item.event,
           sequence: item.sequence,

@@ -38,6 +38,10 @@ describe("loadConfig", () => {
       publishTimeoutMs: 1000,
       shutdownTimeoutMs: 10_000,
       logLevel: "info",
+      groupLeaseTtlMs: 15_000,
+      groupAckWaitMs: 30_000,
+      groupBuffer: 256,
+      groupDrainTimeoutMs: 5_000,
     };
     assert.deepEqual(loadConfig(ENV), expected);
   });

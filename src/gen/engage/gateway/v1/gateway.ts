@@ -216,6 +216,15 @@ export interface ConsumeOpen {
    * flight at once, for raw throughput. Fixed when the group is created.
    */
   unordered: boolean;
+  /**
+   * Where a new group starts; ignored when the group exists (it resumes where it left
+   * off). Unset or START_POSITION_NEW: events stored from the group's creation on.
+   */
+  start: StartPosition;
+  /** The first stream sequence, for START_POSITION_SEQUENCE. */
+  startSequence: number;
+  /** The earliest store time, for START_POSITION_TIME. */
+  startTime: Timestamp | undefined;
 }
 
 /** Acknowledges a delivery. */
@@ -286,7 +295,16 @@ export interface ConsumeDelivery {
   /** Which attempt this is, from 1. */
   attempt: number;
   /** When JetStream stored the event. */
-  publishedAt: Timestamp | undefined;
+  publishedAt:
+    | Timestamp
+    | undefined;
+  /** The partition the event's chat belongs to. */
+  partition: number;
+  /**
+   * The lease epoch of the gateway that dispatched this delivery. It only grows for a
+   * partition: downstream systems can refuse work stamped with an older epoch.
+   */
+  epoch: number;
 }
 
 /** Deliveries taken away from this member. */
@@ -328,6 +346,71 @@ export interface PublishResponse {
   sequence: number;
   /** True when the event was already stored: a retry, not delivered again. */
   duplicate: boolean;
+}
+
+/** Which dead letters to list. */
+export interface ListDeadLettersRequest {
+  /** Only this group's dead letters; empty lists every kind. */
+  group: string;
+  /** Only this tenant's; empty lists every tenant. */
+  tenant: string;
+  /**
+   * The first ENGAGE_DLQ sequence to look at; 0 starts at the oldest. Use
+   * `next_sequence` of the previous page.
+   */
+  startSequence: number;
+  /** The most entries to return. 0 means 100; at most 1000. */
+  limit: number;
+}
+
+/** One page of dead letters. */
+export interface ListDeadLettersResponse {
+  /** Oldest first. */
+  deadLetters: DeadLetter[];
+  /** Pass as `start_sequence` for the next page; 0 when there are no more. */
+  nextSequence: number;
+}
+
+/** An event or webhook body the gateway set aside. */
+export interface DeadLetter {
+  /** The entry's sequence in the ENGAGE_DLQ stream: its id for ReplayDeadLetter. */
+  sequence: number;
+  /** `group` for an event a consumer group gave up on, `invalid` for a refused webhook body. */
+  kind: string;
+  /** The group that gave up; empty for `invalid`. */
+  group: string;
+  /** The tenant. */
+  tenant: string;
+  /** Why: the term reason, "max deliveries reached", or the validation error. */
+  reason: string;
+  /** Delivery attempts made before it was set aside; 0 for `invalid`. */
+  attempts: number;
+  /** The event's sequence in ENGAGE_EVENTS; 0 for `invalid`. */
+  originalSequence: number;
+  /** When it was set aside. */
+  deadAt:
+    | Timestamp
+    | undefined;
+  /** The event, for `group`; unset for `invalid`. */
+  event:
+    | Event
+    | undefined;
+  /** The refused body, byte for byte, for `invalid`; empty for `group`. */
+  raw: Buffer;
+}
+
+/** Which dead letter to replay. */
+export interface ReplayDeadLetterRequest {
+  /** The DeadLetter's `sequence`. */
+  sequence: number;
+}
+
+/** Where the replayed event went. */
+export interface ReplayDeadLetterResponse {
+  /** The group it is delivered to again. */
+  group: string;
+  /** Its new sequence in ENGAGE_EVENTS. */
+  sequence: number;
 }
 
 function createBaseEventFilter(): EventFilter {
@@ -921,7 +1004,17 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
 };
 
 function createBaseConsumeOpen(): ConsumeOpen {
-  return { group: "", filter: undefined, maxInFlight: 0, ackWait: undefined, maxDeliveries: 0, unordered: false };
+  return {
+    group: "",
+    filter: undefined,
+    maxInFlight: 0,
+    ackWait: undefined,
+    maxDeliveries: 0,
+    unordered: false,
+    start: 0,
+    startSequence: 0,
+    startTime: undefined,
+  };
 }
 
 export const ConsumeOpen: MessageFns<ConsumeOpen> = {
@@ -943,6 +1036,15 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
     }
     if (message.unordered !== false) {
       writer.uint32(48).bool(message.unordered);
+    }
+    if (message.start !== 0) {
+      writer.uint32(56).int32(message.start);
+    }
+    if (message.startSequence !== 0) {
+      writer.uint32(64).uint64(message.startSequence);
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(message.startTime, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1008,6 +1110,30 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
             message.unordered = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.start = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.startSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.startTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1040,6 +1166,17 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
         ? globalThis.Number(object.max_deliveries)
         : 0,
       unordered: isSet(object.unordered) ? globalThis.Boolean(object.unordered) : false,
+      start: isSet(object.start) ? startPositionFromJSON(object.start) : 0,
+      startSequence: isSet(object.startSequence)
+        ? globalThis.Number(object.startSequence)
+        : isSet(object.start_sequence)
+        ? globalThis.Number(object.start_sequence)
+        : 0,
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
     };
   },
 
@@ -1063,6 +1200,15 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
     if (message.unordered !== false) {
       obj.unordered = message.unordered;
     }
+    if (message.start !== 0) {
+      obj.start = startPositionToJSON(message.start);
+    }
+    if (message.startSequence !== 0) {
+      obj.startSequence = Math.round(message.startSequence);
+    }
+    if (message.startTime !== undefined) {
+      obj.startTime = fromTimestamp(message.startTime).toISOString();
+    }
     return obj;
   },
 
@@ -1081,6 +1227,11 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
       : undefined;
     message.maxDeliveries = object.maxDeliveries ?? 0;
     message.unordered = object.unordered ?? false;
+    message.start = object.start ?? 0;
+    message.startSequence = object.startSequence ?? 0;
+    message.startTime = (object.startTime !== undefined && object.startTime !== null)
+      ? Timestamp.fromPartial(object.startTime)
+      : undefined;
     return message;
   },
 };
@@ -1623,7 +1774,7 @@ export const ConsumeOpened: MessageFns<ConsumeOpened> = {
 };
 
 function createBaseConsumeDelivery(): ConsumeDelivery {
-  return { event: undefined, sequence: 0, deliveryId: "", attempt: 0, publishedAt: undefined };
+  return { event: undefined, sequence: 0, deliveryId: "", attempt: 0, publishedAt: undefined, partition: 0, epoch: 0 };
 }
 
 export const ConsumeDelivery: MessageFns<ConsumeDelivery> = {
@@ -1642,6 +1793,12 @@ export const ConsumeDelivery: MessageFns<ConsumeDelivery> = {
     }
     if (message.publishedAt !== undefined) {
       Timestamp.encode(message.publishedAt, writer.uint32(42).fork()).join();
+    }
+    if (message.partition !== 0) {
+      writer.uint32(48).uint32(message.partition);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(56).uint64(message.epoch);
     }
     return writer;
   },
@@ -1699,6 +1856,22 @@ export const ConsumeDelivery: MessageFns<ConsumeDelivery> = {
             message.publishedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1726,6 +1899,8 @@ export const ConsumeDelivery: MessageFns<ConsumeDelivery> = {
         : isSet(object.published_at)
         ? fromJsonTimestamp(object.published_at)
         : undefined,
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
     };
   },
 
@@ -1746,6 +1921,12 @@ export const ConsumeDelivery: MessageFns<ConsumeDelivery> = {
     if (message.publishedAt !== undefined) {
       obj.publishedAt = fromTimestamp(message.publishedAt).toISOString();
     }
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
     return obj;
   },
 
@@ -1761,6 +1942,8 @@ export const ConsumeDelivery: MessageFns<ConsumeDelivery> = {
     message.publishedAt = (object.publishedAt !== undefined && object.publishedAt !== null)
       ? Timestamp.fromPartial(object.publishedAt)
       : undefined;
+    message.partition = object.partition ?? 0;
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };
@@ -2088,6 +2271,606 @@ export const PublishResponse: MessageFns<PublishResponse> = {
   },
 };
 
+function createBaseListDeadLettersRequest(): ListDeadLettersRequest {
+  return { group: "", tenant: "", startSequence: 0, limit: 0 };
+}
+
+export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
+  encode(message: ListDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.startSequence !== 0) {
+      writer.uint32(24).uint64(message.startSequence);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersRequest {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      startSequence: isSet(object.startSequence)
+        ? globalThis.Number(object.startSequence)
+        : isSet(object.start_sequence)
+        ? globalThis.Number(object.start_sequence)
+        : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.startSequence !== 0) {
+      obj.startSequence = Math.round(message.startSequence);
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDeadLettersRequest>): ListDeadLettersRequest {
+    return ListDeadLettersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDeadLettersRequest>): ListDeadLettersRequest {
+    const message = createBaseListDeadLettersRequest();
+    message.group = object.group ?? "";
+    message.tenant = object.tenant ?? "";
+    message.startSequence = object.startSequence ?? 0;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListDeadLettersResponse(): ListDeadLettersResponse {
+  return { deadLetters: [], nextSequence: 0 };
+}
+
+export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
+  encode(message: ListDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deadLetters) {
+      DeadLetter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextSequence !== 0) {
+      writer.uint32(16).uint64(message.nextSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deadLetters.push(DeadLetter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nextSequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersResponse {
+    return {
+      deadLetters: globalThis.Array.isArray(object?.deadLetters)
+        ? object.deadLetters.map((e: any) => DeadLetter.fromJSON(e))
+        : globalThis.Array.isArray(object?.dead_letters)
+        ? object.dead_letters.map((e: any) => DeadLetter.fromJSON(e))
+        : [],
+      nextSequence: isSet(object.nextSequence)
+        ? globalThis.Number(object.nextSequence)
+        : isSet(object.next_sequence)
+        ? globalThis.Number(object.next_sequence)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.deadLetters?.length) {
+      obj.deadLetters = message.deadLetters.map((e) => DeadLetter.toJSON(e));
+    }
+    if (message.nextSequence !== 0) {
+      obj.nextSequence = Math.round(message.nextSequence);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDeadLettersResponse>): ListDeadLettersResponse {
+    return ListDeadLettersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDeadLettersResponse>): ListDeadLettersResponse {
+    const message = createBaseListDeadLettersResponse();
+    message.deadLetters = object.deadLetters?.map((e) => DeadLetter.fromPartial(e)) || [];
+    message.nextSequence = object.nextSequence ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeadLetter(): DeadLetter {
+  return {
+    sequence: 0,
+    kind: "",
+    group: "",
+    tenant: "",
+    reason: "",
+    attempts: 0,
+    originalSequence: 0,
+    deadAt: undefined,
+    event: undefined,
+    raw: Buffer.alloc(0),
+  };
+}
+
+export const DeadLetter: MessageFns<DeadLetter> = {
+  encode(message: DeadLetter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.group !== "") {
+      writer.uint32(26).string(message.group);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(34).string(message.tenant);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(48).uint32(message.attempts);
+    }
+    if (message.originalSequence !== 0) {
+      writer.uint32(56).uint64(message.originalSequence);
+    }
+    if (message.deadAt !== undefined) {
+      Timestamp.encode(message.deadAt, writer.uint32(66).fork()).join();
+    }
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(74).fork()).join();
+    }
+    if (message.raw.length !== 0) {
+      writer.uint32(82).bytes(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.originalSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.deadAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.raw = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetter {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      originalSequence: isSet(object.originalSequence)
+        ? globalThis.Number(object.originalSequence)
+        : isSet(object.original_sequence)
+        ? globalThis.Number(object.original_sequence)
+        : 0,
+      deadAt: isSet(object.deadAt)
+        ? fromJsonTimestamp(object.deadAt)
+        : isSet(object.dead_at)
+        ? fromJsonTimestamp(object.dead_at)
+        : undefined,
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      raw: isSet(object.raw) ? Buffer.from(bytesFromBase64(object.raw)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: DeadLetter): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.originalSequence !== 0) {
+      obj.originalSequence = Math.round(message.originalSequence);
+    }
+    if (message.deadAt !== undefined) {
+      obj.deadAt = fromTimestamp(message.deadAt).toISOString();
+    }
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    if (message.raw.length !== 0) {
+      obj.raw = base64FromBytes(message.raw);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeadLetter>): DeadLetter {
+    return DeadLetter.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeadLetter>): DeadLetter {
+    const message = createBaseDeadLetter();
+    message.sequence = object.sequence ?? 0;
+    message.kind = object.kind ?? "";
+    message.group = object.group ?? "";
+    message.tenant = object.tenant ?? "";
+    message.reason = object.reason ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.originalSequence = object.originalSequence ?? 0;
+    message.deadAt = (object.deadAt !== undefined && object.deadAt !== null)
+      ? Timestamp.fromPartial(object.deadAt)
+      : undefined;
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.raw = object.raw ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseReplayDeadLetterRequest(): ReplayDeadLetterRequest {
+  return { sequence: 0 };
+}
+
+export const ReplayDeadLetterRequest: MessageFns<ReplayDeadLetterRequest> = {
+  encode(message: ReplayDeadLetterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayDeadLetterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayDeadLetterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayDeadLetterRequest {
+    return { sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0 };
+  },
+
+  toJSON(message: ReplayDeadLetterRequest): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReplayDeadLetterRequest>): ReplayDeadLetterRequest {
+    return ReplayDeadLetterRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReplayDeadLetterRequest>): ReplayDeadLetterRequest {
+    const message = createBaseReplayDeadLetterRequest();
+    message.sequence = object.sequence ?? 0;
+    return message;
+  },
+};
+
+function createBaseReplayDeadLetterResponse(): ReplayDeadLetterResponse {
+  return { group: "", sequence: 0 };
+}
+
+export const ReplayDeadLetterResponse: MessageFns<ReplayDeadLetterResponse> = {
+  encode(message: ReplayDeadLetterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(16).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayDeadLetterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayDeadLetterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayDeadLetterResponse {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+    };
+  },
+
+  toJSON(message: ReplayDeadLetterResponse): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReplayDeadLetterResponse>): ReplayDeadLetterResponse {
+    return ReplayDeadLetterResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReplayDeadLetterResponse>): ReplayDeadLetterResponse {
+    const message = createBaseReplayDeadLetterResponse();
+    message.group = object.group ?? "";
+    message.sequence = object.sequence ?? 0;
+    return message;
+  },
+};
+
 /** EventGateway streams Engage events to bots and accepts events from non-HTTP sources. */
 export type EventGatewayService = typeof EventGatewayService;
 export const EventGatewayService = {
@@ -2134,6 +2917,37 @@ export const EventGatewayService = {
     responseSerialize: (value: PublishResponse): Buffer => Buffer.from(PublishResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PublishResponse => PublishResponse.decode(value),
   },
+  /**
+   * Lists dead letters, oldest first: events a group gave up on (past max_deliveries,
+   * or termed) and webhook bodies that were refused as invalid.
+   */
+  listDeadLetters: {
+    path: "/engage.gateway.v1.EventGateway/ListDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDeadLettersRequest): Buffer =>
+      Buffer.from(ListDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDeadLettersRequest => ListDeadLettersRequest.decode(value),
+    responseSerialize: (value: ListDeadLettersResponse): Buffer =>
+      Buffer.from(ListDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDeadLettersResponse => ListDeadLettersResponse.decode(value),
+  },
+  /**
+   * Delivers a group's dead letter to that group once more (and to no other group or
+   * Subscribe stream). Refused with FAILED_PRECONDITION for an invalid webhook body,
+   * which has no group: fix it and send it again instead.
+   */
+  replayDeadLetter: {
+    path: "/engage.gateway.v1.EventGateway/ReplayDeadLetter" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReplayDeadLetterRequest): Buffer =>
+      Buffer.from(ReplayDeadLetterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReplayDeadLetterRequest => ReplayDeadLetterRequest.decode(value),
+    responseSerialize: (value: ReplayDeadLetterResponse): Buffer =>
+      Buffer.from(ReplayDeadLetterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReplayDeadLetterResponse => ReplayDeadLetterResponse.decode(value),
+  },
 } as const;
 
 export interface EventGatewayServer extends UntypedServiceImplementation {
@@ -2156,6 +2970,17 @@ export interface EventGatewayServer extends UntypedServiceImplementation {
    * durable storage. Answers once JetStream has stored it.
    */
   publish: handleUnaryCall<PublishRequest, PublishResponse>;
+  /**
+   * Lists dead letters, oldest first: events a group gave up on (past max_deliveries,
+   * or termed) and webhook bodies that were refused as invalid.
+   */
+  listDeadLetters: handleUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>;
+  /**
+   * Delivers a group's dead letter to that group once more (and to no other group or
+   * Subscribe stream). Refused with FAILED_PRECONDITION for an invalid webhook body,
+   * which has no group: fix it and send it again instead.
+   */
+  replayDeadLetter: handleUnaryCall<ReplayDeadLetterRequest, ReplayDeadLetterResponse>;
 }
 
 export interface EventGatewayClient extends Client {
@@ -2198,6 +3023,45 @@ export interface EventGatewayClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists dead letters, oldest first: events a group gave up on (past max_deliveries,
+   * or termed) and webhook bodies that were refused as invalid.
+   */
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Delivers a group's dead letter to that group once more (and to no other group or
+   * Subscribe stream). Refused with FAILED_PRECONDITION for an invalid webhook body,
+   * which has no group: fix it and send it again instead.
+   */
+  replayDeadLetter(
+    request: ReplayDeadLetterRequest,
+    callback: (error: ServiceError | null, response: ReplayDeadLetterResponse) => void,
+  ): ClientUnaryCall;
+  replayDeadLetter(
+    request: ReplayDeadLetterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReplayDeadLetterResponse) => void,
+  ): ClientUnaryCall;
+  replayDeadLetter(
+    request: ReplayDeadLetterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReplayDeadLetterResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,220 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import { compileFilter, type CompiledFilter } from "../../domain";
+import type { Bus } from "../connection";
+import type { DeadLetters } from "./dead-letters";
+import type { LeaseStore, MemberRegistry, StoredGroup } from "./kv-stores";
+import { PartitionWorker } from "./partition-worker";
+import type { LocalMember, SettleResult } from "./types";
+
+export interface GroupTuning {
+  partitions: number;
+  /** JetStream AckWait of partition consumers. */
+  jsAckWaitMs: number;
+  /** MaxAckPending per partition consumer. */
+  buffer: number;
+  /** How long a released partition waits for in-flight acks. */
+  drainTimeoutMs: number;
+  /** How often partition ownership is reconciled. */
+  reconcileMs: number;
+}
+
+export interface CoordinatorDeps {
+  bus: Bus;
+  group: StoredGroup;
+  gatewayId: string;
+  leases: LeaseStore;
+  members: MemberRegistry;
+  deadLetters: DeadLetters;
+  tuning: GroupTuning;
+  logger: Logger;
+}
+
+/**
+ * A group's members on this gateway, and the partitions this gateway owns for it.
+ *
+ * Every `reconcileMs`, it announces its member count and takes its fair share of the
+ * partitions (in proportion to its members among all gateways'), trying free partitions
+ * in rendezvous-hash order so gateways rarely race for the same one. A gateway over its
+ * share hands the surplus off gracefully. The share is a hint; the lease is what makes
+ * ownership safe.
+ */
+export class GroupCoordinator {
+  readonly members = new Map<string, LocalMember>();
+  private readonly workers = new Map<number, PartitionWorker>();
+  private readonly acquiring = new Set<number>();
+  private readonly filter: CompiledFilter;
+  private readonly log: Logger;
+  private timer?: NodeJS.Timeout;
+  private reconciling = false;
+  private rr = 0;
+  private stopped = false;
+
+  constructor(private readonly d: CoordinatorDeps) {
+    this.filter = compileFilter(d.group.filter, d.tuning.partitions);
+    this.log = d.logger.child({ group: d.group.name });
+  }
+
+  get ownedPartitions(): number[] {
+    return [...this.workers.keys()].sort((a, b) => a - b);
+  }
+
+  join(member: LocalMember): void {
+    this.members.set(member.id, member);
+    if (!this.timer) this.timer = setInterval(() => void this.reconcile(), this.d.tuning.reconcileMs);
+    void this.reconcile();
+    this.pumpAll();
+  }
+
+  /** Removes a member; its deliveries go to the others now. Resolves when any handoff ends. */
+  async leave(member: LocalMember): Promise<void> {
+    if (!this.members.delete(member.id)) return;
+    for (const w of this.workers.values()) w.removeMember(member);
+    if (this.members.size === 0) {
+      await this.releaseAll(0);
+      await this.d.members.withdraw(this.d.group.name, this.d.gatewayId);
+    } else {
+      this.pumpAll();
+    }
+  }
+
+  /** Routes an ack, nak, term or in-progress to the partition that issued the delivery id. */
+  settle(deliveryId: string, op: (w: PartitionWorker) => SettleResult): SettleResult {
+    const partition = Number(deliveryId.split(".")[0]);
+    const w = Number.isInteger(partition) ? this.workers.get(partition) : undefined;
+    return w ? op(w) : "unknown";
+  }
+
+  /** Chooses the member with the most room; the chat's previous member when it has room. */
+  private pickMember(sticky: LocalMember | undefined): LocalMember | undefined {
+    if (sticky && this.members.has(sticky.id) && sticky.inFlight < sticky.maxInFlight) return sticky;
+    let best: LocalMember | undefined;
+    let bestLoad = Infinity;
+    const list = [...this.members.values()];
+    for (let i = 0; i < list.length; i++) {
+      const m = list[(i + this.rr) % list.length];
+      if (m.inFlight >= m.maxInFlight) continue;
+      const load = m.inFlight / m.maxInFlight;
+      if (load < bestLoad) {
+        best = m;
+        bestLoad = load;
+      }
+    }
+    this.rr++;
+    return best;
+  }
+
+  private pumping = false;
+  private again = false;
+
+  /** Lets every owned partition dispatch; re-entrant calls coalesce. */
+  pumpAll(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const ws = [...this.workers.values()];
+        const start = ws.length > 0 ? this.rr % ws.length : 0;
+        for (let i = 0; i < ws.length; i++) ws[(start + i) % ws.length].pump();
+      } while (this.again);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private rank(partition: number): string {
+    return createHash("sha1").update(`${this.d.gatewayId}/${this.d.group.name}/${partition}`).digest("hex");
+  }
+
+  async reconcile(): Promise<void> {
+    if (this.reconciling || this.stopped || this.members.size === 0 || !this.d.bus.connected) return;
+    this.reconciling = true;
+    try {
+      const { partitions } = this.d.tuning;
+      await this.d.members.announce(this.d.group.name, this.d.gatewayId, this.members.size);
+      const counts = await this.d.members.counts(this.d.group.name);
+      counts.set(this.d.gatewayId, this.members.size);
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      const target = Math.min(partitions, Math.ceil((partitions * this.members.size) / total));
+      const owned = this.workers.size + this.acquiring.size;
+      if (owned > target) {
+        const surplus = [...this.workers.values()]
+          .sort((a, b) => a.inFlightCount + a.heldCount - (b.inFlightCount + b.heldCount))
+          .slice(0, owned - target);
+        await Promise.all(surplus.map((w) => this.release(w, this.d.tuning.drainTimeoutMs)));
+      } else if (owned < target) {
+        const free = Array.from({ length: partitions }, (_, p) => p)
+          .filter((p) => !this.workers.has(p) && !this.acquiring.has(p))
+          .sort((a, b) => (this.rank(a) < this.rank(b) ? -1 : 1));
+        let want = target - owned;
+        for (const p of free) {
+          if (want === 0 || this.stopped || this.members.size === 0) break;
+          if (await this.acquire(p)) want--;
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, "reconcile failed");
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private async acquire(partition: number): Promise<boolean> {
+    this.acquiring.add(partition);
+    try {
+      const lease = await this.d.leases.acquire(`${this.d.group.name}.p${partition}`, this.d.gatewayId);
+      if (!lease) return false;
+      const worker = new PartitionWorker({
+        bus: this.d.bus,
+        group: this.d.group,
+        filter: this.filter,
+        partition,
+        lease,
+        leases: this.d.leases,
+        holder: this.d.gatewayId,
+        jsAckWaitMs: this.d.tuning.jsAckWaitMs,
+        buffer: this.d.tuning.buffer,
+        logger: this.d.logger,
+        pickMember: (sticky) => this.pickMember(sticky),
+        deadLetter: (h, reason) => this.d.deadLetters.bury(this.d.group.name, h, reason),
+        onChange: () => this.pumpAll(),
+        onStopped: (w) => {
+          if (this.workers.get(w.partition) === w) this.workers.delete(w.partition);
+        },
+      });
+      this.workers.set(partition, worker);
+      try {
+        await worker.start();
+      } catch (err) {
+        this.log.warn({ err, partition }, "could not start the partition consumer; releasing it");
+        await worker.release(0);
+        return false;
+      }
+      this.log.debug({ partition, epoch: lease.epoch }, "partition acquired");
+      return true;
+    } finally {
+      this.acquiring.delete(partition);
+    }
+  }
+
+  private async release(w: PartitionWorker, drainMs: number): Promise<void> {
+    await w.release(drainMs);
+    this.workers.delete(w.partition);
+  }
+
+  private async releaseAll(drainMs: number): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => this.release(w, drainMs)));
+  }
+
+  /** Graceful stop: hand every partition off, then forget the members. */
+  async stop(drainMs: number): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.releaseAll(drainMs);
+    await this.d.members.withdraw(this.d.group.name, this.d.gatewayId);
+  }
+}

@@ -1,0 +1,126 @@
+import type { KV } from "nats";
+import { ErrorCode, GatewayError, groupConflict, type GroupSpec } from "../../domain";
+import type { Bus } from "../connection";
+
+export const GROUPS_BUCKET = "CG_GROUPS";
+export const LEASES_BUCKET = "CG_LEASES";
+export const MEMBERS_BUCKET = "CG_MEMBERS";
+
+const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const dec = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
+
+/** A stored group: its spec and when it was created. */
+export interface StoredGroup extends GroupSpec {
+  createdAtMs: number;
+}
+
+/** The durable definition of every group, in KV bucket CG_GROUPS. */
+export interface GroupStore {
+  /** Creates the group, or returns the existing one; FAILED_PRECONDITION when they conflict. */
+  ensure(spec: GroupSpec): Promise<StoredGroup>;
+  get(name: string): Promise<StoredGroup | undefined>;
+}
+
+export async function createGroupStore(bus: Bus, replicas: number): Promise<GroupStore> {
+  const kv = await bus.js.views.kv(GROUPS_BUCKET, { history: 1, replicas });
+  const get = async (name: string): Promise<StoredGroup | undefined> => {
+    const e = await kv.get(name);
+    return e && e.operation === "PUT" ? dec<StoredGroup>(e.value) : undefined;
+  };
+  return {
+    get,
+    async ensure(spec) {
+      const fresh: StoredGroup = { ...spec, createdAtMs: Date.now() };
+      try {
+        await kv.create(spec.name, enc(fresh));
+        return fresh;
+      } catch (err) {
+        const existing = await get(spec.name);
+        if (!existing) throw err;
+        const conflict = groupConflict(existing, spec);
+        if (conflict) throw new GatewayError(ErrorCode.FailedPrecondition, conflict, "open.filter");
+        return existing;
+      }
+    },
+  };
+}
+
+/** A held lease: `epoch` is fixed for its life; `revision` moves with each renewal. */
+export interface Lease {
+  key: string;
+  epoch: number;
+  revision: number;
+  /** When the last successful renewal (or the acquisition) was sent. */
+  renewedAtMs: number;
+}
+
+/**
+ * Partition leases in KV bucket CG_LEASES, whose TTL expires a lease its holder stopped
+ * renewing. Ownership is decided only by compare-and-set results, never by a read:
+ * reads can be stale.
+ */
+export interface LeaseStore {
+  ttlMs: number;
+  acquire(key: string, holder: string): Promise<Lease | undefined>;
+  /** Resolves false when the lease was lost (someone else's revision is there, or it expired). */
+  renew(lease: Lease, holder: string): Promise<boolean>;
+  release(lease: Lease): Promise<void>;
+}
+
+export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number): Promise<LeaseStore> {
+  const kv: KV = await bus.js.views.kv(LEASES_BUCKET, { history: 1, ttl: ttlMs, replicas });
+  return {
+    ttlMs,
+    async acquire(key, holder) {
+      const sent = Date.now();
+      try {
+        const revision = await kv.create(key, enc({ holder }));
+        return { key, epoch: revision, revision, renewedAtMs: sent };
+      } catch {
+        return undefined;
+      }
+    },
+    async renew(lease, holder) {
+      const sent = Date.now();
+      try {
+        lease.revision = await kv.update(lease.key, enc({ holder }), lease.revision);
+        lease.renewedAtMs = sent;
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async release(lease) {
+      await kv.delete(lease.key, { previousSeq: lease.revision }).catch(() => undefined);
+    },
+  };
+}
+
+/** How many members each gateway has per group, in KV bucket CG_MEMBERS (expiring). */
+export interface MemberRegistry {
+  announce(group: string, gatewayId: string, members: number): Promise<void>;
+  /** Member counts of every live gateway for a group (a hint; may be stale). */
+  counts(group: string): Promise<Map<string, number>>;
+  withdraw(group: string, gatewayId: string): Promise<void>;
+}
+
+export async function createMemberRegistry(bus: Bus, ttlMs: number, replicas: number): Promise<MemberRegistry> {
+  const kv = await bus.js.views.kv(MEMBERS_BUCKET, { history: 1, ttl: ttlMs, replicas });
+  return {
+    async announce(group, gatewayId, members) {
+      await kv.put(`${group}.${gatewayId}`, enc(members));
+    },
+    async counts(group) {
+      const out = new Map<string, number>();
+      const keys = await kv.keys(`${group}.*`);
+      for await (const k of keys) {
+        const e = await kv.get(k);
+        if (e && e.operation === "PUT") out.set(k.slice(group.length + 1), dec<number>(e.value));
+      }
+      return out;
+    },
+    async withdraw(group, gatewayId) {
+      await kv.delete(`${group}.${gatewayId}`).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { ConsumeOpen, EventFilter } from "../gen/engage/gateway/v1/gateway";
+import { ValidationError } from "./errors";
+import { compileFilter } from "./event-filter";
+import { startAtOf, type StartAt } from "./start-position";
+
+/** What a group is: fixed when the group is first opened. */
+export interface GroupSpec {
+  name: string;
+  /** The filter, with each list sorted, so equal filters compare equal. */
+  filter: EventFilter;
+  unordered: boolean;
+  maxDeliveries: number;
+  /** Where the group starts when it is created. */
+  start: StartAt;
+}
+
+/** What one member asked for. */
+export interface MemberSpec {
+  maxInFlight: number;
+  ackWaitMs: number;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 16;
+export const MAX_MAX_IN_FLIGHT = 1024;
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+export const MIN_ACK_WAIT_MS = 100;
+export const MAX_ACK_WAIT_MS = 12 * 3_600_000;
+export const DEFAULT_MAX_DELIVERIES = 5;
+export const MAX_MAX_DELIVERIES = 1000;
+
+const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Checks a ConsumeOpen and applies the documented defaults. */
+export function groupSpecOf(open: ConsumeOpen, partitions: number): { group: GroupSpec; member: MemberSpec } {
+  if (!GROUP_NAME.test(open.group)) {
+    throw new ValidationError("open.group", "must be 1-64 characters of A-Z, a-z, 0-9, - and _");
+  }
+  compileFilter(open.filter, partitions, "open.filter");
+  if (open.maxInFlight > MAX_MAX_IN_FLIGHT) {
+    throw new ValidationError("open.max_in_flight", `must be at most ${MAX_MAX_IN_FLIGHT}, got ${open.maxInFlight}`);
+  }
+  if (open.maxDeliveries > MAX_MAX_DELIVERIES) {
+    throw new ValidationError("open.max_deliveries", `must be at most ${MAX_MAX_DELIVERIES}, got ${open.maxDeliveries}`);
+  }
+  let ackWaitMs = DEFAULT_ACK_WAIT_MS;
+  if (open.ackWait) {
+    const { seconds, nanos } = open.ackWait;
+    if (seconds < 0 || nanos < 0 || nanos > 999_999_999) throw new ValidationError("open.ack_wait", "must be a positive duration");
+    ackWaitMs = seconds * 1000 + Math.floor(nanos / 1e6);
+    if (ackWaitMs < MIN_ACK_WAIT_MS || ackWaitMs > MAX_ACK_WAIT_MS) {
+      throw new ValidationError("open.ack_wait", `must be from ${MIN_ACK_WAIT_MS} ms to 12 h, got ${ackWaitMs} ms`);
+    }
+  }
+  return {
+    group: {
+      name: open.group,
+      filter: normalizeFilter(open.filter),
+      unordered: open.unordered,
+      maxDeliveries: open.maxDeliveries || DEFAULT_MAX_DELIVERIES,
+      start: startAtOf(open, "open."),
+    },
+    member: { maxInFlight: open.maxInFlight || DEFAULT_MAX_IN_FLIGHT, ackWaitMs },
+  };
+}
+
+export function normalizeFilter(f: EventFilter | undefined): EventFilter {
+  const sorted = <T>(xs: T[] | undefined): T[] => [...new Set(xs ?? [])].sort();
+  return {
+    types: sorted(f?.types),
+    typeNames: sorted(f?.typeNames),
+    channels: sorted(f?.channels),
+    tenants: sorted(f?.tenants),
+    assets: sorted(f?.assets),
+    chatIds: sorted(f?.chatIds),
+  };
+}
+
+/** Why an existing group cannot be joined with `wanted`, or undefined when it can. */
+export function groupConflict(existing: GroupSpec, wanted: GroupSpec): string | undefined {
+  if (JSON.stringify(existing.filter) !== JSON.stringify(wanted.filter)) {
+    return `group ${existing.name} exists with another filter (${JSON.stringify(existing.filter)}); a group's filter is fixed when it is created: use a new group name`;
+  }
+  if (existing.unordered !== wanted.unordered) {
+    return `group ${existing.name} exists with unordered=${existing.unordered}; that is fixed when the group is created`;
+  }
+  return undefined;
+}

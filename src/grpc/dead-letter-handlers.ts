@@ -1,0 +1,63 @@
+import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import type { DeadLetters } from "../bus";
+import { ValidationError } from "../domain";
+import type {
+  ListDeadLettersRequest,
+  ListDeadLettersResponse,
+  ReplayDeadLetterRequest,
+  ReplayDeadLetterResponse,
+} from "../gen/engage/gateway/v1/gateway";
+import { toServiceError } from "./grpc-status";
+
+export const DEFAULT_DLQ_PAGE = 100;
+export const MAX_DLQ_PAGE = 1000;
+
+export function createListDeadLettersHandler(dl: DeadLetters) {
+  return async (
+    call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>,
+    callback: sendUnaryData<ListDeadLettersResponse>,
+  ): Promise<void> => {
+    try {
+      const r = call.request;
+      if (r.limit > MAX_DLQ_PAGE) throw new ValidationError("limit", `must be at most ${MAX_DLQ_PAGE}`);
+      const page = await dl.list({
+        group: r.group || undefined,
+        tenant: r.tenant || undefined,
+        startSequence: r.startSequence,
+        limit: r.limit || DEFAULT_DLQ_PAGE,
+      });
+      callback(null, {
+        deadLetters: page.entries.map((e) => ({
+          sequence: e.sequence,
+          kind: e.kind,
+          group: e.group,
+          tenant: e.tenant,
+          reason: e.reason,
+          attempts: e.attempts,
+          originalSequence: e.originalSequence,
+          deadAt: e.deadAt,
+          event: e.event,
+          raw: Buffer.from(e.raw),
+        })),
+        nextSequence: page.next,
+      });
+    } catch (err) {
+      callback(toServiceError(err));
+    }
+  };
+}
+
+export function createReplayDeadLetterHandler(dl: DeadLetters, partitions: number) {
+  return async (
+    call: ServerUnaryCall<ReplayDeadLetterRequest, ReplayDeadLetterResponse>,
+    callback: sendUnaryData<ReplayDeadLetterResponse>,
+  ): Promise<void> => {
+    try {
+      if (call.request.sequence < 1) throw new ValidationError("sequence", "must be at least 1");
+      const r = await dl.replay(call.request.sequence, partitions);
+      callback(null, { group: r.group, sequence: r.sequence });
+    } catch (err) {
+      callback(toServiceError(err));
+    }
+  };
+}
