@@ -111,11 +111,15 @@ export async function createMemberRegistry(bus: Bus, ttlMs: number, replicas: nu
       await kv.put(`${group}.${gatewayId}`, enc(members));
     },
     async counts(group) {
+      // kv.keys() misses keys on nats-server 2.9 here; the bucket stream's per-subject
+      // state is exact, and expired entries have left it.
+      const prefix = `$KV.${MEMBERS_BUCKET}.${group}.`;
+      const info = await bus.jsm.streams.info(`KV_${MEMBERS_BUCKET}`, { subjects_filter: `${prefix}*` });
       const out = new Map<string, number>();
-      const keys = await kv.keys(`${group}.*`);
-      for await (const k of keys) {
-        const e = await kv.get(k);
-        if (e && e.operation === "PUT") out.set(k.slice(group.length + 1), dec<number>(e.value));
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const key = subject.slice(`$KV.${MEMBERS_BUCKET}.`.length);
+        const e = await kv.get(key);
+        if (e && e.operation === "PUT") out.set(key.slice(group.length + 1), dec<number>(e.value));
       }
       return out;
     },
