@@ -2,6 +2,7 @@
 import { OPTIONS, flagName } from "../config";
 import { main as serve } from "../main";
 import { UsageError } from "./args";
+import { dlqCommand, DLQ_HELP } from "./dlq-command";
 import { sendCommand, SEND_HELP } from "./send-command";
 import { tailCommand, TAIL_HELP } from "./tail-command";
 
@@ -11,6 +12,7 @@ commands:
   serve   run the gateway (the default)
   send    POST webhook bodies, retrying like Engage
   tail    stream events as they arrive
+  dlq     list, show and replay dead letters
 
 Run \`engage-gateway <command> --help\` for a command's options.`;
 
@@ -37,11 +39,13 @@ async function run(argv: string[]): Promise<number> {
       return sendCommand(rest, process.env);
     case "tail":
       return tailCommand(rest);
+    case "dlq":
+      return dlqCommand(rest);
     case "help":
-      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n`);
+      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n\n${DLQ_HELP}\n`);
       return 0;
     default:
-      throw new UsageError(`unknown command ${command} (serve, send, tail)`);
+      throw new UsageError(`unknown command ${command} (serve, send, tail, dlq)`);
   }
 }
 

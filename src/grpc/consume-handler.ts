@@ -81,7 +81,9 @@ export function createConsumeHandler(d: ConsumeDeps) {
             (m) => {
               if (ended) return void m.leave();
               member = m;
+              // Opened goes out before any delivery, and acks are accepted from here on.
               write({ $case: "opened", opened: { group: spec.group.name, memberId: m.id } });
+              m.activate();
             },
             (err) => fail(GatewayError.from(err, ErrorCode.Unavailable)),
           );

@@ -177,6 +177,25 @@ describe("gRPC Consume (consumer groups)", function () {
     m.cancel();
   });
 
+  it("keeps other chats flowing to other members while one member stalls", async () => {
+    const stalled = new TestMember(gw.client, { group: "stall", maxInFlight: 5 });
+    await stalled.opened;
+    const chats = Array.from({ length: 40 }, (_, i) => `stall-${i}`);
+    await publishInterleaved(gw, chats, 1);
+    await waitFor(() => stalled.outstanding.size === 5, "the stalled member to fill up");
+    const healthy = new TestMember(gw.client, { group: "stall", maxInFlight: 8 });
+    await healthy.opened;
+    healthy.onDelivery((d) => healthy.ack(d.deliveryId));
+    await publishInterleaved(gw, chats, 1, 1);
+    const blocked = new Set([...stalled.outstanding.values()].map(chatOf));
+    await waitFor(() => healthy.deliveries.length >= 80 - 2 * blocked.size, "every event of the other chats");
+    assert.equal(healthy.deliveries.length, 80 - 2 * blocked.size);
+    assert.equal(stalled.deliveries.length, 5, "the stalled member got nothing past its max_in_flight");
+    assert.ok(healthy.deliveries.every((d) => !blocked.has(chatOf(d))), "held chats wait for their head");
+    stalled.cancel();
+    healthy.cancel();
+  });
+
   it("puts several events of one chat in flight at once when the group is unordered", async () => {
     const m = new TestMember(gw.client, { group: "raw", unordered: true, maxInFlight: 10 });
     await m.opened;

@@ -24,6 +24,8 @@ export interface MemberSink {
 /** One joined member, as its Consume call sees it. */
 export interface MemberHandle {
   id: string;
+  /** Starts deliveries. Call it once the member is ready to settle them. */
+  activate(): void;
   ack(deliveryId: string): SettleResult;
   nak(deliveryId: string, delayMs: number): SettleResult;
   term(deliveryId: string, reason: string): SettleResult;
@@ -96,13 +98,13 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
           sink.revoke(ids, reason);
         },
       };
-      coordinator.join(member);
       const settle = (id: string, op: Parameters<GroupCoordinator["settle"]>[1]): SettleResult => {
         const r = coordinator.settle(id, op);
         return r === "unknown" && revoked.has(id) ? "revoked" : r;
       };
       return {
         id: member.id,
+        activate: () => coordinator.join(member),
         ack: (id) => settle(id, (w) => w.ack(id, member)),
         nak: (id, delayMs) => settle(id, (w) => w.nak(id, member, delayMs)),
         term: (id, reason) => settle(id, (w) => w.term(id, member, reason)),

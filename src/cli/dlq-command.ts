@@ -1,0 +1,103 @@
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { formatInstant } from "../domain";
+import {
+  EventGatewayClient,
+  type DeadLetter,
+  type ListDeadLettersRequest,
+  type ListDeadLettersResponse,
+  type ReplayDeadLetterRequest,
+  type ReplayDeadLetterResponse,
+} from "../gen/engage/gateway/v1/gateway";
+import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+
+const OPTIONS: OptionDef[] = [
+  { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
+  { name: "group", help: "list: only this group's dead letters" },
+  { name: "tenant", help: "list: only this tenant's" },
+  { name: "from", help: "list: first ENGAGE_DLQ sequence", default: "1" },
+  { name: "limit", help: "list: most entries", default: "100" },
+  { name: "json", help: "list, show: one JSON object per entry", flag: true },
+];
+
+export const DLQ_HELP =
+  usage("dlq", "list | show <sequence> | replay <sequence>", OPTIONS) +
+  "\n\nlist: dead letters, oldest first. show: one, with its event. replay: deliver a group's dead letter to that group again.";
+
+/** `dlq list|show|replay`: wraps ListDeadLetters and ReplayDeadLetter. */
+export async function dlqCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, OPTIONS);
+  if (p.help) {
+    process.stdout.write(`${DLQ_HELP}\n`);
+    return 0;
+  }
+  const [action, arg] = p.positionals;
+  const client = new EventGatewayClient(value(p, OPTIONS, "grpc")!, credentials.createInsecure());
+  const list = (req: ListDeadLettersRequest): Promise<ListDeadLettersResponse> =>
+    new Promise((resolve, reject) => client.listDeadLetters(req, (err, res) => (err ? reject(err) : resolve(res))));
+  const replay = (req: ReplayDeadLetterRequest): Promise<ReplayDeadLetterResponse> =>
+    new Promise((resolve, reject) => client.replayDeadLetter(req, (err, res) => (err ? reject(err) : resolve(res))));
+  const json = p.values.has("json");
+  try {
+    switch (action) {
+      case "list": {
+        const res = await list({
+          group: value(p, OPTIONS, "group") ?? "",
+          tenant: value(p, OPTIONS, "tenant") ?? "",
+          startSequence: wholeNumber(value(p, OPTIONS, "from")!, "--from"),
+          limit: wholeNumber(value(p, OPTIONS, "limit")!, "--limit"),
+        });
+        for (const d of res.deadLetters) process.stdout.write(`${json ? JSON.stringify(toJson(d)) : line(d)}\n`);
+        if (res.nextSequence) process.stderr.write(`more: --from ${res.nextSequence}\n`);
+        return 0;
+      }
+      case "show": {
+        const seq = wholeNumber(arg, "the sequence");
+        const res = await list({ group: "", tenant: "", startSequence: seq, limit: 1 });
+        const d = res.deadLetters[0];
+        if (!d || d.sequence !== seq) throw new UsageError(`no dead letter at sequence ${seq}`);
+        process.stdout.write(`${JSON.stringify(toJson(d), null, json ? 0 : 2)}\n`);
+        return 0;
+      }
+      case "replay": {
+        const res = await replay({ sequence: wholeNumber(arg, "the sequence") });
+        process.stdout.write(`replayed to group ${res.group} as ENGAGE_EVENTS sequence ${res.sequence}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`dlq needs list, show <sequence> or replay <sequence>${action ? `, not ${action}` : ""}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const e = err as ServiceError;
+    process.stderr.write(`engage-gateway dlq: ${status[e.code] ?? "ERROR"}: ${e.details ?? e.message}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+function wholeNumber(v: string | undefined, what: string): number {
+  if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${what} must be a whole number`);
+  return Number(v);
+}
+
+function line(d: DeadLetter): string {
+  const at = d.deadAt ? formatInstant(d.deadAt) : "-";
+  const who = d.kind === "group" ? `group=${d.group} seq=${d.originalSequence} attempts=${d.attempts} chat=${d.event?.chatId}` : "invalid body";
+  return `#${d.sequence} ${at} ${d.tenant} ${who}: ${d.reason}`;
+}
+
+function toJson(d: DeadLetter): Record<string, unknown> {
+  return {
+    sequence: d.sequence,
+    kind: d.kind,
+    group: d.group,
+    tenant: d.tenant,
+    reason: d.reason,
+    attempts: d.attempts,
+    original_sequence: d.originalSequence,
+    dead_at: d.deadAt ? formatInstant(d.deadAt) : undefined,
+    event: d.event ? { id: d.event.id, type_name: d.event.typeName, chat_id: d.event.chatId } : undefined,
+    raw: d.raw.length ? Buffer.from(d.raw).toString("utf8") : undefined,
+  };
+}
