@@ -121,6 +121,32 @@ describe("consumer groups across gateways", function () {
     assert.ok(b.reduce((n, m) => n + m.deliveries.length, 0) > 0, "the second gateway's members got work");
   });
 
+  it("holds at most GATEWAY_GROUP_BUFFER events per partition however far the group falls behind", async () => {
+    const gw = await startTestGateway(nats.url, { ...GROUP_ENV, GATEWAY_GROUP_BUFFER: "4" });
+    gateways.push(gw);
+    const idle = new TestMember(gw.client, { group: "behind", maxInFlight: 1000 });
+    members.push(idle);
+    await idle.opened;
+    await publishInterleaved(gw, range(40).map((i) => `behind-${i}`), 5);
+    await waitFor(() => idle.deliveries.length > 0, "the first deliveries");
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      let held = 0;
+      let backlog = 0;
+      for (let p = 0; p < 16; p++) {
+        const info = await jsm.consumers.info("ENGAGE_EVENTS", `cg-behind-p${p}`);
+        assert.ok(info.num_ack_pending <= 4, `partition ${p} holds ${info.num_ack_pending}`);
+        held += info.num_ack_pending;
+        backlog += info.num_pending;
+      }
+      assert.equal(held + backlog, 200, "the rest waits in JetStream, not in the gateway");
+      assert.ok(backlog > 0);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it("resumes after a gateway restart mid-run and loses nothing", async () => {
     const acked = new Map<string, number[]>();
     const guard = new ChatGuard();
