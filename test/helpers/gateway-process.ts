@@ -40,7 +40,10 @@ export async function startGatewayProcess(env: Record<string, string>, args: str
     void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${stderr}`)));
     setTimeout(() => reject(new Error(`gateway not ready in 20 s:\n${stderr}`)), 20_000).unref();
   });
-  const entry = await ready;
+  const entry = await ready.catch((err) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
   return {
     child,
     httpPort: entry.http,

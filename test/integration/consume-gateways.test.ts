@@ -132,10 +132,11 @@ describe("consumer groups across gateways", function () {
     const nc = await connect({ servers: nats.url });
     try {
       const jsm = await nc.jetstreamManager();
+      const infos = () => Promise.all(range(16).map((p) => jsm.consumers.info("ENGAGE_EVENTS", `cg-behind-p${p}`)));
+      await waitFor(() => infos().then((all) => all.reduce((n, i) => n + i.num_ack_pending, 0) > 0), "every partition consumer");
       let held = 0;
       let backlog = 0;
-      for (let p = 0; p < 16; p++) {
-        const info = await jsm.consumers.info("ENGAGE_EVENTS", `cg-behind-p${p}`);
+      for (const [p, info] of (await infos()).entries()) {
         assert.ok(info.num_ack_pending <= 4, `partition ${p} holds ${info.num_ack_pending}`);
         held += info.num_ack_pending;
         backlog += info.num_pending;
