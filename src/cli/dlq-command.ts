@@ -54,7 +54,10 @@ export async function dlqCommand(argv: string[]): Promise<number> {
         const seq = wholeNumber(arg, "the sequence");
         const res = await list({ group: "", tenant: "", startSequence: seq, limit: 1 });
         const d = res.deadLetters[0];
-        if (!d || d.sequence !== seq) throw new UsageError(`no dead letter at sequence ${seq}`);
+        if (!d || d.sequence !== seq) {
+          process.stderr.write(`engage-gateway dlq: NOT_FOUND: no dead letter at ENGAGE_DLQ sequence ${seq}\n`);
+          return 1;
+        }
         process.stdout.write(`${JSON.stringify(toJson(d), null, json ? 0 : 2)}\n`);
         return 0;
       }

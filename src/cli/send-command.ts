@@ -26,9 +26,15 @@ export async function sendCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
   if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError("--attempts must be a whole number of at least 1");
   const token = value(p, OPTIONS, "token") ?? env.GATEWAY_TOKEN ?? readDevToken(value(p, OPTIONS, "data-dir")!);
   const traceparent = value(p, OPTIONS, "traceparent");
+  const bodies = p.positionals.map((file) => {
+    try {
+      return { file, body: file === "-" ? readFileSync(0) : readFileSync(file) };
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  });
   let failed = 0;
-  for (const file of p.positionals) {
-    const body = file === "-" ? readFileSync(0) : readFileSync(file);
+  for (const { file, body } of bodies) {
     const result = await postWithRetry(url, body, token, attempts, traceparent);
     process.stdout.write(`${file}: ${result}\n`);
     if (!result.startsWith("200")) failed++;

@@ -32,7 +32,7 @@ export async function tailCommand(argv: string[]): Promise<number> {
   const req = requestOf(p.values);
   const limitText = value(p, OPTIONS, "limit");
   const limit = limitText === undefined ? Infinity : Number(limitText);
-  if (!(limit >= 1)) throw new UsageError("--limit must be at least 1");
+  if (!(Number.isInteger(limit) && limit >= 1) && limit !== Infinity) throw new UsageError("--limit must be a whole number of at least 1");
   const json = p.values.has("json");
   const client = new EventGatewayClient(value(p, OPTIONS, "grpc")!, credentials.createInsecure());
   const stream = client.subscribe(req);

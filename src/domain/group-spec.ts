@@ -64,7 +64,8 @@ export function groupSpecOf(open: ConsumeOpen, partitions: number): { group: Gro
 }
 
 export function normalizeFilter(f: EventFilter | undefined): EventFilter {
-  const sorted = <T>(xs: T[] | undefined): T[] => [...new Set(xs ?? [])].sort();
+  const sorted = <T extends string | number>(xs: T[] | undefined): T[] =>
+    [...new Set(xs ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return {
     types: sorted(f?.types),
     typeNames: sorted(f?.typeNames),
