@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /**
  * The gateway's configuration: read once in main.ts from the environment and the
  * command line (a flag wins over its variable), checked, and passed down.
@@ -39,6 +41,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** @default "info" */
   logLevel: LogLevel;
+  /** "json", "pretty", or "auto" (pretty when stdout is a terminal). @default "auto" */
+  logFormat: "json" | "pretty" | "auto";
   /** How long a consumer-group partition lease lives without renewal. @default 15 s */
   groupLeaseTtlMs: number;
   /** JetStream AckWait of group partition consumers: how soon a crashed gateway's events come back. @default 30 s */
@@ -47,6 +51,47 @@ export interface Config {
   groupBuffer: number;
   /** How long a partition handoff waits for in-flight acks. @default 5 s */
   groupDrainTimeoutMs: number;
+  /** How the gateway authenticates to NATS; absent when no NATS auth option is set. */
+  natsAuth?: NatsAuth;
+  /** TLS to NATS; absent when no NATS TLS option is set. */
+  natsTls?: NatsTls;
+}
+
+/**
+ * A secret read from the environment, a flag or a file. It prints as "[redacted]" in
+ * JSON, logs and util.inspect; only `reveal()` gives the value.
+ */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return "[redacted]";
+  }
+  toString(): string {
+    return "[redacted]";
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "[redacted]";
+  }
+}
+
+/** One NATS authentication method. */
+export type NatsAuth =
+  | { method: "user"; user: string; password: Secret }
+  | { method: "token"; token: Secret }
+  | { method: "nkey"; seed: Secret }
+  | { method: "creds"; credsFile: string; creds: Secret };
+
+/** TLS to NATS: files, all optional, but a client certificate needs its key. */
+export interface NatsTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -57,6 +102,8 @@ export class ConfigError extends Error {
 
 interface OptionSpec {
   key: keyof Config;
+  /** True for a secret; prefer its _FILE twin, since a flag is visible in `ps`. */
+  secret?: boolean;
   env: string;
   default: string;
   help: string;
@@ -82,10 +129,22 @@ export const OPTIONS: OptionSpec[] = [
   { key: "publishTimeoutMs", env: "GATEWAY_PUBLISH_TIMEOUT", default: "1s", help: "wait for the JetStream PubAck before answering 503" },
   { key: "shutdownTimeoutMs", env: "GATEWAY_SHUTDOWN_TIMEOUT", default: "10s", help: "how long shutdown waits for in-flight work" },
   { key: "logLevel", env: "GATEWAY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
+  { key: "logFormat", env: "GATEWAY_LOG_FORMAT", default: "auto", help: "json, pretty, or auto (pretty on a terminal)" },
   { key: "groupLeaseTtlMs", env: "GATEWAY_GROUP_LEASE_TTL", default: "15s", help: "lifetime of an unrenewed consumer-group partition lease" },
   { key: "groupAckWaitMs", env: "GATEWAY_GROUP_ACK_WAIT", default: "30s", help: "how soon events held by a crashed gateway are redelivered" },
   { key: "groupBuffer", env: "GATEWAY_GROUP_BUFFER", default: "256", help: "most events held per consumer-group partition" },
   { key: "groupDrainTimeoutMs", env: "GATEWAY_GROUP_DRAIN_TIMEOUT", default: "5s", help: "how long a partition handoff waits for in-flight acks" },
+  { key: "natsAuth", env: "GATEWAY_NATS_USER", default: "", help: "NATS user name (with GATEWAY_NATS_PASSWORD or GATEWAY_NATS_PASSWORD_FILE)" },
+  { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD", default: "", help: "NATS password (prefer GATEWAY_NATS_PASSWORD_FILE)", secret: true },
+  { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD_FILE", default: "", help: "file holding the NATS password" },
+  { key: "natsAuth", env: "GATEWAY_NATS_TOKEN", default: "", help: "NATS token (prefer GATEWAY_NATS_TOKEN_FILE)", secret: true },
+  { key: "natsAuth", env: "GATEWAY_NATS_TOKEN_FILE", default: "", help: "file holding the NATS token" },
+  { key: "natsAuth", env: "GATEWAY_NATS_NKEY_SEED", default: "", help: "NATS user nkey seed, SU… (prefer GATEWAY_NATS_NKEY_SEED_FILE)", secret: true },
+  { key: "natsAuth", env: "GATEWAY_NATS_NKEY_SEED_FILE", default: "", help: "file holding the NATS user nkey seed" },
+  { key: "natsAuth", env: "GATEWAY_NATS_CREDS_FILE", default: "", help: "NATS .creds file (user JWT and nkey seed)" },
+  { key: "natsTls", env: "GATEWAY_NATS_TLS_CA", default: "", help: "PEM file of the CA that signed the NATS server certificates" },
+  { key: "natsTls", env: "GATEWAY_NATS_TLS_CERT", default: "", help: "PEM client certificate for NATS (needs GATEWAY_NATS_TLS_KEY)" },
+  { key: "natsTls", env: "GATEWAY_NATS_TLS_KEY", default: "", help: "PEM private key of GATEWAY_NATS_TLS_CERT" },
 ];
 
 /** `GATEWAY_HTTP_PORT` → `--http-port`. */
@@ -138,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     publishTimeoutMs: duration(get("GATEWAY_PUBLISH_TIMEOUT"), "GATEWAY_PUBLISH_TIMEOUT"),
     shutdownTimeoutMs: duration(get("GATEWAY_SHUTDOWN_TIMEOUT"), "GATEWAY_SHUTDOWN_TIMEOUT"),
     logLevel: logLevel(get("GATEWAY_LOG_LEVEL")),
+    logFormat: oneOf(get("GATEWAY_LOG_FORMAT"), "GATEWAY_LOG_FORMAT", ["json", "pretty", "auto"] as const),
     groupLeaseTtlMs: duration(get("GATEWAY_GROUP_LEASE_TTL"), "GATEWAY_GROUP_LEASE_TTL"),
     groupAckWaitMs: duration(get("GATEWAY_GROUP_ACK_WAIT"), "GATEWAY_GROUP_ACK_WAIT"),
     groupBuffer: int(get("GATEWAY_GROUP_BUFFER"), "GATEWAY_GROUP_BUFFER", 1, 10_000),
@@ -162,7 +222,110 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     throw new ConfigError("GATEWAY_STREAM_MAX_AGE must be 0 or at least GATEWAY_DUPLICATE_WINDOW");
   }
   if (config.publishTimeoutMs < 50) throw new ConfigError("GATEWAY_PUBLISH_TIMEOUT must be at least 50ms");
+  const natsAuth = readNatsAuth(raw);
+  const natsTls = readNatsTls(raw);
+  if ((natsAuth || natsTls) && config.natsUrls.length === 0) {
+    const set = [...raw.keys()].filter((k) => NATS_SECURITY_VARS.includes(k));
+    throw new ConfigError(
+      `${set.join(", ")} need${set.length === 1 ? "s" : ""} GATEWAY_NATS_URL: the embedded nats-server runs without authentication or TLS`,
+    );
+  }
+  if (natsAuth) config.natsAuth = natsAuth;
+  if (natsTls) config.natsTls = natsTls;
   return config;
+}
+
+const NATS_SECURITY_VARS = OPTIONS.filter((o) => o.key === "natsAuth" || o.key === "natsTls").map((o) => o.env);
+
+/**
+ * A secret given either directly (`name`) or as a file (`name_FILE`), never both. A file
+ * loses one trailing newline. Error messages name the variable and the file, never the value.
+ */
+function secretValue(raw: Map<string, string>, name: string): Secret | undefined {
+  const direct = raw.get(name);
+  const file = raw.get(`${name}_FILE`);
+  if (direct !== undefined && file !== undefined) {
+    throw new ConfigError(`set ${name} or ${name}_FILE, not both`);
+  }
+  if (file !== undefined) {
+    const v = readText(file, `${name}_FILE`).replace(/\r?\n$/, "");
+    if (v === "") throw new ConfigError(`${name}_FILE: ${file} is empty`);
+    return new Secret(v);
+  }
+  return direct === undefined ? undefined : new Secret(direct);
+}
+
+function readText(file: string, name: string): string {
+  return readFile(file, name).toString("utf8");
+}
+
+function readFile(file: string, name: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    throw new ConfigError(`${name}: cannot read ${file} (${code})`);
+  }
+}
+
+function readNatsAuth(raw: Map<string, string>): NatsAuth | undefined {
+  const user = raw.get("GATEWAY_NATS_USER");
+  const password = secretValue(raw, "GATEWAY_NATS_PASSWORD");
+  const token = secretValue(raw, "GATEWAY_NATS_TOKEN");
+  const seed = secretValue(raw, "GATEWAY_NATS_NKEY_SEED");
+  const credsFile = raw.get("GATEWAY_NATS_CREDS_FILE");
+
+  const methods: string[] = [];
+  if (user !== undefined || password !== undefined) methods.push("GATEWAY_NATS_USER/PASSWORD");
+  if (token) methods.push("GATEWAY_NATS_TOKEN");
+  if (seed) methods.push("GATEWAY_NATS_NKEY_SEED");
+  if (credsFile !== undefined) methods.push("GATEWAY_NATS_CREDS_FILE");
+  if (methods.length > 1) {
+    throw new ConfigError(`choose one NATS authentication method, not ${methods.join(" and ")}`);
+  }
+  if (password !== undefined && user === undefined) {
+    throw new ConfigError("GATEWAY_NATS_PASSWORD needs GATEWAY_NATS_USER");
+  }
+  if (user !== undefined && password === undefined) {
+    throw new ConfigError("GATEWAY_NATS_USER needs GATEWAY_NATS_PASSWORD or GATEWAY_NATS_PASSWORD_FILE");
+  }
+  if (user !== undefined && password !== undefined) return { method: "user", user, password };
+  if (token) return { method: "token", token };
+  if (seed) {
+    // A user seed is base32 and starts with SU; never echo what was given.
+    if (!/^SU[A-Z2-7]{50,}$/.test(seed.reveal().trim())) {
+      throw new ConfigError("GATEWAY_NATS_NKEY_SEED is not a NATS user nkey seed (one line starting with SU)");
+    }
+    return { method: "nkey", seed: new Secret(seed.reveal().trim()) };
+  }
+  if (credsFile !== undefined) {
+    const text = readText(credsFile, "GATEWAY_NATS_CREDS_FILE");
+    if (!/-----BEGIN NATS USER JWT-----/.test(text) || !/-----BEGIN USER NKEY SEED-----/.test(text)) {
+      throw new ConfigError(`GATEWAY_NATS_CREDS_FILE: ${credsFile} is not a NATS .creds file (it needs a user JWT and an nkey seed)`);
+    }
+    return { method: "creds", credsFile, creds: new Secret(text) };
+  }
+  return undefined;
+}
+
+function readNatsTls(raw: Map<string, string>): NatsTls | undefined {
+  const caFile = raw.get("GATEWAY_NATS_TLS_CA");
+  const certFile = raw.get("GATEWAY_NATS_TLS_CERT");
+  const keyFile = raw.get("GATEWAY_NATS_TLS_KEY");
+  if (certFile !== undefined && keyFile === undefined) throw new ConfigError("GATEWAY_NATS_TLS_CERT needs GATEWAY_NATS_TLS_KEY");
+  if (keyFile !== undefined && certFile === undefined) throw new ConfigError("GATEWAY_NATS_TLS_KEY needs GATEWAY_NATS_TLS_CERT");
+  if (caFile === undefined && certFile === undefined) return undefined;
+  const pem = (file: string, name: string, marker: RegExp): void => {
+    if (!marker.test(readText(file, name))) throw new ConfigError(`${name}: ${file} is not a PEM file`);
+  };
+  if (caFile !== undefined) pem(caFile, "GATEWAY_NATS_TLS_CA", /-----BEGIN CERTIFICATE-----/);
+  if (certFile !== undefined) pem(certFile, "GATEWAY_NATS_TLS_CERT", /-----BEGIN CERTIFICATE-----/);
+  if (keyFile !== undefined) pem(keyFile, "GATEWAY_NATS_TLS_KEY", /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+  return {
+    ...(caFile !== undefined ? { caFile } : {}),
+    ...(certFile !== undefined ? { certFile } : {}),
+    ...(keyFile !== undefined ? { keyFile } : {}),
+  };
 }
 
 function port(v: string, name: string): number {
@@ -223,6 +386,11 @@ function tokens(v: string): Map<string, string> {
     out.set(token, tenant);
   }
   return out;
+}
+
+function oneOf<T extends string>(v: string, name: string, values: readonly T[]): T {
+  if (!values.includes(v as T)) throw new ConfigError(`${name} must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`);
+  return v as T;
 }
 
 function logLevel(v: string): LogLevel {

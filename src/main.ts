@@ -1,12 +1,13 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { createBus, createGroupManager, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
+import { collectStatus, createBus, createGroupManager, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
 import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
 import { createHttpApp, createTokenCheck } from "./http";
 import { createLogger } from "./logger";
+import { createMetrics } from "./metrics";
 import { createEmbeddedNatsServer, type EmbeddedNatsServer } from "./nats";
 
 /** A started gateway. */
@@ -21,10 +22,12 @@ export interface Gateway {
 
 /** Starts every part and wires them together. */
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+  const metrics = createMetrics();
   let embedded: EmbeddedNatsServer | undefined;
   let servers = config.natsUrls;
   if (servers.length === 0) {
     embedded = await createEmbeddedNatsServer({ dataDir: config.dataDir, bin: config.natsServerBin, logger });
+    embedded.on("restart", () => metrics.embeddedNatsRestarts.inc());
     servers = [embedded.url];
   }
   const tokens = new Map(config.webhookTokens);
@@ -35,7 +38,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     process.stderr.write(`\n  dev webhook token (tenant "default"): ${token}\n\n`);
   }
 
-  const bus = await createBus({ servers, logger });
+  const bus = await createBus({ servers, logger, auth: config.natsAuth, tls: config.natsTls });
   const streamOptions = {
     replicas: config.streamReplicas,
     partitions: config.partitions,
@@ -60,10 +63,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     );
   });
 
-  const publisher = createPublisher(bus, { partitions: config.partitions, timeoutMs: config.publishTimeoutMs });
-  const ingest = createIngest(publisher);
+  const publisher = createPublisher(bus, {
+    partitions: config.partitions,
+    timeoutMs: config.publishTimeoutMs,
+    onPubAck: (stream, seconds) => metrics.pubAckDuration.observe({ stream }, seconds),
+  });
+  const ingest = createIngest(publisher, { onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }) });
   let accepting = true;
   const app = createHttpApp({
+    metrics,
+    status: () => collectStatus(bus),
+    beforeScrape: async () => {
+      metrics.groupPending.reset();
+      for (const g of (await collectStatus(bus)).groups) metrics.groupPending.set({ group: g.name }, g.lag);
+    },
     ingest,
     checkToken: createTokenCheck(tokens),
     bodyLimitBytes: config.bodyLimitBytes,
@@ -98,8 +111,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     drainTimeoutMs: config.groupDrainTimeoutMs,
     reconcileMs: 1000,
     logger,
+    onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
   });
-  const grpc: GrpcServer = createGrpcServer({ bus, ingest, groups, partitions: config.partitions, logger });
+  const grpc: GrpcServer = createGrpcServer({ bus, ingest, groups, partitions: config.partitions, logger, metrics });
   const grpcPort = await grpc.listen(config.grpcHost, config.grpcPort);
   const setHealth = (ok: boolean): void => {
     grpc.health.setStatus("", ok ? "SERVING" : "NOT_SERVING");
@@ -156,7 +170,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config);
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, logger);

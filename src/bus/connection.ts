@@ -1,5 +1,14 @@
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from "nats";
+import {
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+} from "nats";
 import type { Logger } from "pino";
+import type { NatsAuth, NatsTls } from "../config";
 
 /** The gateway's NATS connection, with its live state. */
 export interface Bus {
@@ -19,6 +28,51 @@ export interface BusOptions {
   logger: Logger;
   /** Client name shown in NATS monitoring. @default "engage-gateway" */
   name?: string;
+  /** How to authenticate; none when absent. */
+  auth?: NatsAuth;
+  /** TLS to NATS; a `tls://` URL or a server that requires TLS also needs at least a CA here. */
+  tls?: NatsTls;
+}
+
+/** The auth and TLS part of nats.js connect() options. Secrets are revealed only here. */
+export function securityOptions(auth?: NatsAuth, tls?: NatsTls): Partial<ConnectionOptions> {
+  const o: Partial<ConnectionOptions> = {};
+  switch (auth?.method) {
+    case "user":
+      o.user = auth.user;
+      o.pass = auth.password.reveal();
+      break;
+    case "token":
+      o.token = auth.token.reveal();
+      break;
+    case "nkey": {
+      const seed = new TextEncoder().encode(auth.seed.reveal());
+      o.authenticator = nkeyAuthenticator(seed);
+      break;
+    }
+    case "creds": {
+      const creds = new TextEncoder().encode(auth.creds.reveal());
+      o.authenticator = credsAuthenticator(creds);
+      break;
+    }
+  }
+  if (tls) o.tls = { ...tls };
+  return o;
+}
+
+/** A server URL without any user:password part, for logs. */
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(/\/\/[^@/]*@/, "//[redacted]@");
+}
+
+/** Errors that retrying cannot fix: bad credentials or a TLS mismatch. */
+function isPermanent(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    e.code === "AUTHORIZATION_VIOLATION" ||
+    e.code === "AUTHENTICATION_EXPIRED" ||
+    /authorization|authentication|tls|ssl|certificate|self.signed|handshake/i.test(e.message ?? "")
+  );
 }
 
 /**
@@ -27,17 +81,36 @@ export interface BusOptions {
  */
 export async function createBus(opts: BusOptions): Promise<Bus> {
   const log = opts.logger.child({ component: "nats" });
-  const nc = await connect({
+  const options: ConnectionOptions = {
     servers: opts.servers,
     name: opts.name ?? "engage-gateway",
     reconnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     reconnectJitter: 100,
-    waitOnFirstConnect: true,
     pingInterval: 5000,
     maxPingOut: 2,
-  });
+    ...securityOptions(opts.auth, opts.tls),
+  };
+  // The first connect waits for NATS, but fails at once on bad credentials or TLS: with
+  // nats.js's waitOnFirstConnect those would be retried forever, silently.
+  let nc: NatsConnection;
+  for (let attempt = 1, delay = 250; ; attempt++) {
+    try {
+      nc = await connect(options);
+      break;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      if (isPermanent(err)) {
+        throw new Error(`cannot connect to NATS (${opts.servers.map(redactUrl).join(", ")}): ${e.message ?? e.code}`, { cause: err });
+      }
+      if (attempt === 1 || attempt % 20 === 0) {
+        log.warn({ servers: opts.servers.map(redactUrl), code: e.code, err: e.message }, "NATS is not reachable yet; waiting for it");
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
   let connected = true;
   const listeners: ((c: boolean) => void)[] = [];
   const set = (c: boolean): void => {
@@ -45,14 +118,14 @@ export async function createBus(opts: BusOptions): Promise<Bus> {
     connected = c;
     for (const fn of listeners) fn(c);
   };
-  log.info({ server: nc.getServer() }, "connected to NATS");
+  log.info({ server: redactUrl(nc.getServer()) }, "connected to NATS");
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
-        log.warn({ server: s.data }, "lost NATS; reconnecting");
+        log.warn({ server: redactUrl(String(s.data)) }, "lost NATS; reconnecting");
         set(false);
       } else if (s.type === "reconnect") {
-        log.info({ server: s.data }, "reconnected to NATS");
+        log.info({ server: redactUrl(String(s.data)) }, "reconnected to NATS");
         set(true);
       } else if (s.type === "error") {
         log.error({ err: s.data }, "NATS connection error");

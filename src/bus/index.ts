@@ -4,3 +4,5 @@ export { createPublisher, HEADER, isTraceparent, type Publisher, type Stored } f
 export { createIngest, type Ingest, type Origin, type Accepted } from "./ingest";
 export { openEventTail, TAIL_BUFFER, type EventTail, type TailItem, type TailStart } from "./event-tail";
 export * from "./groups";
+export { collectStatus, type StreamStatus, type GroupStatus } from "./status";
+export type { IngestHooks } from "./ingest";

@@ -26,6 +26,9 @@ export interface Accepted extends Stored {
   /** For the log line Engage support asks for: every event's chat id and transids. */
   chatId: string;
   transids: string[];
+  transactionId: string;
+  /** The raw event type. */
+  typeName: string;
 }
 
 /** The one path every event takes into the bus, from the webhook and from gRPC Publish. */
@@ -41,7 +44,12 @@ export interface Ingest {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export function createIngest(publisher: Publisher, now: () => number = Date.now): Ingest {
+export interface IngestHooks {
+  /** An invalid body was stored in ENGAGE_DLQ. */
+  onDeadLetter?(): void;
+}
+
+export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now: () => number = Date.now): Ingest {
   async function deadLetter(raw: Uint8Array, origin: Origin, err: ValidationError): Promise<never> {
     await publisher.publishRaw(
       dlqSubject(origin.tenant, "invalid"),
@@ -53,6 +61,7 @@ export function createIngest(publisher: Publisher, now: () => number = Date.now)
         [HEADER.field]: headerSafe(err.field ?? ""),
       },
     );
+    hooks.onDeadLetter?.();
     throw err;
   }
 
@@ -81,7 +90,7 @@ export function createIngest(publisher: Publisher, now: () => number = Date.now)
         throw err;
       }
       const stored = await publisher.publishEvent(event);
-      return { id: event.id, chatId: event.chatId, transids: transidsOf(event), ...stored };
+      return accepted(event, stored);
     },
 
     async ingestEvent(input, origin) {
@@ -102,9 +111,13 @@ export function createIngest(publisher: Publisher, now: () => number = Date.now)
         event.id = input.transactionId || `sha256:${sha256Hex(bytes)}`;
       }
       const stored = await publisher.publishEvent(event);
-      return { id: event.id, chatId: event.chatId, transids: transidsOf(event), ...stored };
+      return accepted(event, stored);
     },
   };
+}
+
+function accepted(e: Event, stored: Stored): Accepted {
+  return { id: e.id, chatId: e.chatId, transids: transidsOf(e), transactionId: e.transactionId, typeName: e.typeName, ...stored };
 }
 
 function transidsOf(e: Event): string[] {

@@ -37,6 +37,8 @@ export interface PublisherOptions {
   partitions: number;
   /** Total time budget for one publish, retries included. */
   timeoutMs: number;
+  /** Called with each PubAck's stream and its latency in seconds. */
+  onPubAck?(stream: string, seconds: number): void;
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -61,7 +63,9 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
       }
       const remaining = deadline - Date.now();
       try {
+        const started = process.hrtime.bigint();
         const ack = await bus.js.publish(subject, data, { msgID, headers: h, timeout: Math.max(remaining, 1) });
+        o.onPubAck?.(ack.stream, Number(process.hrtime.bigint() - started) / 1e9);
         return { sequence: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         const code = (err as { code?: string }).code;

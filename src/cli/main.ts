@@ -4,6 +4,7 @@ import { main as serve } from "../main";
 import { UsageError } from "./args";
 import { dlqCommand, DLQ_HELP } from "./dlq-command";
 import { sendCommand, SEND_HELP } from "./send-command";
+import { statusCommand, STATUS_HELP } from "./status-command";
 import { tailCommand, TAIL_HELP } from "./tail-command";
 
 const HELP = `usage: engage-gateway [command] [options]
@@ -13,6 +14,7 @@ commands:
   send    POST webhook bodies, retrying like Engage
   tail    stream events as they arrive
   dlq     list, show and replay dead letters
+  status  readiness, streams, and consumer groups with their lag
 
 Run \`engage-gateway <command> --help\` for a command's options.`;
 
@@ -41,11 +43,13 @@ async function run(argv: string[]): Promise<number> {
       return tailCommand(rest);
     case "dlq":
       return dlqCommand(rest);
+    case "status":
+      return statusCommand(rest);
     case "help":
-      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n\n${DLQ_HELP}\n`);
+      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n\n${DLQ_HELP}\n\n${STATUS_HELP}\n`);
       return 0;
     default:
-      throw new UsageError(`unknown command ${command} (serve, send, tail, dlq)`);
+      throw new UsageError(`unknown command ${command} (serve, send, tail, dlq, status)`);
   }
 }
 

@@ -5,8 +5,10 @@ import { ErrorCode, GatewayError, ValidationError, groupSpecOf } from "../domain
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
+import type { Metrics } from "../metrics";
 
 export interface ConsumeDeps {
+  metrics: Metrics;
   groups: GroupManager;
   partitions: number;
   streams: StreamRegistry;
@@ -21,7 +23,10 @@ export interface ConsumeDeps {
 export function createConsumeHandler(d: ConsumeDeps) {
   return (call: ServerDuplexStream<ConsumeRequest, ConsumeResponse>): void => {
     let member: MemberHandle | undefined;
+    let group = "";
     let opening = false;
+    d.metrics.openStreams.inc({ rpc: "consume" });
+    call.once("close", () => d.metrics.openStreams.dec({ rpc: "consume" }));
     let ended = false;
     const leave = (): void => {
       const m = member;
@@ -62,8 +67,11 @@ export function createConsumeHandler(d: ConsumeDeps) {
           if (r?.$case !== "open") throw new ValidationError("request", "the first message of a Consume call must be open");
           opening = true;
           const spec = groupSpecOf(r.open, d.partitions);
+          group = spec.group.name;
           d.groups.join(spec.group, spec.member, {
-            deliver: (x) =>
+            deliver: (x) => {
+              d.metrics.groupDeliveries.inc({ group });
+              if (x.attempt > 1) d.metrics.groupRedeliveries.inc({ group });
               write({
                 $case: "delivery",
                 delivery: {
@@ -75,7 +83,8 @@ export function createConsumeHandler(d: ConsumeDeps) {
                   partition: x.partition,
                   epoch: x.epoch,
                 },
-              }),
+              });
+            },
             revoke: (ids, reason) => write({ $case: "revoked", revoked: { deliveryIds: ids, reason } }),
           }).then(
             (m) => {
@@ -91,6 +100,8 @@ export function createConsumeHandler(d: ConsumeDeps) {
         }
         if (r === undefined) throw new ValidationError("request", "set one of open, ack, nak, term, in_progress");
         const outcome = settle(member, r);
+        if (outcome === "ok" && r.$case === "ack") d.metrics.groupAcks.inc({ group });
+        if (outcome === "ok" && r.$case === "nak") d.metrics.groupNaks.inc({ group });
         if (outcome === "unknown") {
           throw new GatewayError(
             ErrorCode.InvalidArgument,

@@ -5,6 +5,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Bus, GroupManager, Ingest } from "../bus";
+import type { Metrics } from "../metrics";
 import { EventGatewayService } from "../gen/engage/gateway/v1/gateway";
 import { createConsumeHandler } from "./consume-handler";
 import { createListDeadLettersHandler, createReplayDeadLetterHandler } from "./dead-letter-handlers";
@@ -22,6 +23,7 @@ export interface GrpcServerOptions {
   groups: GroupManager;
   partitions: number;
   logger: Logger;
+  metrics: Metrics;
 }
 
 export interface GrpcServer {
@@ -40,8 +42,8 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   const streams = createStreamRegistry();
   const logger = o.logger.child({ component: "grpc" });
   server.addService(EventGatewayService, {
-    subscribe: createSubscribeHandler({ bus: o.bus, partitions: o.partitions, streams, logger }),
-    consume: createConsumeHandler({ groups: o.groups, partitions: o.partitions, streams, logger }),
+    subscribe: createSubscribeHandler({ bus: o.bus, partitions: o.partitions, streams, logger, metrics: o.metrics }),
+    consume: createConsumeHandler({ groups: o.groups, partitions: o.partitions, streams, logger, metrics: o.metrics }),
     publish: createPublishHandler(o.ingest),
     listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters),
     replayDeadLetter: createReplayDeadLetterHandler(o.groups.deadLetters, o.partitions),

@@ -7,12 +7,14 @@ import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
 import { planSubscribe } from "./subscribe-request";
+import type { Metrics } from "../metrics";
 
 /** What a client reads when its stream ends early. */
 export const RESUME_HINT =
   "the event stream ended; subscribe again with START_POSITION_SEQUENCE and the last sequence received plus one";
 
 export interface SubscribeDeps {
+  metrics: Metrics;
   bus: Bus;
   partitions: number;
   streams: StreamRegistry;
@@ -27,6 +29,8 @@ export interface SubscribeDeps {
 export function createSubscribeHandler(d: SubscribeDeps) {
   return async (call: ServerWritableStream<SubscribeRequest, SubscribeResponse>): Promise<void> => {
     let tail: Awaited<ReturnType<typeof openEventTail>> | undefined;
+    d.metrics.openStreams.inc({ rpc: "subscribe" });
+    call.once("close", () => d.metrics.openStreams.dec({ rpc: "subscribe" }));
     try {
       const plan = planSubscribe(call.request, d.partitions);
       tail = await openEventTail(d.bus, plan.filter.subject, plan.start);

@@ -3,6 +3,7 @@ import Koa from "koa";
 import type { Logger } from "pino";
 import type { Ingest } from "../bus";
 import { ErrorCode, GatewayError } from "../domain";
+import { eventTypeLabel, type Metrics } from "../metrics";
 import { errorBody, httpStatusOf } from "./http-status";
 import { checkJsonContentType, readBody } from "./read-body";
 import type { TokenCheck } from "./webhook-auth";
@@ -19,8 +20,13 @@ export interface HttpAppOptions {
   bodyLimitBytes: number;
   readiness: () => Readiness;
   logger: Logger;
+  metrics: Metrics;
   /** False once shutdown began: new webhooks get 503 so Engage retries elsewhere or later. */
   accepting?: () => boolean;
+  /** Refreshes gauges that are read on demand (group lag) before a scrape. */
+  beforeScrape?: () => Promise<void>;
+  /** Streams and groups, for GET /status. */
+  status?: () => Promise<object>;
 }
 
 /** Seconds Engage (or any client) should wait before retrying a 503. */
@@ -28,13 +34,21 @@ export const RETRY_AFTER_SECONDS = 1;
 
 export const WEBHOOK_PATH = "/v1/engage/events";
 
-/** The Koa app: the webhook, health and readiness. */
-export function createHttpApp(o: HttpAppOptions): Koa {
-  const app = new Koa();
-  const router = new Router();
+interface WebhookState {
+  tenant?: string;
+  eventType?: string;
+}
+
+/** The Koa app: the webhook, health, readiness, status and metrics. */
+export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
+  const app = new Koa<WebhookState>();
+  const router = new Router<WebhookState>();
   const log = o.logger.child({ component: "http" });
 
+  // Maps every error to its status and JSON body, and counts webhook requests once
+  // their final status is known.
   app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
@@ -48,7 +62,14 @@ export function createHttpApp(o: HttpAppOptions): Koa {
       if (e.code === ErrorCode.Unauthenticated) ctx.set("WWW-Authenticate", 'Bearer realm="engage-gateway"');
       if (e.code === ErrorCode.PayloadTooLarge) ctx.set("Connection", "close");
       if (e.code === ErrorCode.Internal) log.error({ err: e.cause ?? e }, "internal error");
-      else log.info({ status: ctx.status, code: e.code, field: e.field, msg: e.message }, "request refused");
+      else log.info({ status: ctx.status, code: e.code, field: e.field, msg: e.message, tenant: ctx.state.tenant }, "request refused");
+    } finally {
+      if (ctx.method === "POST" && ctx.path === WEBHOOK_PATH) {
+        const status = String(ctx.status);
+        if (ctx.status === 401) o.metrics.authFailures.inc({ door: "webhook" });
+        o.metrics.webhookRequests.inc({ status, tenant: ctx.state.tenant ?? "unknown", event_type: ctx.state.eventType ?? "" });
+        o.metrics.webhookDuration.observe({ status }, Number(process.hrtime.bigint() - started) / 1e9);
+      }
     }
   });
 
@@ -57,12 +78,24 @@ export function createHttpApp(o: HttpAppOptions): Koa {
       throw new GatewayError(ErrorCode.Unavailable, "the gateway is shutting down; retry later");
     }
     const tenant = o.checkToken(ctx.req.headers);
+    ctx.state.tenant = tenant;
     checkJsonContentType(ctx.get("content-type") || undefined);
     const raw = await readBody(ctx.req, o.bodyLimitBytes);
     const traceparent = ctx.get("traceparent") || undefined;
     const accepted = await o.ingest.ingestJson(raw, { tenant, traceparent });
+    ctx.state.eventType = eventTypeLabel(accepted.typeName);
+    if (accepted.duplicate) o.metrics.duplicates.inc({ tenant });
+    // Engage support traces problems by chat_id and transid: one line per accepted event.
     log.info(
-      { tenant, id: accepted.id, chat_id: accepted.chatId, transids: accepted.transids, sequence: accepted.sequence, duplicate: accepted.duplicate },
+      {
+        tenant,
+        id: accepted.id,
+        chat_id: accepted.chatId,
+        transids: accepted.transids,
+        transaction_id: accepted.transactionId,
+        sequence: accepted.sequence,
+        duplicate: accepted.duplicate,
+      },
       "event accepted",
     );
     // Engage counts a delivery only on exactly 200.
@@ -78,6 +111,22 @@ export function createHttpApp(o: HttpAppOptions): Koa {
     const r = o.readiness();
     ctx.status = r.ready ? 200 : 503;
     ctx.body = r;
+  });
+
+  router.get("/status", async (ctx) => {
+    let detail: object = {};
+    try {
+      detail = (await o.status?.()) ?? {};
+    } catch (err) {
+      throw GatewayError.from(err, ErrorCode.Unavailable);
+    }
+    ctx.body = { ...o.readiness(), ...detail };
+  });
+
+  router.get("/metrics", async (ctx) => {
+    await o.beforeScrape?.().catch((err) => log.warn({ err }, "could not refresh group lag"));
+    ctx.set("Content-Type", o.metrics.registry.contentType);
+    ctx.body = await o.metrics.registry.metrics();
   });
 
   app.use(router.routes());

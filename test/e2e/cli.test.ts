@@ -239,6 +239,33 @@ describe("the engage-gateway CLI", function () {
     });
   });
 
+  describe("status", () => {
+    it("prints readiness, both streams and each group with its lag, and exits 0 when ready", async () => {
+      await storeFixtures();
+      const r = await cli(["status", "--url", url()]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^ready: yes \(nats_connected=ok streams=ok accepting=ok\)/);
+      assert.match(r.stdout, /ENGAGE_EVENTS\s+messages=\d+ bytes=\d+ sequences=1\.\.\d+ consumers=\d+ replicas=1/);
+      assert.match(r.stdout, /ENGAGE_DLQ\s+messages=/);
+      assert.match(r.stdout, /groups:/);
+    });
+
+    it("with --json prints the whole status", async () => {
+      const r = await cli(["status", "--url", url(), "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.equal(s.ready, true);
+      assert.deepEqual(s.streams.map((x: { name: string }) => x.name), ["ENGAGE_EVENTS", "ENGAGE_DLQ"]);
+      assert.ok(Array.isArray(s.groups));
+    });
+
+    it("exits 1 with the reason when the gateway cannot be reached", async () => {
+      const r = await cli(["status", "--url", `http://127.0.0.1:${await closedPort()}`]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot read/);
+    });
+  });
+
   describe("usage", () => {
     it("exits 2 with a one-line error for an unknown flag", async () => {
       const r = await cli(["tail", "--bogus"]);
@@ -259,6 +286,7 @@ describe("the engage-gateway CLI", function () {
       ["send", [["--url", "http://127.0.0.1:8080"], ["--attempts", "8"], ["--data-dir", "./data"]]],
       ["tail", [["--grpc", "127.0.0.1:50051"]]],
       ["dlq", [["--grpc", "127.0.0.1:50051"], ["--from", "1"], ["--limit", "100"]]],
+      ["status", [["--url", "http://127.0.0.1:8080"]]],
     ];
     for (const [command, options] of helps) {
       it(`${command} --help exits 0 and lists its options with their defaults`, async () => {

@@ -10,6 +10,7 @@ import { postWebhook, TOKEN } from "../helpers/gateway";
 import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process";
 import { gatewayClient, healthClient } from "../helpers/dynamic-client";
 import { waitFor } from "../helpers/wait";
+import { sample, scrape } from "../helpers/metrics";
 
 /** Collects `count` Subscribe responses with a client built from proto/ at run time. */
 function subscribe(address: string, req: Record<string, unknown>, count: number): Promise<any[]> {
@@ -155,6 +156,7 @@ describe("the built gateway process with an embedded nats-server", function () {
     const res = await postWebhook(base(), messageBody("AFTER-NATS-RESTART", 1));
     assert.equal(res.status, 200);
     assert.equal(res.body.sequence, 5);
+    assert.equal(sample(await scrape(base()), "engage_gateway_embedded_nats_restarts_total"), 1);
   });
 
   it("on SIGTERM ends open streams with UNAVAILABLE, stops its nats-server and exits 0", async () => {

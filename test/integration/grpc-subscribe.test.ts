@@ -86,6 +86,21 @@ describe("gRPC Subscribe", () => {
     assert.equal(first.event!.chatId, "NEW-ONLY");
   });
 
+  it("carries a webhook's traceparent to the delivered Event", async () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const received = collect(gw.client, { start: StartPosition.START_POSITION_ALL, filter: { types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: ["TRACED"] } }, 1);
+    await gw.post(messageBody("TRACED", 1), { traceparent });
+    const [r] = await received;
+    assert.equal(r.event!.traceparent, traceparent);
+  });
+
+  it("drops a malformed traceparent rather than storing it", async () => {
+    const received = collect(gw.client, { start: StartPosition.START_POSITION_ALL, filter: { types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: ["BAD-TRACE"] } }, 1);
+    await gw.post(messageBody("BAD-TRACE", 1), { traceparent: "00-not-a-valid-trace" });
+    const [r] = await received;
+    assert.equal(r.event!.traceparent, "");
+  });
+
   const filters: [string, Record<string, unknown>, (e: { body: Record<string, any>; tenantB: boolean }) => boolean][] = [
     ["types", { types: [EventType.EVENT_TYPE_CHAT_ASSIGNED] }, (e) => e.body.event_type === "chat.assigned"],
     ["types (unknown)", { types: [EventType.EVENT_TYPE_UNSPECIFIED] }, (e) => e.body.event_type === "custom.event"],

@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       publishTimeoutMs: 1000,
       shutdownTimeoutMs: 10_000,
       logLevel: "info",
+      logFormat: "auto",
       groupLeaseTtlMs: 15_000,
       groupAckWaitMs: 30_000,
       groupBuffer: 256,

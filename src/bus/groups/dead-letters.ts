@@ -52,7 +52,7 @@ export interface DeadLetters {
   replay(sequence: number, partitions: number): Promise<{ group: string; sequence: number }>;
 }
 
-export function createDeadLetters(bus: Bus, publisher: Publisher): DeadLetters {
+export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () => void): DeadLetters {
   const read = async (seq: number): Promise<StoredMsg | undefined> => {
     try {
       return await bus.jsm.streams.getMessage(DLQ_STREAM, { seq });
@@ -70,6 +70,7 @@ export function createDeadLetters(bus: Bus, publisher: Publisher): DeadLetters {
         [HEADER.attempts]: String(h.attempts),
         [HEADER.sequence]: String(h.seq),
       });
+      onBury?.();
     },
 
     async list(q) {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { GroupSpec, MemberSpec } from "../../domain";
+import { compileFilter, type GroupSpec, type MemberSpec } from "../../domain";
 import type { Bus } from "../connection";
 import type { Publisher } from "../publisher";
 import { createDeadLetters, type DeadLetters } from "./dead-letters";
@@ -13,6 +13,7 @@ import {
   type LeaseStore,
   type MemberRegistry,
 } from "./kv-stores";
+import { ensurePartitionConsumer } from "./partition-worker";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
 /** Where a member's deliveries and revocations go (its Consume call). */
@@ -49,6 +50,8 @@ export interface GroupManagerOptions extends GroupTuning {
   replicas: number;
   leaseTtlMs: number;
   logger: Logger;
+  /** Called after each group dead letter is stored. */
+  onDeadLetter?(): void;
 }
 
 // Late acks for revoked deliveries are ignored, not errors; remember this many ids per member.
@@ -57,7 +60,7 @@ const REVOKED_MEMORY = 10_000;
 export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
   const log = o.logger.child({ component: "groups", gateway: gatewayId });
-  const deadLetters = createDeadLetters(o.bus, o.publisher);
+  const deadLetters = createDeadLetters(o.bus, o.publisher, o.onDeadLetter);
   const coordinators = new Map<string, GroupCoordinator>();
   let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry }> | undefined;
   let serial = 0;
@@ -80,6 +83,11 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
       const { groups, leases, members } = await kv();
       const group = await groups.ensure(spec);
       let c = coordinators.get(group.name);
+      if (!c) {
+        const filter = compileFilter(group.filter, o.partitions);
+        await Promise.all(Array.from({ length: o.partitions }, (_, p) => ensurePartitionConsumer(o.bus, group, filter, p, o)));
+        c = coordinators.get(group.name);
+      }
       if (!c) {
         c = new GroupCoordinator({ bus: o.bus, group, gatewayId, leases, members, deadLetters, tuning: o, logger: log });
         coordinators.set(group.name, c);

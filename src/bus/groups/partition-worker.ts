@@ -62,6 +62,47 @@ export function partitionConsumerName(group: string, partition: number): string 
 }
 
 /**
+ * Creates a group partition's durable consumer when it does not exist. All of a group's
+ * partition consumers are created when the group is, so each starts at the group's start
+ * position and the group's lag counts every partition.
+ */
+export async function ensurePartitionConsumer(
+  bus: Bus,
+  group: StoredGroup,
+  filter: CompiledFilter,
+  partition: number,
+  tuning: { jsAckWaitMs: number; buffer: number },
+): Promise<void> {
+  const name = partitionConsumerName(group.name, partition);
+  try {
+    await bus.jsm.consumers.info(EVENTS_STREAM, name);
+    return;
+  } catch {
+    // not there yet
+  }
+  const start: Partial<ConsumerConfig> =
+    group.start.kind === "all"
+      ? { deliver_policy: DeliverPolicy.All }
+      : group.start.kind === "sequence"
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: group.start.sequence }
+        : {
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(group.start.kind === "time" ? group.start.timeMs : group.createdAtMs).toISOString(),
+          };
+  await bus.jsm.consumers.add(EVENTS_STREAM, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    // The gateway counts attempts and dead-letters explicitly: past MaxDeliver, 2.9
+    // drops a message from the pending set with only an advisory.
+    max_deliver: -1,
+    ack_wait: nanos(tuning.jsAckWaitMs),
+    max_ack_pending: tuning.buffer,
+    filter_subject: filter.partitionSubject(partition),
+    ...start,
+  });
+}
+
+/**
  * Serves one partition of one group while this gateway holds its lease.
  *
  * It keeps every fetched event by stream sequence (a JetStream redelivery only replaces
@@ -114,11 +155,7 @@ export class PartitionWorker {
   async start(): Promise<void> {
     const { bus, group, partition } = this.ctx;
     const name = partitionConsumerName(group.name, partition);
-    try {
-      await bus.jsm.consumers.info(EVENTS_STREAM, name);
-    } catch {
-      await bus.jsm.consumers.add(EVENTS_STREAM, this.consumerConfig(name));
-    }
+    await ensurePartitionConsumer(bus, group, this.ctx.filter, partition, this.ctx);
     const consumer = await bus.js.consumers.get(EVENTS_STREAM, name);
     this.messages = await consumer.consume({ max_messages: Math.min(this.ctx.buffer, 256) });
     const every = (ms: number, fn: () => void): void => void this.timers.push(setInterval(fn, ms));
@@ -132,30 +169,6 @@ export class PartitionWorker {
       for await (const m of this.messages!) this.onMessage(m);
     })().catch((err) => this.log.warn({ err }, "partition consumer ended"));
     void this.checkQuarantine(consumer);
-  }
-
-  private consumerConfig(name: string): Partial<ConsumerConfig> {
-    const { group } = this.ctx;
-    const start: Partial<ConsumerConfig> =
-      group.start.kind === "all"
-        ? { deliver_policy: DeliverPolicy.All }
-        : group.start.kind === "sequence"
-          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: group.start.sequence }
-          : {
-              deliver_policy: DeliverPolicy.StartTime,
-              opt_start_time: new Date(group.start.kind === "time" ? group.start.timeMs : group.createdAtMs).toISOString(),
-            };
-    return {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      // The gateway counts attempts and dead-letters explicitly: past MaxDeliver, 2.9
-      // drops a message from the pending set with only an advisory.
-      max_deliver: -1,
-      ack_wait: nanos(this.ctx.jsAckWaitMs),
-      max_ack_pending: this.ctx.buffer,
-      filter_subject: this.ctx.filter.partitionSubject(this.ctx.partition),
-      ...start,
-    };
   }
 
   /**

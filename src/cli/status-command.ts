@@ -1,0 +1,53 @@
+import type { GroupStatus, StreamStatus } from "../bus";
+import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+
+const OPTIONS: OptionDef[] = [
+  { name: "url", help: "gateway base URL", default: "http://127.0.0.1:8080" },
+  { name: "json", help: "print the raw JSON", flag: true },
+];
+
+export const STATUS_HELP =
+  usage("status", "", OPTIONS) + "\n\nReadiness, the streams, and every consumer group with its lag. Exits 1 when not ready.";
+
+interface Status {
+  ready: boolean;
+  checks: Record<string, boolean>;
+  streams?: StreamStatus[];
+  groups?: GroupStatus[];
+}
+
+/** `status`: what GET /status says, for a person. */
+export async function statusCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, OPTIONS);
+  if (p.help) {
+    process.stdout.write(`${STATUS_HELP}\n`);
+    return 0;
+  }
+  if (p.positionals.length > 0) throw new UsageError(`unexpected argument ${p.positionals[0]}`);
+  const url = `${value(p, OPTIONS, "url")!.replace(/\/$/, "")}/status`;
+  let status: Status;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    status = (await res.json()) as Status;
+    if (!("checks" in status)) throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(status).slice(0, 200)}`);
+  } catch (err) {
+    process.stderr.write(`engage-gateway status: cannot read ${url}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (p.values.has("json")) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return status.ready ? 0 : 1;
+  }
+  const checks = Object.entries(status.checks).map(([k, v]) => `${k}=${v ? "ok" : "FAIL"}`).join(" ");
+  const lines = [`ready: ${status.ready ? "yes" : "NO"} (${checks})`, "", "streams:"];
+  for (const s of status.streams ?? []) {
+    lines.push(`  ${s.name.padEnd(14)} messages=${s.messages} bytes=${s.bytes} sequences=${s.firstSequence}..${s.lastSequence} consumers=${s.consumers} replicas=${s.replicas}`);
+  }
+  lines.push("", "groups:");
+  if ((status.groups ?? []).length === 0) lines.push("  (none)");
+  for (const g of status.groups ?? []) {
+    lines.push(`  ${g.name.padEnd(14)} lag=${g.lag} (undelivered=${g.pending} unacked=${g.ackPending}) partitions=${g.partitions}`);
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return status.ready ? 0 : 1;
+}

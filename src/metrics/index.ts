@@ -1,0 +1,1 @@
+export { createMetrics, eventTypeLabel, type Metrics } from "./metrics";
