@@ -1,5 +1,5 @@
 # Thin wrappers: the real commands live in package.json and scripts/.
-.PHONY: setup run test generate lint build clean check-generated send tail
+.PHONY: setup run test generate lint build clean check-generated send tail clients check-proto
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,14 @@ clean:
 
 check-generated: setup
 	npm run check-generated
+
+# Client code for Python, Go and Node in build/clients/<lang> (installs generators with apt).
+clients: setup
+	@bash scripts/clients.sh
+
+# buf breaking: proto/ against the previous commit (skips with a reason when there is none).
+check-proto: setup
+	@bash scripts/check-proto.sh
 
 # Quickstart helpers, against `make run` on this machine.
 send: build

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { readEntries, readSecurityConfig, SECURITY_OPTIONS, type SecurityConfig } from "./security-config";
 
 /**
  * The gateway's configuration: read once in main.ts from the environment and the
@@ -55,6 +56,8 @@ export interface Config {
   natsAuth?: NatsAuth;
   /** TLS to NATS; absent when no NATS TLS option is set. */
   natsTls?: NatsTls;
+  /** gRPC API keys, TLS of both ports, input limits. */
+  security: SecurityConfig;
 }
 
 /**
@@ -144,6 +147,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: "natsAuth", env: "GATEWAY_NATS_CREDS_FILE", default: "", help: "NATS .creds file (user JWT and nkey seed)" },
   { key: "natsTls", env: "GATEWAY_NATS_TLS_CA", default: "", help: "PEM file of the CA that signed the NATS server certificates" },
   { key: "natsTls", env: "GATEWAY_NATS_TLS_CERT", default: "", help: "PEM client certificate for NATS (needs GATEWAY_NATS_TLS_KEY)" },
+  ...SECURITY_OPTIONS.map((o) => ({ key: "security" as const, ...o })),
   { key: "natsTls", env: "GATEWAY_NATS_TLS_KEY", default: "", help: "PEM private key of GATEWAY_NATS_TLS_CERT" },
 ];
 
@@ -187,7 +191,14 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     natsUrls: list(get("GATEWAY_NATS_URL")),
     dataDir: get("GATEWAY_DATA_DIR"),
     natsServerBin: get("GATEWAY_NATS_SERVER_BIN"),
-    webhookTokens: tokens(get("GATEWAY_WEBHOOK_TOKENS")),
+    webhookTokens: tokens(
+      [
+        get("GATEWAY_WEBHOOK_TOKENS"),
+        ...(get("GATEWAY_WEBHOOK_TOKENS_FILE")
+          ? readEntries(get("GATEWAY_WEBHOOK_TOKENS_FILE"), "GATEWAY_WEBHOOK_TOKENS_FILE", (m) => new ConfigError(m))
+          : []),
+      ].join(","),
+    ),
     dev: bool(get("GATEWAY_DEV"), "GATEWAY_DEV"),
     streamReplicas: int(get("GATEWAY_STREAM_REPLICAS"), "GATEWAY_STREAM_REPLICAS", 1, 5),
     partitions: int(get("GATEWAY_PARTITIONS"), "GATEWAY_PARTITIONS", 1, 1024),
@@ -202,12 +213,13 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     groupAckWaitMs: duration(get("GATEWAY_GROUP_ACK_WAIT"), "GATEWAY_GROUP_ACK_WAIT"),
     groupBuffer: int(get("GATEWAY_GROUP_BUFFER"), "GATEWAY_GROUP_BUFFER", 1, 10_000),
     groupDrainTimeoutMs: duration(get("GATEWAY_GROUP_DRAIN_TIMEOUT"), "GATEWAY_GROUP_DRAIN_TIMEOUT"),
+    security: undefined as unknown as SecurityConfig,
   };
   if (config.groupLeaseTtlMs < 1000) throw new ConfigError("GATEWAY_GROUP_LEASE_TTL must be at least 1s");
   if (config.groupAckWaitMs < 1000) throw new ConfigError("GATEWAY_GROUP_ACK_WAIT must be at least 1s");
   if (config.webhookTokens.size === 0 && !config.dev) {
     throw new ConfigError(
-      "no webhook token: set GATEWAY_WEBHOOK_TOKENS (tenant:token pairs, comma-separated), " +
+      "no webhook token: set GATEWAY_WEBHOOK_TOKENS (tenant:token pairs, comma-separated) or GATEWAY_WEBHOOK_TOKENS_FILE, " +
         "or pass --dev to generate one for local use",
     );
   }
@@ -232,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
   }
   if (natsAuth) config.natsAuth = natsAuth;
   if (natsTls) config.natsTls = natsTls;
+  config.security = readSecurityConfig(get, config.dev, (m) => new ConfigError(m));
   return config;
 }
 

@@ -1,4 +1,5 @@
 import { createServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { collectStatus, createBus, createGroupManager, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
@@ -68,7 +69,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     timeoutMs: config.publishTimeoutMs,
     onPubAck: (stream, seconds) => metrics.pubAckDuration.observe({ stream }, seconds),
   });
-  const ingest = createIngest(publisher, { onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }) });
+  const ingest = createIngest(publisher, {
+    limits: config.security.limits,
+    onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }),
+  });
   let accepting = true;
   const app = createHttpApp({
     metrics,
@@ -92,7 +96,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
-  const http = createServer(app.callback());
+  const tls = config.security.tls;
+  // With a client CA, the webhook door also requires a client certificate (mTLS).
+  const http: HttpServer = tls
+    ? createHttpsServer(
+        { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
+        app.callback(),
+      )
+    : createServer(app.callback());
   http.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -113,7 +124,21 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
   });
-  const grpc: GrpcServer = createGrpcServer({ bus, ingest, groups, partitions: config.partitions, logger, metrics });
+  const grpc: GrpcServer = createGrpcServer({
+    bus,
+    ingest,
+    groups,
+    partitions: config.partitions,
+    logger,
+    metrics,
+    apiKeys: config.security.grpcApiKeys,
+    maxStreamsPerKey: config.security.maxStreamsPerKey,
+    maxInFlight: config.security.maxInFlight,
+    tls: config.security.tls,
+  });
+  if (!config.security.grpcApiKeys) {
+    logger.warn("gRPC serves without authentication (GATEWAY_GRPC_AUTH=none or dev mode): every caller reads every tenant");
+  }
   const grpcPort = await grpc.listen(config.grpcHost, config.grpcPort);
   const setHealth = (ok: boolean): void => {
     grpc.health.setStatus("", ok ? "SERVING" : "NOT_SERVING");

@@ -1,7 +1,10 @@
 import type { Event } from "../gen/engage/events/v1/events";
 import {
+  DEFAULT_WEBHOOK_LIMITS,
   ValidationError,
+  checkJsonDepth,
   dlqSubject,
+  type WebhookLimits,
   eventId,
   instantFromMillis,
   sha256Hex,
@@ -45,11 +48,14 @@ export interface Ingest {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export interface IngestHooks {
+  /** Bounds on a body beyond its size. @default DEFAULT_WEBHOOK_LIMITS */
+  limits?: WebhookLimits;
   /** An invalid body was stored in ENGAGE_DLQ. */
   onDeadLetter?(): void;
 }
 
 export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now: () => number = Date.now): Ingest {
+  const limits = hooks.limits ?? DEFAULT_WEBHOOK_LIMITS;
   async function deadLetter(raw: Uint8Array, origin: Origin, err: ValidationError): Promise<never> {
     await publisher.publishRaw(
       dlqSubject(origin.tenant, "invalid"),
@@ -69,15 +75,22 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
     async ingestJson(raw, origin) {
       const receivedAt = instantFromMillis(now());
       let body: unknown;
+      let text: string;
       try {
-        body = JSON.parse(utf8.decode(raw));
+        text = utf8.decode(raw);
+      } catch {
+        return deadLetter(raw, origin, new ValidationError("body", "the body is not valid UTF-8"));
+      }
+      try {
+        checkJsonDepth(text, limits.maxDepth);
+        body = JSON.parse(text);
       } catch (err) {
-        const what = err instanceof SyntaxError ? `invalid JSON: ${err.message}` : "the body is not valid UTF-8";
-        return deadLetter(raw, origin, new ValidationError("body", what));
+        if (err instanceof ValidationError) return deadLetter(raw, origin, err);
+        return deadLetter(raw, origin, new ValidationError("body", `invalid JSON: ${(err as Error).message}`));
       }
       let event: Event;
       try {
-        const webhook = validateWebhook(body);
+        const webhook = validateWebhook(body, limits);
         event = toEvent(webhook, {
           id: eventId(webhook.transactionId, body),
           tenant: origin.tenant,

@@ -10,6 +10,7 @@ export const ErrorCode = {
   NotFound: "not_found",
   FailedPrecondition: "failed_precondition",
   PayloadTooLarge: "payload_too_large",
+  ResourceExhausted: "resource_exhausted",
   UnsupportedMediaType: "unsupported_media_type",
   Unavailable: "unavailable",
   Unimplemented: "unimplemented",

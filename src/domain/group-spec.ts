@@ -31,13 +31,17 @@ export const MAX_MAX_DELIVERIES = 1000;
 const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Checks a ConsumeOpen and applies the documented defaults. */
-export function groupSpecOf(open: ConsumeOpen, partitions: number): { group: GroupSpec; member: MemberSpec } {
+export function groupSpecOf(
+  open: ConsumeOpen,
+  partitions: number,
+  maxInFlightCeiling = MAX_MAX_IN_FLIGHT,
+): { group: GroupSpec; member: MemberSpec } {
   if (!GROUP_NAME.test(open.group)) {
     throw new ValidationError("open.group", "must be 1-64 characters of A-Z, a-z, 0-9, - and _");
   }
   compileFilter(open.filter, partitions, "open.filter");
-  if (open.maxInFlight > MAX_MAX_IN_FLIGHT) {
-    throw new ValidationError("open.max_in_flight", `must be at most ${MAX_MAX_IN_FLIGHT}, got ${open.maxInFlight}`);
+  if (open.maxInFlight > maxInFlightCeiling) {
+    throw new ValidationError("open.max_in_flight", `must be at most ${maxInFlightCeiling} (GATEWAY_MAX_IN_FLIGHT), got ${open.maxInFlight}`);
   }
   if (open.maxDeliveries > MAX_MAX_DELIVERIES) {
     throw new ValidationError("open.max_deliveries", `must be at most ${MAX_MAX_DELIVERIES}, got ${open.maxDeliveries}`);

@@ -9,3 +9,4 @@ export * from "./to-event";
 export * from "./event-filter";
 export * from "./group-spec";
 export * from "./start-position";
+export * from "./limits";

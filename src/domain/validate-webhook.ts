@@ -1,4 +1,5 @@
 import { ValidationError } from "./errors";
+import { DEFAULT_WEBHOOK_LIMITS, checkStringLengths, type WebhookLimits } from "./limits";
 import { parseDateTime, type Instant } from "./timestamp";
 import {
   KNOWN_EVENT_TYPES,
@@ -18,8 +19,9 @@ import {
  * documented field may be absent or null, but when present it must have its documented
  * JSON type.
  */
-export function validateWebhook(body: unknown): WebhookEvent {
+export function validateWebhook(body: unknown, limits: WebhookLimits = DEFAULT_WEBHOOK_LIMITS): WebhookEvent {
   const o = object(body, "body");
+  checkStringLengths(o, limits.maxStringLength);
   const eventType = requiredString(o, "event_type", "");
   const known = KNOWN_EVENT_TYPES.find((t) => t === eventType.toLowerCase());
   return {
@@ -33,7 +35,7 @@ export function validateWebhook(body: unknown): WebhookEvent {
     subject: optionalString(o, "subject", ""),
     postedOn: optionalDateTime(o, "posted_on", ""),
     transactionId: optionalString(o, "transaction_id", ""),
-    payload: validatePayload(o.payload, known),
+    payload: validatePayload(o.payload, known, limits),
     extra: rest(o, ENVELOPE_FIELDS),
   };
 }
@@ -47,7 +49,7 @@ const MESSAGE_FIELDS = [
   "wab_interactive_response",
 ];
 
-function validatePayload(value: unknown, known: KnownEventType | undefined): WebhookPayload {
+function validatePayload(value: unknown, known: KnownEventType | undefined, limits: WebhookLimits): WebhookPayload {
   const at = "payload";
   if (known === undefined) {
     return { kind: "unknown", value: value == null ? undefined : object(value, at) };
@@ -58,11 +60,11 @@ function validatePayload(value: unknown, known: KnownEventType | undefined): Web
       return {
         kind: known,
         skill: optionalString(p, "skill", at),
-        messages: messages(p, at),
+        messages: messages(p, at, limits),
         extra: rest(p, ["skill", "messages"]),
       };
     case "message.received":
-      return { kind: known, messages: messages(p, at), extra: rest(p, ["messages"]) };
+      return { kind: known, messages: messages(p, at, limits), extra: rest(p, ["messages"]) };
     case "chat.closed":
       return {
         kind: known,
@@ -73,14 +75,21 @@ function validatePayload(value: unknown, known: KnownEventType | undefined): Web
   }
 }
 
-function messages(p: JsonObject, parent: string): WebhookMessage[] {
+function messages(p: JsonObject, parent: string, limits: WebhookLimits): WebhookMessage[] {
   const list = optionalArray(p, "messages", parent);
-  return list.map((m, i) => validateMessage(m, `${parent}.messages[${i}]`));
+  if (list.length > limits.maxMessages) {
+    throw new ValidationError(`${parent}.messages`, `${list.length} messages are more than ${limits.maxMessages} (GATEWAY_MAX_MESSAGES)`);
+  }
+  return list.map((m, i) => validateMessage(m, `${parent}.messages[${i}]`, limits));
 }
 
-function validateMessage(value: unknown, at: string): WebhookMessage {
+function validateMessage(value: unknown, at: string, limits: WebhookLimits): WebhookMessage {
   const m = object(value, at);
-  const attachments = optionalArray(m, "attachments", at).map((a, i) =>
+  const list = optionalArray(m, "attachments", at);
+  if (list.length > limits.maxAttachments) {
+    throw new ValidationError(`${at}.attachments`, `${list.length} attachments are more than ${limits.maxAttachments} (GATEWAY_MAX_ATTACHMENTS)`);
+  }
+  const attachments = list.map((a, i) =>
     object(a, `${at}.attachments[${i}]`),
   );
   const ir = optionalObject(m, "interactive_response", at);

@@ -5,9 +5,16 @@ import { ErrorCode, GatewayError, ValidationError, groupSpecOf } from "../domain
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
+import { scopeFilter, type Authorize } from "./api-keys";
+import { assertDecoded, UndecodableRequest } from "./safe-decode";
+import type { StreamQuota } from "./stream-quota";
 import type { Metrics } from "../metrics";
 
 export interface ConsumeDeps {
+  authorize: Authorize;
+  quota: StreamQuota;
+  /** Ceiling on a member's max_in_flight (GATEWAY_MAX_IN_FLIGHT). */
+  maxInFlight: number;
   metrics: Metrics;
   groups: GroupManager;
   partitions: number;
@@ -58,15 +65,18 @@ export function createConsumeHandler(d: ConsumeDeps) {
       if (!call.writableEnded) call.end();
     });
 
-    call.on("data", (req: ConsumeRequest) => {
+    call.on("data", (raw: ConsumeRequest | UndecodableRequest) => {
       if (ended) return;
-      const r = req.request;
       try {
+        const r = assertDecoded(raw).request;
         if (!member) {
           if (opening) throw new ValidationError("request", "wait for ConsumeOpened before sending acks");
           if (r?.$case !== "open") throw new ValidationError("request", "the first message of a Consume call must be open");
           opening = true;
-          const spec = groupSpecOf(r.open, d.partitions);
+          const principal = d.authorize(call.metadata, "consume");
+          const open = { ...r.open, filter: scopeFilter(principal, r.open.filter, "open.filter") };
+          const spec = groupSpecOf(open, d.partitions, d.maxInFlight);
+          call.once("close", d.quota.acquire(principal.name));
           group = spec.group.name;
           d.groups.join(spec.group, spec.member, {
             deliver: (x) => {

@@ -7,22 +7,27 @@ import type {
   ReplayDeadLetterRequest,
   ReplayDeadLetterResponse,
 } from "../gen/engage/gateway/v1/gateway";
+import { checkTenant, type Authorize } from "./api-keys";
 import { toServiceError } from "./grpc-status";
+import { assertDecoded } from "./safe-decode";
 
 export const DEFAULT_DLQ_PAGE = 100;
 export const MAX_DLQ_PAGE = 1000;
 
-export function createListDeadLettersHandler(dl: DeadLetters) {
+export function createListDeadLettersHandler(dl: DeadLetters, authorize: Authorize) {
   return async (
     call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>,
     callback: sendUnaryData<ListDeadLettersResponse>,
   ): Promise<void> => {
     try {
-      const r = call.request;
+      const principal = authorize(call.metadata, "dlq");
+      const r = assertDecoded(call.request);
+      if (r.tenant) checkTenant(principal, r.tenant);
       if (r.limit > MAX_DLQ_PAGE) throw new ValidationError("limit", `must be at most ${MAX_DLQ_PAGE}`);
       const page = await dl.list({
         group: r.group || undefined,
         tenant: r.tenant || undefined,
+        tenants: principal.tenants === "*" ? undefined : principal.tenants,
         startSequence: r.startSequence,
         limit: r.limit || DEFAULT_DLQ_PAGE,
       });
@@ -47,14 +52,16 @@ export function createListDeadLettersHandler(dl: DeadLetters) {
   };
 }
 
-export function createReplayDeadLetterHandler(dl: DeadLetters, partitions: number) {
+export function createReplayDeadLetterHandler(dl: DeadLetters, partitions: number, authorize: Authorize) {
   return async (
     call: ServerUnaryCall<ReplayDeadLetterRequest, ReplayDeadLetterResponse>,
     callback: sendUnaryData<ReplayDeadLetterResponse>,
   ): Promise<void> => {
     try {
-      if (call.request.sequence < 1) throw new ValidationError("sequence", "must be at least 1");
-      const r = await dl.replay(call.request.sequence, partitions);
+      const principal = authorize(call.metadata, "dlq");
+      const req = assertDecoded(call.request);
+      if (req.sequence < 1) throw new ValidationError("sequence", "must be at least 1");
+      const r = await dl.replay(req.sequence, partitions, (tenant) => checkTenant(principal, tenant, "sequence"));
       callback(null, { group: r.group, sequence: r.sequence });
     } catch (err) {
       callback(toServiceError(err));

@@ -9,6 +9,7 @@ const STATUS: Record<ErrorCode, status> = {
   [ErrorCode.NotFound]: status.NOT_FOUND,
   [ErrorCode.FailedPrecondition]: status.FAILED_PRECONDITION,
   [ErrorCode.PayloadTooLarge]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.ResourceExhausted]: status.RESOURCE_EXHAUSTED,
   [ErrorCode.UnsupportedMediaType]: status.INVALID_ARGUMENT,
   [ErrorCode.Unavailable]: status.UNAVAILABLE,
   [ErrorCode.Unimplemented]: status.UNIMPLEMENTED,

@@ -7,7 +7,10 @@ import type { Logger } from "pino";
 import type { Bus, GroupManager, Ingest } from "../bus";
 import type { Metrics } from "../metrics";
 import { EventGatewayService } from "../gen/engage/gateway/v1/gateway";
+import { createAuthorize, type ApiKey } from "./api-keys";
 import { createConsumeHandler } from "./consume-handler";
+import { withSafeDecode } from "./safe-decode";
+import { createStreamQuota } from "./stream-quota";
 import { createListDeadLettersHandler, createReplayDeadLetterHandler } from "./dead-letter-handlers";
 import { createPublishHandler } from "./publish-handler";
 import { createStreamRegistry, type StreamRegistry } from "./stream-registry";
@@ -24,6 +27,14 @@ export interface GrpcServerOptions {
   partitions: number;
   logger: Logger;
   metrics: Metrics;
+  /** API keys; undefined serves gRPC without authentication (GATEWAY_GRPC_AUTH=none). */
+  apiKeys?: ApiKey[];
+  /** Open streams allowed per API key. */
+  maxStreamsPerKey: number;
+  /** Ceiling on a Consume member's max_in_flight. */
+  maxInFlight: number;
+  /** Server TLS; with `clientCa`, clients must present a certificate it signed (mTLS). */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 export interface GrpcServer {
@@ -41,12 +52,15 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
   const streams = createStreamRegistry();
   const logger = o.logger.child({ component: "grpc" });
-  server.addService(EventGatewayService, {
-    subscribe: createSubscribeHandler({ bus: o.bus, partitions: o.partitions, streams, logger, metrics: o.metrics }),
-    consume: createConsumeHandler({ groups: o.groups, partitions: o.partitions, streams, logger, metrics: o.metrics }),
-    publish: createPublishHandler(o.ingest),
-    listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters),
-    replayDeadLetter: createReplayDeadLetterHandler(o.groups.deadLetters, o.partitions),
+  const authorize = createAuthorize(o.apiKeys);
+  const quota = createStreamQuota(o.maxStreamsPerKey);
+  const guard = { authorize, quota, metrics: o.metrics, streams, logger, partitions: o.partitions };
+  server.addService(withSafeDecode(EventGatewayService), {
+    subscribe: createSubscribeHandler({ ...guard, bus: o.bus }),
+    consume: createConsumeHandler({ ...guard, groups: o.groups, maxInFlight: o.maxInFlight }),
+    publish: createPublishHandler(o.ingest, authorize),
+    listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters, authorize),
+    replayDeadLetter: createReplayDeadLetterHandler(o.groups.deadLetters, o.partitions, authorize),
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   health.addToServer(server);
@@ -61,7 +75,7 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
     streams,
     listen: (host, port) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
+        server.bindAsync(`${host}:${port}`, credentialsOf(o.tls), (err, bound) =>
           err ? reject(err) : resolve(bound),
         );
       }),
@@ -81,4 +95,9 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
       });
     },
   };
+}
+
+function credentialsOf(tls: GrpcServerOptions["tls"]): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.clientCa));
 }

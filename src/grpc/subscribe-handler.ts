@@ -7,6 +7,9 @@ import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
 import { planSubscribe } from "./subscribe-request";
+import { scopeFilter, type Authorize } from "./api-keys";
+import { assertDecoded } from "./safe-decode";
+import type { StreamQuota } from "./stream-quota";
 import type { Metrics } from "../metrics";
 
 /** What a client reads when its stream ends early. */
@@ -14,6 +17,8 @@ export const RESUME_HINT =
   "the event stream ended; subscribe again with START_POSITION_SEQUENCE and the last sequence received plus one";
 
 export interface SubscribeDeps {
+  authorize: Authorize;
+  quota: StreamQuota;
   metrics: Metrics;
   bus: Bus;
   partitions: number;
@@ -32,7 +37,10 @@ export function createSubscribeHandler(d: SubscribeDeps) {
     d.metrics.openStreams.inc({ rpc: "subscribe" });
     call.once("close", () => d.metrics.openStreams.dec({ rpc: "subscribe" }));
     try {
-      const plan = planSubscribe(call.request, d.partitions);
+      const principal = d.authorize(call.metadata, "subscribe");
+      const req = assertDecoded(call.request);
+      const plan = planSubscribe({ ...req, filter: scopeFilter(principal, req.filter, "filter") }, d.partitions);
+      call.once("close", d.quota.acquire(principal.name));
       tail = await openEventTail(d.bus, plan.filter.subject, plan.start);
       const t = tail;
       if (call.cancelled) return t.stop();

@@ -8,6 +8,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.NotFound]: 404,
   [ErrorCode.FailedPrecondition]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.ResourceExhausted]: 429,
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Unimplemented]: 501,

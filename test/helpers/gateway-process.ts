@@ -20,7 +20,7 @@ export interface GatewayProcess {
 
 export async function startGatewayProcess(env: Record<string, string>, args: string[] = []): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [path.join(ROOT, "dist/cli/main.js"), "serve", ...args], {
-    env: { ...process.env, GATEWAY_HTTP_HOST: "127.0.0.1", GATEWAY_GRPC_HOST: "127.0.0.1", GATEWAY_HTTP_PORT: "0", GATEWAY_GRPC_PORT: "0", ...env },
+    env: { ...process.env, GATEWAY_GRPC_AUTH: "none", GATEWAY_HTTP_HOST: "127.0.0.1", GATEWAY_GRPC_HOST: "127.0.0.1", GATEWAY_HTTP_PORT: "0", GATEWAY_GRPC_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));

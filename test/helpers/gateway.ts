@@ -27,6 +27,7 @@ export async function startTestGateway(natsUrl: string, env: Record<string, stri
     GATEWAY_WEBHOOK_TOKENS: `default:${TOKEN},tenant-b:${TOKEN_B}`,
     GATEWAY_LOG_LEVEL: "silent",
     GATEWAY_SHUTDOWN_TIMEOUT: "3s",
+    GATEWAY_GRPC_AUTH: "none",
     ...env,
   });
   const gateway = await startGateway(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));

@@ -30,6 +30,7 @@ describe("logs", () => {
       GATEWAY_GRPC_HOST: "127.0.0.1",
       GATEWAY_GRPC_PORT: "0",
       GATEWAY_WEBHOOK_TOKENS: TOKEN,
+      GATEWAY_GRPC_AUTH: "none",
     });
     gw = await startGateway(config, pino({ level: "info" }, sink));
   });

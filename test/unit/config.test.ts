@@ -3,7 +3,7 @@ import { ConfigError, OPTIONS, duration, flagName, loadConfig, type Config } fro
 
 const TOKEN = "0123456789abcdef";
 const OTHER = "fedcba9876543210";
-const ENV = { GATEWAY_WEBHOOK_TOKENS: TOKEN };
+const ENV = { GATEWAY_WEBHOOK_TOKENS: TOKEN, GATEWAY_GRPC_KEYS: `ops:${"k".repeat(24)}:*:*` };
 
 /** Asserts that loading fails with a ConfigError whose message matches. */
 function assertConfigError(env: Record<string, string | undefined>, argv: string[], message: RegExp): void {
@@ -43,6 +43,13 @@ describe("loadConfig", () => {
       groupAckWaitMs: 30_000,
       groupBuffer: 256,
       groupDrainTimeoutMs: 5_000,
+      security: {
+        grpcApiKeys: [{ name: "ops", key: "k".repeat(24), tenants: "*", rpcs: "*" }],
+        tls: undefined,
+        limits: { maxDepth: 32, maxMessages: 100, maxAttachments: 50, maxStringLength: 262_144 },
+        maxStreamsPerKey: 32,
+        maxInFlight: 1024,
+      },
     };
     assert.deepEqual(loadConfig(ENV), expected);
   });
@@ -95,11 +102,11 @@ describe("loadConfig", () => {
 
   describe("webhook tokens", () => {
     it("gives a bare token to tenant default", () => {
-      assert.deepEqual(loadConfig({ GATEWAY_WEBHOOK_TOKENS: TOKEN }).webhookTokens, new Map([[TOKEN, "default"]]));
+      assert.deepEqual(loadConfig({ ...ENV, GATEWAY_WEBHOOK_TOKENS: TOKEN }).webhookTokens, new Map([[TOKEN, "default"]]));
     });
 
     it("reads comma-separated tenant:token pairs", () => {
-      const c = loadConfig({ GATEWAY_WEBHOOK_TOKENS: `acme:${TOKEN}, globex:${OTHER}` });
+      const c = loadConfig({ ...ENV, GATEWAY_WEBHOOK_TOKENS: `acme:${TOKEN}, globex:${OTHER}` });
       assert.deepEqual(c.webhookTokens, new Map([[TOKEN, "acme"], [OTHER, "globex"]]));
     });
 

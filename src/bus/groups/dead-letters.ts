@@ -37,6 +37,8 @@ export interface DeadLetterEntry {
 export interface DeadLetterQuery {
   group?: string;
   tenant?: string;
+  /** Only these tenants' entries (an API key's scope). */
+  tenants?: ReadonlySet<string>;
   startSequence?: number;
   limit: number;
 }
@@ -49,7 +51,7 @@ export interface DeadLetters {
   bury(group: string, held: Held, reason: string): Promise<void>;
   list(q: DeadLetterQuery): Promise<{ entries: DeadLetterEntry[]; next: number }>;
   /** Publishes a group dead letter into ENGAGE_EVENTS again, for that group only. */
-  replay(sequence: number, partitions: number): Promise<{ group: string; sequence: number }>;
+  replay(sequence: number, partitions: number, allow?: (tenant: string) => void): Promise<{ group: string; sequence: number }>;
 }
 
 export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () => void): DeadLetters {
@@ -86,15 +88,17 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
         const e = decode(m);
         if (q.group && e.group !== q.group) continue;
         if (q.tenant && e.tenant !== q.tenant) continue;
+        if (q.tenants && !q.tenants.has(e.tenant)) continue;
         entries.push(e);
       }
       return { entries, next: seq <= last ? seq : 0 };
     },
 
-    async replay(sequence, partitions) {
+    async replay(sequence, partitions, allow) {
       const m = await read(sequence);
       if (!m) throw new GatewayError(ErrorCode.NotFound, `no dead letter at ENGAGE_DLQ sequence ${sequence}`, "sequence");
       const e = decode(m);
+      allow?.(e.tenant);
       if (e.kind !== "group" || !e.event) {
         throw new GatewayError(
           ErrorCode.FailedPrecondition,

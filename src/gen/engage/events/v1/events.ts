@@ -219,21 +219,29 @@ export interface Event {
   /**
    * The stable event id, used to drop Engage's retries: the webhook's
    * `transaction_id` when present, otherwise `sha256:` and the lowercase hex SHA-256 of
-   * the body's canonical JSON (keys sorted, no insignificant whitespace).
-   * Unique per tenant.
+   * the body's canonical JSON (keys sorted, no insignificant whitespace). For an Event
+   * injected with PublishRequest.event: its own `id`, else its `transaction_id`, else
+   * `sha256:` of its protobuf encoding. Never empty; unique per tenant.
    */
   id: string;
-  /** The event kind; EVENT_TYPE_UNSPECIFIED for types this contract does not know. */
+  /**
+   * The event kind, derived by the gateway from `type_name`; EVENT_TYPE_UNSPECIFIED for
+   * types this contract does not know.
+   */
   type: EventType;
   /** The raw `event_type` string, e.g. `chat.assigned`. Never empty. */
   typeName: string;
-  /** The channel; CHANNEL_UNSPECIFIED for channels this contract does not know. */
+  /**
+   * The channel, derived by the gateway from `channel_name`; CHANNEL_UNSPECIFIED for
+   * channels this contract does not know.
+   */
   channel: Channel;
   /** The raw `channel` string as Engage sent it, e.g. `LiveChat`. Never empty. */
   channelName: string;
   /**
-   * The gateway tenant the webhook was received for. It comes from the webhook token,
-   * never from the body.
+   * The gateway tenant the webhook was received for. It comes from the webhook token
+   * (or PublishRequest.tenant), never from the body. Never empty: `default` when the
+   * gateway has a single tenant.
    */
   tenant: string;
   /**
@@ -241,11 +249,15 @@ export interface Event {
    * kept in order.
    */
   chatId: string;
-  /** The channel asset id (the Engage number, page or widget the chat came in on). */
+  /**
+   * The channel asset id (the Engage number, page or widget the chat came in on).
+   * Empty when Engage sent none.
+   */
   asset: string;
   /**
    * The end customer's id on the channel: a phone number (sms, whatsapp), page-scoped
    * id (facebook), Twitter id, email address, user id (api), livechat id or opaque id (abc).
+   * Empty when Engage sent none.
    */
   destinationId: string;
   /** LiveChat thread id; empty on other channels. */
@@ -264,7 +276,10 @@ export interface Event {
   postedOn:
     | Timestamp
     | undefined;
-  /** When the gateway received the webhook. */
+  /**
+   * When the gateway received the webhook (or the Publish call), by the gateway's clock,
+   * to the millisecond. Always set.
+   */
   receivedAt:
     | Timestamp
     | undefined;
@@ -295,7 +310,10 @@ export interface Event {
   extra:
     | { [key: string]: any }
     | undefined;
-  /** The exact bytes of the webhook body (UTF-8 JSON), so nothing Engage sent is lost. */
+  /**
+   * The exact bytes of the webhook body (UTF-8 JSON), so nothing Engage sent is lost.
+   * Empty for an Event injected with PublishRequest.event, unless its publisher set it.
+   */
   rawJson: Buffer;
   /** The W3C `traceparent` the webhook came with; empty when none was sent. */
   traceparent: string;
@@ -335,12 +353,12 @@ export interface ChatClosed {
 export interface Message {
   /**
    * Engage's unique trace id of the request. It may hold two ids joined by `|`. Log it:
-   * Engage support traces problems by `chat_id` and `transid`.
+   * Engage support traces problems by `chat_id` and `transid`. Empty when absent.
    */
   transid: string;
   /** The message kind; MESSAGE_TYPE_UNSPECIFIED for kinds this contract does not know. */
   type: MessageType;
-  /** The raw `type` string, e.g. `text`. */
+  /** The raw `type` string, e.g. `text`. Empty when Engage sent none. */
   typeName: string;
   /** The message text. May be empty (interactive replies often are). */
   text: string;
@@ -378,9 +396,9 @@ export interface Attachment {
 
 /** A reply to buttons or quick replies. */
 export interface InteractiveResponse {
-  /** The label of the chosen option. */
+  /** The label of the chosen option; empty when absent. */
   title: string;
-  /** The postback value of the chosen option. */
+  /** The postback value of the chosen option; empty when absent. */
   postback: string;
   /** Fields this contract does not model. Unset when there are none. */
   extra: { [key: string]: any } | undefined;
@@ -388,9 +406,9 @@ export interface InteractiveResponse {
 
 /** A reply to a WhatsApp interactive template. */
 export interface WabInteractiveResponse {
-  /** The identifier of the chosen button or list item. */
+  /** The identifier of the chosen button or list item; empty when absent. */
   identifier: string;
-  /** The label of the chosen button or list item. */
+  /** The label of the chosen button or list item; empty when absent. */
   title: string;
   /** Fields this contract does not model. Unset when there are none. */
   extra: { [key: string]: any } | undefined;

@@ -124,7 +124,7 @@ export interface EventFilter {
    * not know.
    */
   channels: Channel[];
-  /** Tenants to receive. */
+  /** Tenants to receive (exact match of Event.tenant). */
   tenants: string[];
   /** Channel asset ids to receive (exact match). */
   assets: string[];
@@ -142,10 +142,14 @@ export interface SubscribeRequest {
   start: StartPosition;
   /**
    * The first stream sequence to deliver, for START_POSITION_SEQUENCE. Must be at
-   * least 1 and at most the stream's last sequence plus one (else OUT_OF_RANGE).
+   * least 1 (else INVALID_ARGUMENT) and at most the stream's last sequence plus one
+   * (else OUT_OF_RANGE). Ignored for other start positions.
    */
   startSequence: number;
-  /** The earliest store time to deliver, for START_POSITION_TIME. */
+  /**
+   * The earliest store time to deliver, for START_POSITION_TIME: required then (else
+   * INVALID_ARGUMENT), ignored otherwise.
+   */
   startTime: Timestamp | undefined;
 }
 
@@ -160,7 +164,7 @@ export interface SubscribeResponse {
    * increasing on one stream; gaps are events the filter skipped.
    */
   sequence: number;
-  /** When JetStream stored the event. */
+  /** When JetStream stored the event, by the NATS server's clock. Always set. */
   publishedAt: Timestamp | undefined;
 }
 
@@ -203,13 +207,24 @@ export interface ConsumeOpen {
   filter:
     | EventFilter
     | undefined;
-  /** The most deliveries this member holds unacked at once. 0 means 16. */
+  /**
+   * The most deliveries this member holds unacked at once. 0 means 16; at most 1024
+   * (else INVALID_ARGUMENT). Per member, not per group.
+   */
   maxInFlight: number;
-  /** How long a delivery may stay unacked before it is delivered again. Unset means 30 s. */
+  /**
+   * How long a delivery may stay unacked (or since its last in_progress) before it is
+   * revoked and delivered again. Unset means 30 s; from 100 ms to 12 h (else
+   * INVALID_ARGUMENT). Per member.
+   */
   ackWait:
     | Duration
     | undefined;
-  /** Delivery attempts before an event goes to the dead-letter stream. 0 means 5. */
+  /**
+   * Delivery attempts before an event goes to the dead-letter stream. 0 means 5; at most
+   * 1000 (else INVALID_ARGUMENT). Set when the group is created; later opens do not
+   * change it.
+   */
   maxDeliveries: number;
   /**
    * Turns per-chat ordering off for the whole group: events of one chat may then be in
@@ -221,9 +236,15 @@ export interface ConsumeOpen {
    * off). Unset or START_POSITION_NEW: events stored from the group's creation on.
    */
   start: StartPosition;
-  /** The first stream sequence, for START_POSITION_SEQUENCE. */
+  /**
+   * The first stream sequence, for START_POSITION_SEQUENCE: at least 1 (else
+   * INVALID_ARGUMENT). Ignored otherwise, and when the group exists.
+   */
   startSequence: number;
-  /** The earliest store time, for START_POSITION_TIME. */
+  /**
+   * The earliest store time, for START_POSITION_TIME: required then (else
+   * INVALID_ARGUMENT). Ignored otherwise, and when the group exists.
+   */
   startTime: Timestamp | undefined;
 }
 
@@ -237,7 +258,10 @@ export interface ConsumeAck {
 export interface ConsumeNak {
   /** The `delivery_id` of the ConsumeDelivery. */
   deliveryId: string;
-  /** How long to wait before delivering it again. Unset means at once. */
+  /**
+   * How long to wait before delivering it again. Unset means at once; at most 24 h
+   * (else INVALID_ARGUMENT).
+   */
   delay: Duration | undefined;
 }
 
@@ -245,7 +269,7 @@ export interface ConsumeNak {
 export interface ConsumeTerm {
   /** The `delivery_id` of the ConsumeDelivery. */
   deliveryId: string;
-  /** Why; stored with the dead letter. */
+  /** Why; stored with the dead letter (first 256 characters). May be empty. */
   reason: string;
 }
 
@@ -278,7 +302,7 @@ export interface ConsumeResponse {
 export interface ConsumeOpened {
   /** The group joined. */
   group: string;
-  /** This member's id within the group, for logs. */
+  /** This member's id, for logs: unique while the gateway runs, opaque. */
   memberId: string;
 }
 
@@ -288,17 +312,26 @@ export interface ConsumeDelivery {
   event:
     | Event
     | undefined;
-  /** The event's sequence in the ENGAGE_EVENTS stream. */
+  /**
+   * The event's sequence in the ENGAGE_EVENTS stream. A redelivery has the same
+   * sequence: use it (or Event.id) to make handling idempotent.
+   */
   sequence: number;
-  /** The id to ack, nak, term or mark in progress. Valid only on this call. */
+  /**
+   * The id to ack, nak, term or mark in progress. Opaque; valid only on this call, and
+   * only until the delivery is settled or revoked.
+   */
   deliveryId: string;
-  /** Which attempt this is, from 1. */
+  /**
+   * Which attempt this is, from 1. Counted by the gateway that owns the partition, so
+   * a partition handoff starts the count again.
+   */
   attempt: number;
-  /** When JetStream stored the event. */
+  /** When JetStream stored the event, by the NATS server's clock. */
   publishedAt:
     | Timestamp
     | undefined;
-  /** The partition the event's chat belongs to. */
+  /** The partition the event's chat belongs to, from 0 to GATEWAY_PARTITIONS - 1. */
   partition: number;
   /**
    * The lease epoch of the gateway that dispatched this delivery. It only grows for a
@@ -325,13 +358,17 @@ export interface PublishRequest {
     | //
     /**
      * A ready-made Event. `type_name`, `channel_name` and `chat_id` are required; the
-     * gateway sets `tenant`, `received_at`, and `id` when empty.
+     * gateway derives `type` and `channel` from them, sets `tenant` and `received_at`,
+     * and `id` when empty (see Event.id).
      */
     { $case: "event"; event: Event }
     | undefined;
-  /** The tenant to publish for. Empty means `default`. */
+  /**
+   * The tenant to publish for: 1 to 64 characters from A-Z, a-z, 0-9, `_` and `-`.
+   * Empty means `default`.
+   */
   tenant: string;
-  /** A W3C traceparent to carry with the event; optional. */
+  /** A W3C traceparent to carry with the event; optional. Overrides Event.traceparent. */
   traceparent: string;
 }
 
@@ -359,7 +396,7 @@ export interface ListDeadLettersRequest {
    * `next_sequence` of the previous page.
    */
   startSequence: number;
-  /** The most entries to return. 0 means 100; at most 1000. */
+  /** The most entries to return. 0 means 100; at most 1000 (else INVALID_ARGUMENT). */
   limit: number;
 }
 
@@ -379,7 +416,7 @@ export interface DeadLetter {
   kind: string;
   /** The group that gave up; empty for `invalid`. */
   group: string;
-  /** The tenant. */
+  /** The tenant of the event or body. Never empty. */
   tenant: string;
   /** Why: the term reason, "max deliveries reached", or the validation error. */
   reason: string;
@@ -401,7 +438,7 @@ export interface DeadLetter {
 
 /** Which dead letter to replay. */
 export interface ReplayDeadLetterRequest {
-  /** The DeadLetter's `sequence`. */
+  /** The DeadLetter's `sequence`: at least 1 (else INVALID_ARGUMENT). */
   sequence: number;
 }
 

@@ -1,0 +1,125 @@
+// Command go-bot is an example engage-gateway bot in Go (grpc-go).
+//
+// Default: joins a consumer group with Consume, prints each event and acks it.
+// -tail: a Subscribe tail, from -from-sequence N or from everything retained.
+// Generate the client first with `make clients` (build/clients/go, GOPATH layout).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+
+	eventsv1 "engagegateway/gen/go/engage/events/v1"
+	gatewayv1 "engagegateway/gen/go/engage/gateway/v1"
+	"google.golang.org/grpc"
+)
+
+func main() {
+	addr := flag.String("address", envOr("GATEWAY_ADDRESS", "localhost:50051"), "gateway gRPC address (env GATEWAY_ADDRESS)")
+	group := flag.String("group", "example-bots", "consumer group to join")
+	tail := flag.Bool("tail", false, "Subscribe (no acks, no group) instead of Consume")
+	from := flag.Uint64("from-sequence", 0, "with -tail: first stream sequence; default every retained event, then new ones")
+	flag.Parse()
+	log.SetFlags(0)
+
+	conn, err := grpc.Dial(*addr, grpc.WithInsecure()) // grpc-go 1.33 (Debian)
+	if err != nil {
+		log.Fatalf("dial %s: %v", *addr, err)
+	}
+	defer conn.Close()
+	client := gatewayv1.NewEventGatewayClient(conn)
+	if *tail {
+		err = runTail(client, *from)
+	} else {
+		err = runConsume(client, *group)
+	}
+	if err != nil {
+		log.Fatalf("gateway: %v", err)
+	}
+}
+
+func runConsume(client gatewayv1.EventGatewayClient, group string) error {
+	stream, err := client.Consume(context.Background())
+	if err != nil {
+		return err
+	}
+	// `open` must be the first message of the call.
+	open := &gatewayv1.ConsumeRequest{Request: &gatewayv1.ConsumeRequest_Open{Open: &gatewayv1.ConsumeOpen{Group: group}}}
+	if err := stream.Send(open); err != nil {
+		return err
+	}
+	for {
+		res, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch r := res.Response.(type) {
+		case *gatewayv1.ConsumeResponse_Opened:
+			fmt.Printf("opened group=%s member=%s\n", r.Opened.Group, r.Opened.MemberId)
+		case *gatewayv1.ConsumeResponse_Delivery:
+			show(r.Delivery.Sequence, r.Delivery.Event)
+			ack := &gatewayv1.ConsumeRequest{Request: &gatewayv1.ConsumeRequest_Ack{Ack: &gatewayv1.ConsumeAck{DeliveryId: r.Delivery.DeliveryId}}}
+			if err := stream.Send(ack); err != nil {
+				return err
+			}
+		case *gatewayv1.ConsumeResponse_Revoked:
+			// We ack at once, so there is no work to drop; a slow bot would abandon it here.
+			fmt.Printf("revoked %v: %s\n", r.Revoked.DeliveryIds, r.Revoked.Reason)
+		}
+	}
+}
+
+func runTail(client gatewayv1.EventGatewayClient, from uint64) error {
+	req, fromText := &gatewayv1.SubscribeRequest{Start: gatewayv1.StartPosition_START_POSITION_ALL}, "all"
+	if from > 0 {
+		req.Start, req.StartSequence, fromText = gatewayv1.StartPosition_START_POSITION_SEQUENCE, from, fmt.Sprint(from)
+	}
+	stream, err := client.Subscribe(context.Background(), req)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tailing from=%s\n", fromText)
+	for {
+		res, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		show(res.Sequence, res.Event)
+	}
+}
+
+// text is the first message's text, or the title of the option chosen in an interactive reply.
+func text(e *eventsv1.Event) string {
+	var msgs []*eventsv1.Message
+	if p := e.GetChatAssigned(); p != nil {
+		msgs = p.Messages
+	} else if p := e.GetMessageReceived(); p != nil {
+		msgs = p.Messages
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	if msgs[0].Text != "" {
+		return msgs[0].Text
+	}
+	return msgs[0].GetInteractiveResponse().GetTitle()
+}
+
+func show(seq uint64, e *eventsv1.Event) {
+	t, _ := json.Marshal(text(e))
+	fmt.Printf("event seq=%d chat=%s type=%s text=%s\n", seq, e.ChatId, e.TypeName, t)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

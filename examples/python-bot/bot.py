@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Example engage-gateway bot in Python (grpcio).
+
+Default: joins a consumer group with Consume, prints each event and acks it.
+--tail: a Subscribe tail, from --from-sequence N or from everything retained.
+Generate the client first: `make clients` (writes build/clients/python).
+"""
+import argparse
+import json
+import os
+import queue
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "build" / "clients" / "python"))
+
+import grpc  # noqa: E402
+from engage.gateway.v1 import gateway_pb2 as gw  # noqa: E402
+from engage.gateway.v1 import gateway_pb2_grpc as gw_grpc  # noqa: E402
+
+
+def text_of(event):
+    """The first message's text, or the title of the option chosen in an interactive reply."""
+    payload = event.WhichOneof("payload")
+    messages = getattr(event, payload).messages if payload in ("chat_assigned", "message_received") else []
+    if not messages:
+        return ""
+    return messages[0].text or messages[0].interactive_response.title
+
+
+def show(sequence, event):
+    print(f"event seq={sequence} chat={event.chat_id} type={event.type_name} text={json.dumps(text_of(event))}", flush=True)
+
+
+def consume(stub, group):
+    requests = queue.Queue()
+    requests.put(gw.ConsumeRequest(open=gw.ConsumeOpen(group=group)))  # `open` must come first
+    for res in stub.Consume(iter(requests.get, None)):
+        kind = res.WhichOneof("response")
+        if kind == "opened":
+            print(f"opened group={res.opened.group} member={res.opened.member_id}", flush=True)
+        elif kind == "delivery":
+            d = res.delivery
+            show(d.sequence, d.event)
+            requests.put(gw.ConsumeRequest(ack=gw.ConsumeAck(delivery_id=d.delivery_id)))
+        elif kind == "revoked":
+            # We ack at once, so there is no work to drop; a slow bot would abandon it here.
+            print(f"revoked {list(res.revoked.delivery_ids)}: {res.revoked.reason}", flush=True)
+
+
+def tail(stub, from_sequence):
+    if from_sequence:
+        req = gw.SubscribeRequest(start=gw.START_POSITION_SEQUENCE, start_sequence=from_sequence)
+    else:
+        req = gw.SubscribeRequest(start=gw.START_POSITION_ALL)
+    print(f"tailing from={from_sequence or 'all'}", flush=True)
+    for res in stub.Subscribe(req):
+        show(res.sequence, res.event)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--address", default=os.environ.get("GATEWAY_ADDRESS", "localhost:50051"),
+                   help="gateway gRPC address (env GATEWAY_ADDRESS; default localhost:50051)")
+    p.add_argument("--group", default="example-bots", help="consumer group to join (default example-bots)")
+    p.add_argument("--tail", action="store_true", help="Subscribe (no acks, no group) instead of Consume")
+    p.add_argument("--from-sequence", type=int, default=0,
+                   help="with --tail: first stream sequence; default every retained event, then new ones")
+    args = p.parse_args()
+    with grpc.insecure_channel(args.address) as channel:
+        stub = gw_grpc.EventGatewayStub(channel)
+        try:
+            if args.tail:
+                tail(stub, args.from_sequence)
+            else:
+                consume(stub, args.group)
+        except grpc.RpcError as err:
+            print(f"gateway: {err.code().name}: {err.details()}", file=sys.stderr)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
