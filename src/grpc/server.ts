@@ -17,8 +17,9 @@ import { createStreamRegistry, type StreamRegistry } from "./stream-registry";
 import { createSubscribeHandler } from "./subscribe-handler";
 
 export const SERVICE_NAME = "engage.gateway.v1.EventGateway";
-/** proto/ ships beside src/ and dist/; reflection serves the files as written. */
+/** proto/ ships beside src/ and dist/; server reflection describes the services from it. */
 const PROTO_DIR = path.resolve(__dirname, "../../proto");
+const HEALTH_PROTO_DIR = path.dirname(require.resolve("grpc-health-check/package.json")) + "/proto";
 
 export interface GrpcServerOptions {
   bus: Bus;
@@ -64,8 +65,8 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   health.addToServer(server);
-  const definition = loadSync(["engage/gateway/v1/gateway.proto", "engage/events/v1/events.proto"], {
-    includeDirs: [PROTO_DIR],
+  const definition = loadSync(["engage/gateway/v1/gateway.proto", "engage/events/v1/events.proto", "health/v1/health.proto"], {
+    includeDirs: [PROTO_DIR, HEALTH_PROTO_DIR],
   });
   new ReflectionService(definition).addToServer(server);
 

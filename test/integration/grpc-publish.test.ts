@@ -104,5 +104,6 @@ describe("gRPC Publish, health and reflection", () => {
     client.close();
     const names = reply.list_services_response.service.map((s: { name: string }) => s.name);
     assert.ok(names.includes("engage.gateway.v1.EventGateway"), names.join(", "));
+    assert.ok(names.includes("grpc.health.v1.Health"), names.join(", "));
   });
 });
