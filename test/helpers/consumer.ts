@@ -1,4 +1,4 @@
-import type { ClientDuplexStream } from "@grpc/grpc-js";
+import type { ClientDuplexStream, Metadata } from "@grpc/grpc-js";
 import {
   StartPosition,
   type ConsumeDelivery,
@@ -20,8 +20,8 @@ export class TestMember {
   private readonly call: ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
   private listeners: ((d: ConsumeDelivery) => void)[] = [];
 
-  constructor(client: EventGatewayClient, open: Partial<ConsumeOpen> & { group: string }, sendOpen = true) {
-    this.call = client.consume();
+  constructor(client: EventGatewayClient, open: Partial<ConsumeOpen> & { group: string }, sendOpen = true, metadata?: Metadata) {
+    this.call = metadata ? client.consume(metadata) : client.consume();
     let resolveOpened!: (id: string) => void;
     this.opened = new Promise((r) => (resolveOpened = r));
     this.ended = new Promise((resolve) => {
