@@ -40,3 +40,12 @@ send: build
 
 tail: build
 	node dist/cli/main.js tail --all
+
+# A three-node JetStream cluster on loopback (data in data/cluster/);
+# `bash scripts/nats-cluster.sh stop|status` stops it or shows it.
+.PHONY: cluster run-cluster
+cluster: setup
+	@bash scripts/nats-cluster.sh start
+
+run-cluster: cluster build
+	GATEWAY_NATS_URL=$$(bash scripts/nats-cluster.sh urls) GATEWAY_STREAM_REPLICAS=3 node dist/cli/main.js serve --dev

@@ -2,7 +2,16 @@ import { createServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { collectStatus, createBus, createGroupManager, createIngest, createPublisher, ensureStreams, type Bus } from "./bus";
+import {
+  collectStatus,
+  createBus,
+  createGroupManager,
+  createIngest,
+  createPublisher,
+  ensureStreams,
+  redactUrl,
+  type Bus,
+} from "./bus";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
 import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
@@ -146,7 +155,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   };
   setHealth(true);
   bus.onChange(setHealth);
-  logger.info({ http: httpPort, grpc: grpcPort, nats: servers, embedded: Boolean(embedded) }, "gateway ready");
+  logger.info({ http: httpPort, grpc: grpcPort, nats: servers.map(redactUrl), embedded: Boolean(embedded) }, "gateway ready");
 
   return {
     httpPort,

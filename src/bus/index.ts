@@ -6,3 +6,4 @@ export { openEventTail, TAIL_BUFFER, type EventTail, type TailItem, type TailSta
 export * from "./groups";
 export { collectStatus, type StreamStatus, type GroupStatus } from "./status";
 export type { IngestHooks } from "./ingest";
+export { redactUrl } from "./connection";
