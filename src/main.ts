@@ -62,6 +62,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     await embedded?.stop();
     throw err;
   }
+  const maxPayload = bus.nc.info?.max_payload ?? 0;
+  if (maxPayload > 0 && config.bodyLimitBytes * 2 + 64 * 1024 > maxPayload) {
+    // A stored event carries the body twice (raw and parsed).
+    logger.warn(
+      { maxPayload, bodyLimitBytes: config.bodyLimitBytes },
+      "NATS max_payload is small for GATEWAY_BODY_LIMIT: webhooks over about half of max_payload will get 413; raise max_payload on the NATS servers",
+    );
+  }
   let streamsReady = true;
   bus.onChange((connected) => {
     if (!connected) return;

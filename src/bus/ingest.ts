@@ -92,7 +92,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
       try {
         const webhook = validateWebhook(body, limits);
         event = toEvent(webhook, {
-          id: eventId(webhook.transactionId, body),
+          id: eventId(webhook.transactionId, text),
           tenant: origin.tenant,
           receivedAt,
           rawJson: raw,

@@ -41,6 +41,9 @@ export interface PublisherOptions {
   onPubAck?(stream: string, seconds: number): void;
 }
 
+/** Room kept for headers and the subject under max_payload. */
+const HEADROOM = 4096;
+
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** True for a well-formed W3C traceparent header value. */
@@ -57,6 +60,15 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
   async function publish(subject: string, data: Uint8Array, msgID: string, h: MsgHdrs): Promise<Stored> {
     const deadline = Date.now() + o.timeoutMs;
     let delay = 25;
+    // A message over the server's max_payload can never be stored: say so with a 413
+    // rather than a 503 that Engage would retry forever.
+    const max = bus.nc.info?.max_payload ?? Infinity;
+    if (data.length + HEADROOM > max) {
+      throw new GatewayError(
+        ErrorCode.PayloadTooLarge,
+        `the event is ${data.length} bytes, over the NATS max_payload of ${max}: raise max_payload on the NATS servers, or lower GATEWAY_BODY_LIMIT`,
+      );
+    }
     for (;;) {
       if (!bus.connected) {
         throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");

@@ -53,7 +53,9 @@ export function checkStringLengths(value: unknown, max: number, path = "body"): 
     value.forEach((v, i) => checkStringLengths(v, max, `${path}[${i}]`));
   } else if (value !== null && typeof value === "object") {
     for (const key of Object.keys(value)) {
-      if (key.length > max) throw new ValidationError(path, `a key of ${key.length} characters is longer than ${max}`);
+      if (key.length > max) {
+        throw new ValidationError(path, `a key of ${key.length} characters is longer than ${max} (GATEWAY_MAX_STRING_LENGTH)`);
+      }
       checkStringLengths((value as Record<string, unknown>)[key], max, path === "body" ? key : `${path}.${key}`);
     }
   }

@@ -2,6 +2,8 @@ import { StartPosition } from "../gen/engage/gateway/v1/gateway";
 import { ValidationError } from "./errors";
 import { instantToMillis, type Instant } from "./timestamp";
 
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
+
 /** Where reading ENGAGE_EVENTS starts. */
 export type StartAt =
   | { kind: "new" }
@@ -32,6 +34,11 @@ export function startAtOf(
       if (!r.startTime) throw new ValidationError(`${prefix}start_time`, "is required with START_POSITION_TIME");
       if (r.startTime.nanos < 0 || r.startTime.nanos > 999_999_999) {
         throw new ValidationError(`${prefix}start_time.nanos`, "must be from 0 to 999999999");
+      }
+      // The protobuf Timestamp range: 0001-01-01 to 9999-12-31; JavaScript dates cannot
+      // hold more, and the start is after the Unix epoch in any stream.
+      if (r.startTime.seconds < 0 || r.startTime.seconds > MAX_TIMESTAMP_SECONDS) {
+        throw new ValidationError(`${prefix}start_time.seconds`, `must be from 0 (1970) to ${MAX_TIMESTAMP_SECONDS} (9999-12-31)`);
       }
       return { kind: "time", timeMs: instantToMillis(r.startTime) };
     default:

@@ -4,7 +4,7 @@ import { ErrorCode, GatewayError } from "../domain";
 /** Reads a request body, refusing more than `limit` bytes before buffering them. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = (): GatewayError =>
-    new GatewayError(ErrorCode.PayloadTooLarge, `the body is larger than the limit of ${limit} bytes`);
+    new GatewayError(ErrorCode.PayloadTooLarge, `the body is larger than the limit of ${limit} bytes (GATEWAY_BODY_LIMIT)`);
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { startNatsServer, type NatsServerProcess } from "./nats-server-process";
@@ -19,6 +20,8 @@ export interface EmbeddedNatsOptions {
 }
 
 const MAX_BACKOFF_MS = 5000;
+/** max_payload of the embedded server: room for a 1 MiB webhook stored twice over. */
+export const EMBEDDED_MAX_PAYLOAD = 4 * 1024 * 1024;
 
 /**
  * Starts a local nats-server with JetStream in `<dataDir>/nats` and keeps it running:
@@ -28,7 +31,13 @@ const MAX_BACKOFF_MS = 5000;
 export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promise<EmbeddedNatsServer> {
   const storeDir = path.resolve(opts.dataDir, "nats");
   const log = opts.logger.child({ component: "embedded-nats" });
-  let current: NatsServerProcess = await startNatsServer({ bin: opts.bin, storeDir });
+  // A stored event holds the body twice (raw and parsed), so 1 MiB webhooks need more than
+  // nats-server's default max_payload of 1 MB.
+  const conf = path.resolve(opts.dataDir, "nats-embedded.conf");
+  mkdirSync(path.dirname(conf), { recursive: true });
+  writeFileSync(conf, `max_payload: ${EMBEDDED_MAX_PAYLOAD}\n`);
+  const args = ["-c", conf];
+  let current: NatsServerProcess = await startNatsServer({ bin: opts.bin, storeDir, args });
   const port = current.port;
   let stopping = false;
   let restarts = 0;
@@ -45,7 +54,7 @@ export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promi
       let backoff = 100;
       while (!stopping) {
         try {
-          current = await startNatsServer({ bin: opts.bin, storeDir, port });
+          current = await startNatsServer({ bin: opts.bin, storeDir, port, args });
           restarts++;
           running = true;
           log.info({ url: current.url, restarts }, "embedded nats-server restarted");

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startNatsServer, type NatsServerProcess } from "../../src/nats";
+import { EMBEDDED_MAX_PAYLOAD } from "../../src/nats/embedded-server";
 
 /** A nats-server with JetStream for one test suite, on a random port and a temporary store. */
 export interface TestNats {
@@ -23,7 +24,11 @@ export interface TestNats {
 
 export async function startTestNats(): Promise<TestNats> {
   const storeDir = mkdtempSync(path.join(tmpdir(), "engage-gw-nats-"));
-  let proc: NatsServerProcess = await startNatsServer({ storeDir });
+  // The same max_payload as the embedded server, so 1 MiB webhooks fit.
+  const conf = path.join(storeDir, "test.conf");
+  writeFileSync(conf, `max_payload: ${EMBEDDED_MAX_PAYLOAD}\n`);
+  const args = ["-c", conf];
+  let proc: NatsServerProcess = await startNatsServer({ storeDir, args });
   const port = proc.port;
   return {
     url: proc.url,
@@ -36,7 +41,7 @@ export async function startTestNats(): Promise<TestNats> {
     pause: () => void proc.child.kill("SIGSTOP"),
     resume: () => void proc.child.kill("SIGCONT"),
     start: async () => {
-      proc = await startNatsServer({ storeDir, port });
+      proc = await startNatsServer({ storeDir, port, args });
     },
     cleanup: async () => {
       await proc.stop();
