@@ -13,7 +13,7 @@ import {
   type LeaseStore,
   type MemberRegistry,
 } from "./kv-stores";
-import { ensurePartitionConsumer } from "./partition-worker";
+import { ensurePartitionConsumer } from "./partition-consumer";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
 /** Where a member's deliveries and revocations go (its Consume call). */

@@ -1,4 +1,4 @@
 export { createGroupManager, type GroupManager, type MemberHandle, type MemberSink, type GroupManagerOptions } from "./group-manager";
 export { type DeadLetterEntry, type DeadLetters, groupDlqSubject } from "./dead-letters";
-export { partitionConsumerName } from "./partition-worker";
+export { partitionConsumerName } from "./partition-consumer";
 export type { Delivery, SettleResult } from "./types";
