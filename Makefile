@@ -49,3 +49,9 @@ cluster: setup
 
 run-cluster: cluster build
 	GATEWAY_NATS_URL=$$(bash scripts/nats-cluster.sh urls) GATEWAY_STREAM_REPLICAS=3 node dist/cli/main.js serve --dev
+
+# Benchmarks on loopback, each against a baseline from the same run; writes BENCHMARKS.md.
+.PHONY: bench
+bench: setup
+	npm run build
+	npx tsx scripts/bench/run.ts

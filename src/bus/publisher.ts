@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type MsgHdrs } from "nats";
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from "nats";
 import { Event } from "../gen/engage/events/v1/events";
 import { ErrorCode, GatewayError, dedupeKey, escapeToken, subjectOf } from "../domain";
 import type { Bus } from "./connection";
@@ -57,6 +57,7 @@ export function isTraceparent(v: string): boolean {
  * until the time budget ends; then the caller gets `unavailable`, which Engage retries.
  */
 export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
+  const acks = createPubAckMux(bus.nc);
   async function publish(subject: string, data: Uint8Array, msgID: string, h: MsgHdrs): Promise<Stored> {
     const deadline = Date.now() + o.timeoutMs;
     let delay = 25;
@@ -76,7 +77,7 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
       const remaining = deadline - Date.now();
       try {
         const started = process.hrtime.bigint();
-        const ack = await bus.js.publish(subject, data, { msgID, headers: h, timeout: Math.max(remaining, 1) });
+        const ack = await acks.publish(subject, data, msgID, h, Math.max(remaining, 1));
         o.onPubAck?.(ack.stream, Number(process.hrtime.bigint() - started) / 1e9);
         return { sequence: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
@@ -99,17 +100,124 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
 
   return {
     publishEvent(event) {
+      // Fresh headers: append, which skips set()'s search for an existing key.
       const h = natsHeaders();
-      h.set(HEADER.eventType, escapeToken(event.typeName));
-      h.set(HEADER.chatId, escapeToken(event.chatId));
-      if (event.traceparent) h.set(HEADER.traceparent, event.traceparent);
+      h.append(HEADER.eventType, escapeToken(event.typeName));
+      h.append(HEADER.chatId, escapeToken(event.chatId));
+      if (event.traceparent) h.append(HEADER.traceparent, event.traceparent);
       const data = Event.encode(event).finish();
       return publish(subjectOf(event, o.partitions), data, dedupeKey(event.tenant, event.id), h);
     },
     publishRaw(subject, data, msgId, hdrs) {
       const h = natsHeaders();
-      for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+      for (const [k, v] of Object.entries(hdrs)) h.append(k, v);
       return publish(subject, data, msgId, h);
+    },
+  };
+}
+
+/** A JetStream PubAck. */
+interface PubAck {
+  stream: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+interface Waiter {
+  resolve(ack: PubAck): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Outgoing {
+  subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs;
+  token: string;
+}
+
+const decoder = new TextDecoder();
+
+function ackError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * JetStream publish with the PubAck read by one wildcard inbox subscription, instead of
+ * nats.js `js.publish` (a request each: a stack-capturing Error, a timeout Error, a
+ * deferred and a mux entry per message). Publishes made in one event-loop turn are handed
+ * to nats.js together in `setImmediate`, so they leave in one socket write instead of one
+ * write per message (nats.js flushes in a microtask after each request otherwise).
+ * Every publish still waits for its own PubAck, with its own timeout.
+ */
+export function createPubAckMux(nc: NatsConnection): {
+  publish(subject: string, data: Uint8Array, msgID: string, headers: MsgHdrs, timeoutMs: number): Promise<PubAck>;
+} {
+  const prefix = (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+  let inbox = "";
+  let sub: Subscription | undefined;
+  let next = 0;
+  const waiters = new Map<string, Waiter>();
+  let queue: Outgoing[] = [];
+  let scheduled = false;
+
+  const settle = (token: string): Waiter | undefined => {
+    const w = waiters.get(token);
+    if (!w) return undefined; // a late reply after the timeout
+    waiters.delete(token);
+    clearTimeout(w.timer);
+    return w;
+  };
+
+  const onReply = (err: NatsError | null, m: Msg): void => {
+    if (err) return; // the subscription ended (close or drain): waiters time out
+    const w = settle(m.subject.slice(inbox.length + 1));
+    if (!w) return;
+    if (m.headers?.hasError) {
+      // "No responders" (no stream leader) arrives as a 503 status message.
+      return w.reject(ackError(String(m.headers.code), m.headers.description || `status ${m.headers.code}`));
+    }
+    let pa: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
+    try {
+      pa = JSON.parse(decoder.decode(m.data));
+    } catch {
+      return w.reject(ackError("INVALID_ACK", "the PubAck is not JSON"));
+    }
+    if (pa.error) return w.reject(ackError(String(pa.error.code ?? "JS_ERROR"), pa.error.description ?? "JetStream error"));
+    if (!pa.stream) return w.reject(ackError("INVALID_ACK", "the PubAck names no stream"));
+    w.resolve({ stream: pa.stream, seq: pa.seq ?? 0, duplicate: pa.duplicate === true });
+  };
+
+  const flush = (): void => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    for (const p of batch) {
+      try {
+        nc.publish(p.subject, p.data, { reply: `${inbox}.${p.token}`, headers: p.headers });
+      } catch (err) {
+        settle(p.token)?.reject(err as Error);
+      }
+    }
+  };
+
+  return {
+    publish(subject, data, msgID, headers, timeoutMs) {
+      if (!sub || sub.isClosed()) {
+        inbox = createInbox(prefix);
+        sub = nc.subscribe(`${inbox}.*`, { callback: onReply });
+      }
+      headers.set("Nats-Msg-Id", msgID);
+      const token = (next++).toString(36);
+      return new Promise<PubAck>((resolve, reject) => {
+        const timer = setTimeout(() => settle(token)?.reject(ackError("TIMEOUT", "timeout")), timeoutMs);
+        waiters.set(token, { resolve, reject, timer });
+        queue.push({ subject, data, headers, token });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
   };
 }

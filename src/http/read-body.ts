@@ -1,20 +1,50 @@
 import type { IncomingMessage } from "node:http";
 import { ErrorCode, GatewayError } from "../domain";
 
-/** Reads a request body, refusing more than `limit` bytes before buffering them. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body, refusing more than `limit` bytes before buffering them. Plain
+ * `data`/`end` listeners (no async iterator), and no copy when the body came in one chunk.
+ * Past the limit, the rest of the body is read and dropped, so the 413 can still be sent
+ * (the error handler closes the connection after it).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = (): GatewayError =>
     new GatewayError(ErrorCode.PayloadTooLarge, `the body is larger than the limit of ${limit} bytes (GATEWAY_BODY_LIMIT)`);
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const fail = (err: Error): void => {
+      done();
+      req.resume();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) return fail(tooLarge());
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => fail(err);
+    // A client that goes away mid-body: no `end` will come.
+    const onClose = (): void => {
+      if (!req.complete) fail(Object.assign(new Error("aborted"), { code: "ECONNRESET" }));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
