@@ -64,6 +64,8 @@ export class PartitionWorker {
   private readonly held = new Map<number, Held>();
   private readonly queues = new Map<string, number[]>();
   private readonly busy = new Set<string>();
+  /** Chats with a queued head and nothing in flight, in the order they became ready. */
+  private readonly ready = new Set<string>();
   private readonly sticky = new Map<string, LocalMember>();
   private readonly flights = new Map<string, Flight>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -169,18 +171,29 @@ export class PartitionWorker {
       while (i > 0 && q[i - 1] > m.seq) i--;
       q.splice(i, 0, m.seq);
     }
+    if (!this.busy.has(chat)) this.ready.add(chat);
     if (this.state === "active") this.pump();
   }
 
-  /** Dispatches ready chat heads to members with room, oldest chats first. */
+  /**
+   * Dispatches ready chat heads to members with room, in the order the chats became
+   * ready. Only ready chats are visited, so an ack costs the same however many chats
+   * wait behind an unacked head.
+   */
   pump(): void {
-    if (this.state !== "active" || this.fenced) return;
-    for (const [chat, q] of this.queues) {
-      if (this.busy.has(chat) || q.length === 0) continue;
+    if (this.state !== "active" || this.ready.size === 0 || this.fenced) return;
+    for (const chat of this.ready) {
       const member = this.ctx.pickMember(this.sticky.get(chat));
       if (!member) return;
-      this.dispatch(this.held.get(q[0])!, member);
+      this.ready.delete(chat);
+      this.dispatch(this.held.get(this.queues.get(chat)![0])!, member);
     }
+  }
+
+  /** The chat's head is settled or may be retried: it is ready again if work is queued. */
+  private unlock(chat: string): void {
+    this.busy.delete(chat);
+    if ((this.queues.get(chat)?.length ?? 0) > 0) this.ready.add(chat);
   }
 
   private dispatch(h: Held, member: LocalMember): void {
@@ -272,13 +285,13 @@ export class PartitionWorker {
       return;
     }
     if (delayMs <= 0) {
-      this.busy.delete(h.chat);
+      this.unlock(h.chat);
       this.ctx.onChange();
       return;
     }
     const t = setTimeout(() => {
       this.delays.delete(t);
-      this.busy.delete(h.chat);
+      this.unlock(h.chat);
       this.ctx.onChange();
     }, delayMs);
     this.delays.add(t);
@@ -287,6 +300,7 @@ export class PartitionWorker {
   /** Dead-letters an event (PubAck first), then terms it; the chat then moves on. */
   private async bury(h: Held, reason: string): Promise<void> {
     this.busy.add(h.chat);
+    this.ready.delete(h.chat);
     for (;;) {
       if (this.state === "stopped") return;
       try {
@@ -313,7 +327,7 @@ export class PartitionWorker {
         this.sticky.delete(h.chat);
       }
     }
-    this.busy.delete(h.chat);
+    this.unlock(h.chat);
     this.ctx.onChange();
   }
 
@@ -375,6 +389,7 @@ export class PartitionWorker {
     this.held.clear();
     this.queues.clear();
     this.busy.clear();
+    this.ready.clear();
     this.ctx.onStopped(this);
     this.ctx.onChange();
   }
