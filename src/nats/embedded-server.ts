@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { startNatsServer, type NatsServerProcess } from "./nats-server-process";
@@ -20,6 +20,29 @@ export interface EmbeddedNatsOptions {
 }
 
 const MAX_BACKOFF_MS = 5000;
+
+/** Stops the nats-server named in `pidFile` if it still runs on `storeDir`. */
+async function stopStaleServer(pidFile: string, storeDir: string, log: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim());
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (!cmdline.includes("nats-server") || !cmdline.includes(storeDir)) return;
+  } catch {
+    return; // no pid file, or no such process
+  }
+  log.warn({ pid }, "stopping a nats-server left running on this data directory by an earlier gateway");
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.kill(pid, "SIGKILL");
+}
 /** max_payload of the embedded server: room for a 1 MiB webhook stored twice over. */
 export const EMBEDDED_MAX_PAYLOAD = 4 * 1024 * 1024;
 
@@ -36,7 +59,11 @@ export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promi
   const conf = path.resolve(opts.dataDir, "nats-embedded.conf");
   mkdirSync(path.dirname(conf), { recursive: true });
   writeFileSync(conf, `max_payload: ${EMBEDDED_MAX_PAYLOAD}\n`);
-  const args = ["-c", conf];
+  // A gateway killed with SIGKILL leaves its nats-server running on the store; two
+  // servers must never share one store, so stop that one first.
+  const pidFile = path.resolve(opts.dataDir, "nats-embedded.pid");
+  await stopStaleServer(pidFile, storeDir, log);
+  const args = ["-c", conf, "-P", pidFile];
   let current: NatsServerProcess = await startNatsServer({ bin: opts.bin, storeDir, args });
   const port = current.port;
   let stopping = false;

@@ -180,4 +180,15 @@ describe("the built gateway process with an embedded nats-server", function () {
     assert.deepEqual(got.map((r) => Number(r.sequence)), [2, 3, 4, 5]);
     assert.deepEqual(got.map((r) => r.event.chat_id), ["CSRCJ17FWP50IOZ9", "CSR12389172839128", "AFTER-RETRIES", "AFTER-NATS-RESTART"]);
   });
+
+  it("after a SIGKILL, the next start stops the orphaned nats-server and takes the data directory over", async () => {
+    gw.child.kill("SIGKILL");
+    await gw.exited;
+    const orphan = Number(execFileSync("pgrep", ["-f", `${dataDir}/nats`]).toString().trim().split("\n")[0]);
+    assert.ok(orphan > 0, "the old nats-server outlived its gateway");
+    gw = await startGatewayProcess(env());
+    assert.throws(() => process.kill(orphan, 0), "the orphan was stopped");
+    const got = await subscribe(grpc(), { start: "START_POSITION_SEQUENCE", start_sequence: 5 }, 1);
+    assert.equal(got[0].event.chat_id, "AFTER-NATS-RESTART");
+  });
 });
