@@ -1,4 +1,5 @@
 import { ConfigError } from "./config-error";
+import { TENANT_NAME } from "./domain/subject";
 import { readNatsAuth, readNatsTls, type NatsAuth, type NatsTls } from "./nats-config";
 import { readEntries, readSecurityConfig, SECURITY_OPTIONS, type SecurityConfig } from "./security-config";
 
@@ -252,7 +253,6 @@ function bytes(v: string, name: string): number {
   return Number(m[1]) * BYTE_UNITS[(m[2] ?? "b").toLowerCase()];
 }
 
-const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 
 function tokens(v: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -260,7 +260,7 @@ function tokens(v: string): Map<string, string> {
     const i = entry.indexOf(":");
     const tenant = i < 0 ? "default" : entry.slice(0, i);
     const token = i < 0 ? entry : entry.slice(i + 1);
-    if (!TENANT.test(tenant)) {
+    if (!TENANT_NAME.test(tenant)) {
       throw new ConfigError(`GATEWAY_WEBHOOK_TOKENS: tenant ${JSON.stringify(tenant)} must be 1-64 characters of A-Z, a-z, 0-9, _ and -`);
     }
     if (token.length < 16) {

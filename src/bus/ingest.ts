@@ -1,4 +1,3 @@
-import type { Event } from "../gen/engage/events/v1/events";
 import {
   DEFAULT_WEBHOOK_LIMITS,
   ValidationError,
@@ -13,7 +12,7 @@ import {
   channelOf,
   eventTypeOf,
 } from "../domain";
-import { Event as EventCodec } from "../gen/engage/events/v1/events";
+import { Event } from "../gen/engage/events/v1/events";
 import { HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
 
 /** Who sent an event, as established by the door it came through. */
@@ -120,7 +119,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
       };
       if (event.id === "") {
         // Hash what the source sent, not what the gateway adds, so a resend dedupes.
-        const bytes = EventCodec.encode({ ...input, receivedAt: undefined, tenant: "" }).finish();
+        const bytes = Event.encode({ ...input, receivedAt: undefined, tenant: "" }).finish();
         event.id = input.transactionId || `sha256:${sha256Hex(bytes)}`;
       }
       const stored = await publisher.publishEvent(event);

@@ -125,3 +125,6 @@ export function eventTokenOf(typeName: string): string {
 export function channelTokenOf(channelName: string): string {
   return channelToken(channelName, channelOf(channelName) !== Channel.CHANNEL_UNSPECIFIED);
 }
+
+/** Tenant names: 1-64 characters of A-Z, a-z, 0-9, _ and -, so they are subject tokens as they are. */
+export const TENANT_NAME = /^[A-Za-z0-9_-]{1,64}$/;

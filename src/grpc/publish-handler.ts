@@ -1,12 +1,11 @@
 import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type { Ingest } from "../bus";
-import { ValidationError } from "../domain";
+import { TENANT_NAME, ValidationError } from "../domain";
 import type { PublishRequest, PublishResponse } from "../gen/engage/gateway/v1/gateway";
 import { checkTenant, type Authorize } from "./api-keys";
 import { toServiceError } from "./grpc-status";
 import { assertDecoded } from "./safe-decode";
 
-const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Publish: the webhook's path (validation, dedupe, PubAck) for non-HTTP sources. */
 export function createPublishHandler(ingest: Ingest, authorize: Authorize) {
@@ -20,7 +19,7 @@ export function createPublishHandler(ingest: Ingest, authorize: Authorize) {
       // A key for exactly one tenant publishes for it by default.
       const only = principal.tenants !== "*" && principal.tenants.size === 1 ? [...principal.tenants][0] : "default";
       const tenant = req.tenant === "" ? only : req.tenant;
-      if (!TENANT.test(tenant)) {
+      if (!TENANT_NAME.test(tenant)) {
         throw new ValidationError("tenant", "must be 1-64 characters of A-Z, a-z, 0-9, _ and -");
       }
       checkTenant(principal, tenant);
