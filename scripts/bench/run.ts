@@ -11,7 +11,7 @@
  * infrastructure for the gateway and for every NATS baseline alike).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -115,6 +115,7 @@ function cpuSeconds(pid: number | undefined): number {
     return NaN;
   }
 }
+const mb = (bytes: number | undefined): string => ((bytes ?? NaN) / 2 ** 20).toFixed(0);
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function bodyFor(txid: string, chatId = FIXTURE.chat_id as string): string {
@@ -134,6 +135,9 @@ interface Server {
 interface GatewayStats {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
   loop: { p50: number; p99: number; max: number; mean: number };
 }
 
@@ -147,8 +151,10 @@ function startServer(script: string, env: Record<string, string>, nodeArgs: stri
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   track(child);
+  if (process.env.BENCH_GATEWAY_LOG) child.stdout!.pipe(createWriteStream(process.env.BENCH_GATEWAY_LOG));
   child.stdout!.resume(); // the gateway's JSON logs: read (as a log shipper would) and dropped
   let stderr = "";
+  if (process.env.BENCH_ECHO) child.stderr!.on("data", (c: Buffer) => process.stderr.write(c));
   child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   let nextId = 1;
   const pending = new Map<number, (v: any) => void>();
@@ -521,7 +527,11 @@ async function benchFanout(gw: Server): Promise<void> {
     const before = got.map((g) => g.length);
     const measured = new Set<number>();
     let rssMax = 0;
-    const sampler = setInterval(() => void gw.request<GatewayStats>("stats").then((s) => (rssMax = Math.max(rssMax, s.rss))), 250);
+    let atMax: GatewayStats | undefined;
+    const sample = (s: GatewayStats): void => {
+      if (s.rss > rssMax) [rssMax, atMax] = [s.rss, s];
+    };
+    const sampler = setInterval(() => void gw.request<GatewayStats>("stats").then(sample), 250);
     const started = nowMs();
     const posts: Promise<void>[] = [];
     const total = await atRate(o.rate, o.seconds, (i) => {
@@ -547,14 +557,13 @@ async function benchFanout(gw: Server): Promise<void> {
     }
     const finished = lastDelivery;
     clearInterval(sampler);
-    const s = await gw.request<GatewayStats>("stats");
-    rssMax = Math.max(rssMax, s.rss);
+    sample(await gw.request<GatewayStats>("stats"));
     const d = delivered();
     const seconds = (finished - started) / 1000;
     for (const st of streams) st.cancel();
     for (const c of clients) c.close();
     const row = { posted: total, streams: o.streams, delivered: d, lost: expected - d, deliveredPerSec: d / seconds, rssMB: rssMax / 2 ** 20 };
-    log(`fanout run ${r + 1}: ${d}/${expected} delivered (${row.deliveredPerSec.toFixed(0)}/s), lost ${row.lost}, RSS ${row.rssMB.toFixed(0)} MB`);
+    log(`fanout run ${r + 1}: ${d}/${expected} delivered (${row.deliveredPerSec.toFixed(0)}/s), lost ${row.lost}, RSS ${row.rssMB.toFixed(0)} MB (then heap ${mb(atMax?.heapUsed)} used of ${mb(atMax?.heapTotal)}, external ${mb(atMax?.external)} MB)`);
     runs.push(row);
     await sleep(500);
   }

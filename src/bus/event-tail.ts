@@ -1,4 +1,4 @@
-import { DeliverPolicy, type ConsumerMessages, type JsMsg, type OrderedConsumerOptions } from "nats";
+import { AckPolicy, DeliverPolicy, nanos, type Consumer, type ConsumerConfig, type ConsumerMessages, type JsMsg } from "nats";
 import { Event } from "../gen/engage/events/v1/events";
 import { ErrorCode, GatewayError, type Instant, type StartAt } from "../domain";
 import type { Bus } from "./connection";
@@ -10,7 +10,10 @@ export type TailStart = StartAt;
 
 /** One event read from the stream. */
 export interface TailItem {
-  event: Event;
+  /** The stored bytes: an encoded `Event`. */
+  data: Uint8Array;
+  /** The event, decoded on first use (a reader that only forwards the bytes never pays for it). */
+  readonly event: Event;
   sequence: number;
   publishedAt: Instant;
   /** Set on a dead letter replayed for one consumer group; tails skip those. */
@@ -23,64 +26,141 @@ export interface EventTail extends AsyncIterable<TailItem> {
 }
 
 /** Messages buffered ahead of the reader; bounds memory per tail. */
-export const TAIL_BUFFER = 256;
+export const TAIL_BUFFER = 64;
+/** Failed reads in a row, with no message between them, before a tail gives up. */
+const MAX_FAILURES = 5;
 
 /**
- * Opens an ordered consumer (ephemeral, no acks, recreated by the client library after
- * a gap or a reconnect) on `subject`. Throws OUT_OF_RANGE for a start sequence beyond
- * the stream's end, and UNAVAILABLE when NATS cannot be reached.
+ * Reads `subject` in stream order from `start`, live. Behind it is an ephemeral
+ * pull consumer (no acks, in memory, dropped by the server 30 s after a crashed
+ * gateway stops pulling), read as an iterator, so the next pull goes out only when the
+ * reader has taken what came before: a slow reader holds at most about TAIL_BUFFER
+ * messages. (nats.js's ordered consumer refills as messages arrive, whatever the reader
+ * does, so a slow gRPC client would pile events up in memory.) On a gap in the delivery
+ * sequence, or when the consumer fails (the server restarted and forgot it), the tail
+ * creates a new one from the sequence after the last message read.
+ *
+ * Throws OUT_OF_RANGE for a start sequence beyond the stream's end, and UNAVAILABLE when
+ * NATS cannot be reached; the iteration throws UNAVAILABLE after MAX_FAILURES failures
+ * in a row.
  */
 export async function openEventTail(bus: Bus, subject: string, start: TailStart): Promise<EventTail> {
   if (!bus.connected) throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");
-  // A crashed gateway cannot delete its consumers; the server drops them after this.
-  const opts: Partial<OrderedConsumerOptions> = { filterSubjects: subject, inactive_threshold: 30_000 };
+  let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
+  let stopped = false;
+  const close = (): void => {
+    const c = current;
+    current = undefined;
+    if (!c) return;
+    void c.messages.stop();
+    c.consumer.delete().catch(() => undefined);
+  };
+  const open = async (from: Partial<ConsumerConfig>): Promise<NonNullable<typeof current>> => {
+    const info = await bus.jsm.consumers.add(EVENTS_STREAM, {
+      ...from,
+      ack_policy: AckPolicy.None,
+      filter_subject: subject,
+      inactive_threshold: nanos(30_000),
+      mem_storage: true,
+      num_replicas: 1,
+    });
+    const consumer = await bus.js.consumers.get(EVENTS_STREAM, info.name);
+    const messages = await consumer.consume({ max_messages: TAIL_BUFFER, abort_on_missing_resource: true });
+    return { consumer, messages };
+  };
+  let first: Partial<ConsumerConfig>;
   try {
-    switch (start.kind) {
-      case "new":
-        opts.deliver_policy = DeliverPolicy.New;
-        break;
-      case "all":
-        // nats.js sends opt_start_seq with DeliverPolicy.All, which nats-server 2.9
-        // rejects; starting at sequence 1 means the same.
-        opts.deliver_policy = DeliverPolicy.StartSequence;
-        opts.opt_start_seq = 1;
-        break;
-      case "sequence": {
-        const info = await bus.jsm.streams.info(EVENTS_STREAM);
-        if (start.sequence > info.state.last_seq + 1) {
-          throw new GatewayError(
-            ErrorCode.OutOfRange,
-            `start_sequence ${start.sequence} is past the end of the stream (last sequence ${info.state.last_seq})`,
-            "start_sequence",
-          );
-        }
-        opts.deliver_policy = DeliverPolicy.StartSequence;
-        opts.opt_start_seq = start.sequence;
-        break;
-      }
-      case "time":
-        opts.deliver_policy = DeliverPolicy.StartTime;
-        opts.opt_start_time = new Date(start.timeMs).toISOString();
-        break;
-    }
-    const consumer = await bus.js.consumers.get(EVENTS_STREAM, opts);
-    const messages: ConsumerMessages = await consumer.consume({ max_messages: TAIL_BUFFER });
-    return {
-      stop: () => {
-        void messages.stop();
-        consumer.delete().catch(() => undefined);
-      },
-      async *[Symbol.asyncIterator]() {
-        for await (const m of messages) {
-          const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
-          yield { event: Event.decode(m.data), sequence: m.seq, publishedAt: storedAt(m), replayFor };
-        }
-      },
-    };
+    first = await startConfig(bus, start);
+    current = await open(first);
   } catch (err) {
     throw GatewayError.from(err, ErrorCode.Unavailable);
   }
+  return {
+    stop: () => {
+      stopped = true;
+      close();
+    },
+    async *[Symbol.asyncIterator]() {
+      let next = 0;
+      let failures = 0;
+      const fail = async (err: unknown): Promise<void> => {
+        if (++failures >= MAX_FAILURES) throw GatewayError.from(err, ErrorCode.Unavailable);
+        await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
+      };
+      while (!stopped) {
+        let delivered = 0;
+        try {
+          current ??= await open(next > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next } : first);
+          for await (const m of current.messages) {
+            // A gap means the server skipped messages; start again from the next one.
+            if (m.info.deliverySequence !== ++delivered) break;
+            failures = 0;
+            next = m.seq + 1;
+            const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
+            yield new StoredItem(m.data, m.seq, storedAt(m), replayFor);
+          }
+          close();
+          if (!stopped && delivered === 0) await fail(new Error("the event consumer ended"));
+        } catch (err) {
+          close();
+          if (stopped) return;
+          await fail(err);
+        }
+      }
+    },
+  };
 }
+
+/** Where the first consumer of a tail starts. */
+async function startConfig(bus: Bus, start: TailStart): Promise<Partial<ConsumerConfig>> {
+  const opts: Partial<ConsumerConfig> = {};
+  switch (start.kind) {
+    case "new": {
+      // The sequence "new" means now, so that a consumer created again before the first
+      // message starts where this one did.
+      const info = await bus.jsm.streams.info(EVENTS_STREAM);
+      opts.deliver_policy = DeliverPolicy.StartSequence;
+      opts.opt_start_seq = info.state.last_seq + 1;
+      break;
+    }
+    case "all":
+      opts.deliver_policy = DeliverPolicy.All;
+      break;
+    case "sequence": {
+      const info = await bus.jsm.streams.info(EVENTS_STREAM);
+      if (start.sequence > info.state.last_seq + 1) {
+        throw new GatewayError(
+          ErrorCode.OutOfRange,
+          `start_sequence ${start.sequence} is past the end of the stream (last sequence ${info.state.last_seq})`,
+          "start_sequence",
+        );
+      }
+      opts.deliver_policy = DeliverPolicy.StartSequence;
+      opts.opt_start_seq = start.sequence;
+      break;
+    }
+    case "time":
+      opts.deliver_policy = DeliverPolicy.StartTime;
+      opts.opt_start_time = new Date(start.timeMs).toISOString();
+      break;
+  }
+  return opts;
+}
+
+class StoredItem implements TailItem {
+  #event: Event | undefined;
+  constructor(
+    readonly data: Uint8Array,
+    readonly sequence: number,
+    readonly publishedAt: Instant,
+    readonly replayFor: string | undefined,
+  ) {}
+  get event(): Event {
+    return (this.#event ??= Event.decode(this.data));
+  }
+}
+
+const DIGITS = /^\d+$/;
 
 /**
  * The exact store time of a message. nats.js parses the nanosecond timestamp of the ack
@@ -92,9 +172,8 @@ export function storedAt(m: JsMsg): Instant {
   // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens), or
   // $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<rand>
   const token = t.length === 9 ? t[7] : t[9];
-  if (token && /^\d+$/.test(token)) {
-    const ns = BigInt(token);
-    return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
+  if (token && token.length > 9 && DIGITS.test(token)) {
+    return { seconds: Number(token.slice(0, -9)), nanos: Number(token.slice(-9)) };
   }
   const ns = m.info.timestampNanos;
   return { seconds: Math.floor(ns / 1e9), nanos: ns % 1e9 };

@@ -11,6 +11,12 @@ export interface CompiledFilter {
   /** The same subject narrowed to one partition, for a consumer group's partition consumer. */
   partitionSubject(partition: number): string;
   matches(event: Event): boolean;
+  /**
+   * True when `subject` alone decides: every event stored under it matches, so a reader
+   * need not decode events to filter them. So it is for no filter, one tenant, one chat
+   * id, or both, since an event's subject holds its tenant and chat id as they are.
+   */
+  bySubject: boolean;
 }
 
 /** Most values one filter list may hold. */
@@ -90,6 +96,8 @@ export function compileFilter(f: EventFilter | undefined, partitions: number, fi
 
   return {
     subject,
+    bySubject:
+      types.size + typeNames.size + channels.size + assets.size === 0 && tenants.size <= 1 && chatIds.size <= 1,
     // A filter pinned to one chat yields, for the other partitions, subjects no event has.
     partitionSubject: (p) => toSubject([tokens[0], String(p), ...tokens.slice(2)]),
     matches: (e) =>

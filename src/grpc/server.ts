@@ -10,6 +10,7 @@ import { EventGatewayService } from "../gen/engage/gateway/v1/gateway";
 import { createAuthorize, type ApiKey } from "./api-keys";
 import { createConsumeHandler } from "./consume-handler";
 import { withSafeDecode } from "./safe-decode";
+import { withPreEncodedResponses } from "./pre-encoded";
 import { createStreamQuota } from "./stream-quota";
 import { createListDeadLettersHandler, createReplayDeadLetterHandler } from "./dead-letter-handlers";
 import { createPublishHandler } from "./publish-handler";
@@ -56,7 +57,7 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   const authorize = createAuthorize(o.apiKeys);
   const quota = createStreamQuota(o.maxStreamsPerKey);
   const guard = { authorize, quota, metrics: o.metrics, streams, logger, partitions: o.partitions };
-  server.addService(withSafeDecode(EventGatewayService), {
+  server.addService(withPreEncodedResponses(withSafeDecode(EventGatewayService)), {
     subscribe: createSubscribeHandler({ ...guard, bus: o.bus }),
     consume: createConsumeHandler({ ...guard, groups: o.groups, maxInFlight: o.maxInFlight }),
     publish: createPublishHandler(o.ingest, authorize),

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { openEventTail, type Bus } from "../bus";
@@ -11,6 +10,7 @@ import { scopeFilter, type Authorize } from "./api-keys";
 import { assertDecoded } from "./safe-decode";
 import type { StreamQuota } from "./stream-quota";
 import type { Metrics } from "../metrics";
+import { encodeSubscribeResponse } from "./pre-encoded";
 
 /** What a client reads when its stream ends early. */
 export const RESUME_HINT =
@@ -49,13 +49,10 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
       for await (const item of t) {
         if (call.cancelled || call.destroyed) break;
-        if (item.replayFor || !plan.filter.matches(item.event)) continue;
-        const response: SubscribeResponse = {
-          event: item.event,
-          sequence: item.sequence,
-          publishedAt: item.publishedAt,
-        };
-        if (!call.write(response)) await waitForDrain(call);
+        if (item.replayFor || !(plan.filter.bySubject || plan.filter.matches(item.event))) continue;
+        // The stored bytes go out as they are (see pre-encoded.ts).
+        const response = encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
+        if (!call.write(response as unknown as SubscribeResponse)) await waitForDrain(call);
       }
       if (!call.cancelled && !call.writableEnded) {
         call.emit("error", { code: status.UNAVAILABLE, details: RESUME_HINT });
@@ -70,12 +67,17 @@ export function createSubscribeHandler(d: SubscribeDeps) {
 }
 
 /** Resolves on `drain`, or when the call ends first. */
-async function waitForDrain(call: ServerWritableStream<unknown, unknown>): Promise<void> {
-  const ac = new AbortController();
-  await Promise.race([
-    once(call, "drain", { signal: ac.signal }).catch(() => undefined),
-    once(call, "cancelled", { signal: ac.signal }).catch(() => undefined),
-    once(call, "close", { signal: ac.signal }).catch(() => undefined),
-  ]);
-  ac.abort();
+function waitForDrain(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    if (call.cancelled || call.destroyed) return resolve();
+    const done = (): void => {
+      call.off("drain", done);
+      call.off("cancelled", done);
+      call.off("close", done);
+      resolve();
+    };
+    call.on("drain", done);
+    call.on("cancelled", done);
+    call.on("close", done);
+  });
 }

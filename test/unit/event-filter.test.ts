@@ -40,6 +40,38 @@ const LABELS = ["assigned", "received", "closed", "unknownType", "telegram"];
 const label = (e: Event): string => LABELS[ALL.indexOf(e)];
 
 describe("compileFilter", () => {
+  it("is decided by the subject alone for no filter, one tenant and one chat id, and only then", () => {
+    for (const f of [undefined, filter({}), filter({ tenants: ["acme"] }), filter({ chatIds: ["c"] }), filter({ tenants: ["acme"], chatIds: ["c"] })]) {
+      assert.equal(compileFilter(f, PARTITIONS).bySubject, true, JSON.stringify(f));
+    }
+    for (const f of [
+      { types: [EventType.EVENT_TYPE_CHAT_CLOSED] },
+      { typeNames: ["x"] },
+      { channels: [Channel.CHANNEL_SMS] },
+      { tenants: ["a", "b"] },
+      { assets: ["a"] },
+      { chatIds: ["c", "d"] },
+    ]) {
+      assert.equal(compileFilter(filter(f), PARTITIONS).bySubject, false, JSON.stringify(f));
+    }
+  });
+
+  it("where the subject decides, matches every event stored under the subject", () => {
+    for (const [f, tenant, body] of [
+      [{ tenants: ["acme"] }, "acme", {}],
+      [{ chatIds: ["a.b *>c ü"] }, "t1", { chat_id: "a.b *>c ü" }],
+      [{ tenants: ["t-2"], chatIds: ["%41"] }, "t-2", { chat_id: "%41" }],
+    ] as [Partial<EventFilter>, string, Record<string, unknown>][]) {
+      const c = compileFilter(filter(f), PARTITIONS);
+      const e = eventOf("message.received", tenant, body);
+      assert.ok(c.bySubject);
+      assert.ok(subjectMatches(c.subject, subjectOf(e, PARTITIONS)), `${c.subject} should hold ${subjectOf(e, PARTITIONS)}`);
+      assert.ok(c.matches(e));
+      const other = eventOf("message.received", tenant === "acme" ? "zeta" : "acme", { chat_id: "other" });
+      assert.ok(!subjectMatches(c.subject, subjectOf(other, PARTITIONS)), `${c.subject} should not hold ${subjectOf(other, PARTITIONS)}`);
+    }
+  });
+
   describe("subject", () => {
     it('is "engage.events.>" for an unset or empty filter', () => {
       assert.equal(compileFilter(undefined, PARTITIONS).subject, "engage.events.>");
