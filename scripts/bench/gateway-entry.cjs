@@ -29,12 +29,39 @@ function stats() {
   };
 }
 
+/** A CPU profiler the harness starts and stops over IPC (node:inspector, in this process). */
+const profiler = (() => {
+  const inspector = require("node:inspector");
+  const fs = require("node:fs");
+  const session = new inspector.Session();
+  const post = (method, params) =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  return {
+    async start() {
+      session.connect();
+      await post("Profiler.enable");
+      await post("Profiler.start");
+    },
+    async stop(file) {
+      const { profile } = await post("Profiler.stop");
+      fs.writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+})();
+
 async function run() {
   const config = loadConfig(process.env, []);
   const logger = createLogger(config);
   const gateway = await startGateway(config, logger);
   process.on("message", async (msg) => {
     if (msg.cmd === "stats") process.send({ id: msg.id, stats: stats() });
+    if (msg.cmd === "profile") {
+      // BENCH_PROFILE_DIR: the harness profiles the measured part of a benchmark only.
+      if (msg.file) await profiler.stop(msg.file);
+      else await profiler.start();
+      process.send({ id: msg.id, ok: true });
+    }
     if (msg.cmd === "resetLoop") {
       loop.reset();
       process.send({ id: msg.id, ok: true });

@@ -15,15 +15,14 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { Client, credentials, type ClientReadableStream } from "@grpc/grpc-js";
+import { Client, credentials, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import { AckPolicy, DeliverPolicy, connect, headers as natsHeaders, type NatsConnection } from "nats";
 import { startNatsServer, type NatsServerProcess } from "../../src/nats";
 import {
   EventGatewayClient,
   StartPosition,
   SubscribeRequest,
-  type ConsumeRequest,
-  type ConsumeResponse,
+  ConsumeRequest,
   type EventFilter,
   type SubscribeResponse,
 } from "../../src/gen/engage/gateway/v1/gateway";
@@ -64,7 +63,7 @@ const P = SMOKE
       ingest: { connections: 50, seconds: 5, warmSeconds: 2 },
       e2e: { rate: 1000, seconds: 4, warm: 500 },
       fanout: { streams: 100, rate: 500, seconds: 4 },
-      groups: { events: 20_000, chats: 1000, members: 4, maxInFlight: 64 },
+      groups: { events: 50_000, chats: 1000, members: 4, maxInFlight: 64 },
       soak: { warm: 50_000, events: 500_000, connections: 64 },
     };
 
@@ -128,7 +127,7 @@ interface Server {
   child: ChildProcess;
   httpPort: number;
   grpcPort: number;
-  request<T = any>(cmd: string): Promise<T>;
+  request<T = any>(cmd: string, args?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -168,11 +167,11 @@ function startServer(script: string, env: Record<string, string>, nodeArgs: stri
           child,
           httpPort: m.httpPort,
           grpcPort: m.grpcPort,
-          request: (c) =>
+          request: (c, args) =>
             new Promise((res) => {
               const id = nextId++;
               pending.set(id, res);
-              child.send({ cmd: c, id });
+              child.send({ ...args, cmd: c, id });
             }),
           stop: async () => {
             if (child.exitCode !== null) return;
@@ -336,9 +335,14 @@ const subscribeRequest = (tenants: string[]): SubscribeRequest => ({
   startTime: undefined,
 });
 
-/** Reads only the `sequence` (field 2) of a SubscribeResponse, without decoding the event. */
-function sequenceOf(buf: Buffer): number {
-  let i = 0;
+/**
+ * Walks the top-level fields of a protobuf message without decoding it: `onField` gets
+ * each field number with its varint value, or the bounds of its length-delimited bytes.
+ * The harness reads only what it checks, so its own decoding does not load the machine
+ * the gateway runs on (the raw NATS baselines decode nothing either).
+ */
+function walkFields(buf: Buffer, start: number, end: number, onField: (field: number, value: number, from: number, to: number) => void): void {
+  let i = start;
   const varint = (): number => {
     let v = 0;
     let mul = 1;
@@ -349,21 +353,52 @@ function sequenceOf(buf: Buffer): number {
       mul *= 128;
     }
   };
-  while (i < buf.length) {
+  while (i < end) {
     const tag = varint();
     const wt = tag & 7;
-    if (wt === 0) {
-      const v = varint();
-      if (tag >>> 3 === 2) return v;
-    } else if (wt === 2) {
+    if (wt === 0) onField(tag >>> 3, varint(), 0, 0);
+    else if (wt === 2) {
       const len = varint();
+      onField(tag >>> 3, len, i, i + len);
       i += len;
-    }
-    else if (wt === 1) i += 8;
+    } else if (wt === 1) i += 8;
     else if (wt === 5) i += 4;
-    else return -1;
+    else throw new Error(`wire type ${wt} in a response`);
   }
-  return 0;
+}
+
+/** Reads only the `sequence` (field 2) of a SubscribeResponse, without decoding the event. */
+function sequenceOf(buf: Buffer): number {
+  let seq = 0;
+  walkFields(buf, 0, buf.length, (f, v) => {
+    if (f === 2) seq = v;
+  });
+  return seq;
+}
+
+/** What the group benchmark reads of a ConsumeResponse: a delivery's id, sequence and chat. */
+interface LightDelivery {
+  deliveryId: string;
+  sequence: number;
+  chatId: string;
+}
+
+/** Reads a ConsumeResponse's delivery (field 2): id (3), sequence (2), and the event's chat_id (1 → 7). */
+function lightDeliveryOf(buf: Buffer): LightDelivery | undefined {
+  let d: LightDelivery | undefined;
+  walkFields(buf, 0, buf.length, (f, _v, from, to) => {
+    if (f !== 2) return;
+    d = { deliveryId: "", sequence: 0, chatId: "" };
+    const out = d;
+    walkFields(buf, from, to, (g, v, a, b) => {
+      if (g === 3) out.deliveryId = buf.toString("utf8", a, b);
+      else if (g === 2) out.sequence = v;
+      else if (g === 1) walkFields(buf, a, b, (h, _w, x, y) => {
+        if (h === 7) out.chatId = buf.toString("utf8", x, y);
+      });
+    });
+  });
+  return d;
 }
 
 /** A Subscribe stream that decodes only each response's sequence. */
@@ -571,40 +606,65 @@ async function benchFanout(gw: Server): Promise<void> {
 }
 
 /** Reads one group with `members` Consume calls, acking each delivery at once; ms from first to last delivery. */
-async function consumeGroup(grpcPort: number, group: string, unordered: boolean, n: number): Promise<{ ms: number; orderViolations: number; redelivered: number }> {
+/**
+ * Runs `fn`; with BENCH_PROFILE_DIR set, under the gateway's CPU profiler, written to
+ * `<dir>/<name>.cpuprofile`: the measured part only, not the set-up around it.
+ */
+async function profiled<T>(gw: Server, name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return fn();
+  mkdirSync(dir, { recursive: true });
+  await gw.request("profile");
+  try {
+    return await fn();
+  } finally {
+    await gw.request("profile", { file: path.resolve(dir, `${name}.cpuprofile`) });
+  }
+}
+
+async function consumeGroup(gw: Server, group: string, unordered: boolean, n: number): Promise<{ ms: number; orderViolations: number; redelivered: number; gatewayCpuPct: number; harnessCpuPct: number }> {
   const o = P.groups;
-  const client = new EventGatewayClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+  const client = new Client(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure());
+  let cpu = { gateway: NaN, harness: process.cpuUsage() };
+  let cpuPct = { gateway: NaN, harness: NaN };
   const seen = new Set<number>();
   const lastByChat = new Map<string, number>();
   let orderViolations = 0;
   let redelivered = 0;
   let first = 0;
   let last = 0;
-  const calls: ReturnType<EventGatewayClient["consume"]>[] = [];
+  const calls: ClientDuplexStream<ConsumeRequest, LightDelivery | undefined>[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`group ${group}: ${seen.size} of ${n} delivered in 120 s`)), 120_000);
     for (let m = 0; m < o.members; m++) {
-      const call = client.consume();
+      const call = client.makeBidiStreamRequest(
+        "/engage.gateway.v1.EventGateway/Consume",
+        (r: ConsumeRequest) => Buffer.from(ConsumeRequest.encode(r).finish()),
+        lightDeliveryOf,
+      );
       calls.push(call);
       call.on("error", () => undefined);
-      call.on("data", (resp: ConsumeResponse) => {
-        const x = resp.response;
-        if (x?.$case !== "delivery") return;
-        const d = x.delivery;
+      call.on("data", (d: LightDelivery | undefined) => {
+        if (!d) return;
         const t = nowMs();
-        if (first === 0) first = t;
+        if (first === 0) {
+          first = t;
+          cpu = { gateway: cpuSeconds(gw.child.pid), harness: process.cpuUsage() };
+        }
         call.write({ request: { $case: "ack", ack: { deliveryId: d.deliveryId } } } satisfies ConsumeRequest);
         if (seen.has(d.sequence)) {
           redelivered++;
           return;
         }
         seen.add(d.sequence);
-        const chat = d.event?.chatId ?? "";
+        const chat = d.chatId;
         const prev = lastByChat.get(chat) ?? 0;
         if (d.sequence < prev) orderViolations++;
         lastByChat.set(chat, d.sequence);
         if (seen.size === n) {
           last = t;
+          const h = process.cpuUsage(cpu.harness);
+          cpuPct = { gateway: ((cpuSeconds(gw.child.pid) - cpu.gateway) * 1e5) / (last - first), harness: (h.user + h.system) / 10 / (last - first) };
           clearTimeout(timer);
           resolve();
         }
@@ -623,7 +683,7 @@ async function consumeGroup(grpcPort: number, group: string, unordered: boolean,
   for (const c of calls) c.end();
   await sleep(200);
   client.close();
-  return { ms: last - first, orderViolations: unordered ? 0 : orderViolations, redelivered };
+  return { ms: last - first, orderViolations: unordered ? 0 : orderViolations, redelivered, gatewayCpuPct: cpuPct.gateway, harnessCpuPct: cpuPct.harness };
 }
 
 async function rawPull(nc: NatsConnection, durable: string, n: number): Promise<number> {
@@ -648,15 +708,19 @@ async function rawPull(nc: NatsConnection, durable: string, n: number): Promise<
   return last - first;
 }
 
-async function benchGroups(gw: Server, nc: NatsConnection): Promise<void> {
+async function benchGroups(gw: Server, nc: NatsConnection, natsPid: number | undefined): Promise<void> {
   const o = P.groups;
   log(`groups: storing ${o.events} events over ${o.chats} chats (tenant "groups")`);
   await postMany(gw.httpPort, o.events, (i) => bodyFor(`grp-${i}-${process.pid}`, `chat-${i % o.chats}`), 64, TOKEN_GROUPS);
   const runs: Row[] = [];
   for (let r = 0; r < RUNS; r++) {
+    const n0 = [cpuSeconds(natsPid), nowMs()];
     const rawMs = await rawPull(nc, `bench-raw-${r}-${process.pid}`, o.events);
-    const ordered = await consumeGroup(gw.grpcPort, `bench-ordered-${r}-${process.pid}`, false, o.events);
-    const unordered = await consumeGroup(gw.grpcPort, `bench-unordered-${r}-${process.pid}`, true, o.events);
+    const n1 = [cpuSeconds(natsPid), nowMs()];
+    const ordered = await profiled(gw, `groups-ordered-${r + 1}`, () => consumeGroup(gw, `bench-ordered-${r}-${process.pid}`, false, o.events));
+    const n2 = [cpuSeconds(natsPid), nowMs()];
+    const unordered = await consumeGroup(gw, `bench-unordered-${r}-${process.pid}`, true, o.events);
+    const pct = (a: number[], b: number[]): number => ((b[0] - a[0]) * 1e5) / (b[1] - a[1]);
     const row = {
       rawPerSec: (o.events / rawMs) * 1000,
       orderedPerSec: (o.events / ordered.ms) * 1000,
@@ -664,8 +728,13 @@ async function benchGroups(gw: Server, nc: NatsConnection): Promise<void> {
       ratioOrdered: rawMs / ordered.ms,
       ratioUnordered: rawMs / unordered.ms,
       orderViolations: ordered.orderViolations,
+      gatewayCpuPctOrdered: ordered.gatewayCpuPct,
+      harnessCpuPctOrdered: ordered.harnessCpuPct,
+      gatewayCpuPctUnordered: unordered.gatewayCpuPct,
+      natsCpuPctRaw: pct(n0, n1),
+      natsCpuPctOrdered: pct(n1, n2),
     };
-    log(`groups run ${r + 1}: raw ${row.rawPerSec.toFixed(0)}/s, ordered ${row.orderedPerSec.toFixed(0)}/s, unordered ${row.unorderedPerSec.toFixed(0)}/s`);
+    log(`groups run ${r + 1}: raw ${row.rawPerSec.toFixed(0)}/s, ordered ${row.orderedPerSec.toFixed(0)}/s, unordered ${row.unorderedPerSec.toFixed(0)}/s; gateway CPU ${row.gatewayCpuPctOrdered.toFixed(0)}% / ${row.gatewayCpuPctUnordered.toFixed(0)}%, harness ${row.harnessCpuPctOrdered.toFixed(0)}%, nats ${row.natsCpuPctRaw.toFixed(0)}% (raw) / ${row.natsCpuPctOrdered.toFixed(0)}% (ordered, with set-up)`);
     runs.push(row);
   }
   record("groups", runs);
@@ -792,7 +861,7 @@ async function main(): Promise<void> {
     await koa.stop();
     if (ONLY.has("e2e")) await benchE2e(gw, nc);
     if (ONLY.has("fanout")) await benchFanout(gw);
-    if (ONLY.has("groups")) await benchGroups(gw, nc);
+    if (ONLY.has("groups")) await benchGroups(gw, nc, nats.child.pid);
   } finally {
     await koa.stop();
     await gw.stop();

@@ -65,7 +65,9 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
       num_replicas: 1,
     });
     const consumer = await bus.js.consumers.get(EVENTS_STREAM, info.name);
-    const messages = await consumer.consume({ max_messages: TAIL_BUFFER, abort_on_missing_resource: true });
+    // Short pull requests: after a leader change or a server restart, the tail notices
+    // within seconds (missed heartbeats), not nats.js's default 30.
+    const messages = await consumer.consume({ max_messages: TAIL_BUFFER, expires: 5_000, abort_on_missing_resource: true });
     return { consumer, messages };
   };
   let first: Partial<ConsumerConfig>;
@@ -167,14 +169,24 @@ const DIGITS = /^\d+$/;
  * subject into a double, which loses the last digits; this reads the token itself.
  */
 export function storedAt(m: JsMsg): Instant {
-  const reply = (m as JsMsg & { reply?: string }).reply;
-  const t = reply?.split(".") ?? [];
-  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens), or
-  // $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<rand>
-  const token = t.length === 9 ? t[7] : t[9];
-  if (token && token.length > 9 && DIGITS.test(token)) {
-    return { seconds: Number(token.slice(0, -9)), nanos: Number(token.slice(-9)) };
-  }
+  const token = timestampToken((m as JsMsg & { reply?: string }).reply ?? "");
+  if (token !== undefined) return { seconds: Number(token.slice(0, -9)), nanos: Number(token.slice(-9)) };
   const ns = m.info.timestampNanos;
   return { seconds: Math.floor(ns / 1e9), nanos: ns % 1e9 };
+}
+
+/**
+ * The timestamp token of an ack subject, found by counting dots (this runs once per
+ * delivery): `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (9
+ * tokens; the 8th), or with `<domain>.<account>` after `$JS.ACK` and a random token at the
+ * end (12 tokens; the 10th).
+ */
+function timestampToken(reply: string): string | undefined {
+  const dots: number[] = [];
+  for (let i = reply.indexOf("."); i !== -1; i = reply.indexOf(".", i + 1)) dots.push(i);
+  const n = dots.length + 1;
+  const k = n === 9 ? 7 : n >= 12 ? 9 : -1;
+  if (k < 0) return undefined;
+  const token = reply.slice(dots[k - 1] + 1, dots[k]);
+  return token.length > 9 && DIGITS.test(token) ? token : undefined;
 }

@@ -2,6 +2,7 @@ import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsC
 import { Event } from "../gen/engage/events/v1/events";
 import { ErrorCode, GatewayError, dedupeKey, escapeToken, subjectOf } from "../domain";
 import type { Bus } from "./connection";
+import { createTurnBatch } from "./turn-batch";
 
 /** Where JetStream stored a message. */
 export interface Stored {
@@ -158,8 +159,6 @@ export function createPubAckMux(nc: NatsConnection): {
   let sub: Subscription | undefined;
   let next = 0;
   const waiters = new Map<string, Waiter>();
-  let queue: Outgoing[] = [];
-  let scheduled = false;
 
   const settle = (token: string): Waiter | undefined => {
     const w = waiters.get(token);
@@ -188,18 +187,13 @@ export function createPubAckMux(nc: NatsConnection): {
     w.resolve({ stream: pa.stream, seq: pa.seq ?? 0, duplicate: pa.duplicate === true });
   };
 
-  const flush = (): void => {
-    scheduled = false;
-    const batch = queue;
-    queue = [];
-    for (const p of batch) {
-      try {
-        nc.publish(p.subject, p.data, { reply: `${inbox}.${p.token}`, headers: p.headers });
-      } catch (err) {
-        settle(p.token)?.reject(err as Error);
-      }
+  const outgoing = createTurnBatch<Outgoing>((p) => {
+    try {
+      nc.publish(p.subject, p.data, { reply: `${inbox}.${p.token}`, headers: p.headers });
+    } catch (err) {
+      settle(p.token)?.reject(err as Error);
     }
-  };
+  });
 
   return {
     publish(subject, data, msgID, headers, timeoutMs) {
@@ -212,11 +206,7 @@ export function createPubAckMux(nc: NatsConnection): {
       return new Promise<PubAck>((resolve, reject) => {
         const timer = setTimeout(() => settle(token)?.reject(ackError("TIMEOUT", "timeout")), timeoutMs);
         waiters.set(token, { resolve, reject, timer });
-        queue.push({ subject, data, headers, token });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        outgoing.add({ subject, data, headers, token });
       });
     },
   };

@@ -99,6 +99,17 @@ export function parseEventSubject(subject: string): SubjectParts | undefined {
   };
 }
 
+/**
+ * A key naming the chat of an event subject (its escaped tenant and chat id tokens), or
+ * undefined for a subject that is not an event subject. Two events share a key exactly
+ * when they share tenant and chat id; nothing is decoded or unescaped.
+ */
+export function chatKeyOf(subject: string): string | undefined {
+  const t = subject.split(".");
+  if (t.length !== 7 || t[0] !== "engage" || t[1] !== "events") return undefined;
+  return `${t[2]}.${t[6]}`;
+}
+
 /** The DLQ subject for a tenant and a kind of dead letter (`invalid`, or a group's name). */
 export function dlqSubject(tenant: string, kind: string): string {
   return `${DLQ_SUBJECT_PREFIX}.${escapeToken(tenant)}.${escapeToken(kind)}`;

@@ -9,6 +9,7 @@ import { scopeFilter, type Authorize } from "./api-keys";
 import { assertDecoded, UndecodableRequest } from "./safe-decode";
 import type { StreamQuota } from "./stream-quota";
 import type { Metrics } from "../metrics";
+import { encodeConsumeDelivery } from "./pre-encoded";
 
 export interface ConsumeDeps {
   authorize: Authorize;
@@ -31,6 +32,9 @@ export function createConsumeHandler(d: ConsumeDeps) {
   return (call: ServerDuplexStream<ConsumeRequest, ConsumeResponse>): void => {
     let member: MemberHandle | undefined;
     let group = "";
+    // The group's labelled counters, resolved once the group is known (not per event).
+    const none: { inc(): void } = { inc: () => undefined };
+    let counters = { delivered: none, acked: none };
     let opening = false;
     d.metrics.openStreams.inc({ rpc: "consume" });
     call.once("close", () => d.metrics.openStreams.dec({ rpc: "consume" }));
@@ -78,22 +82,13 @@ export function createConsumeHandler(d: ConsumeDeps) {
           const spec = groupSpecOf(open, d.partitions, d.maxInFlight);
           call.once("close", d.quota.acquire(principal.name));
           group = spec.group.name;
+          counters = { delivered: d.metrics.groupDeliveries.labels({ group }), acked: d.metrics.groupAcks.labels({ group }) };
           d.groups.join(spec.group, spec.member, {
             deliver: (x) => {
-              d.metrics.groupDeliveries.inc({ group });
+              counters.delivered.inc();
               if (x.attempt > 1) d.metrics.groupRedeliveries.inc({ group });
-              write({
-                $case: "delivery",
-                delivery: {
-                  event: x.event,
-                  sequence: x.sequence,
-                  deliveryId: x.deliveryId,
-                  attempt: x.attempt,
-                  publishedAt: x.publishedAt,
-                  partition: x.partition,
-                  epoch: x.epoch,
-                },
-              });
+              // The stored event bytes go out as they are (see pre-encoded.ts).
+              if (!ended && !call.cancelled && !call.writableEnded) call.write(encodeConsumeDelivery(x) as unknown as ConsumeResponse);
             },
             revoke: (ids, reason) => write({ $case: "revoked", revoked: { deliveryIds: ids, reason } }),
           }).then(
@@ -110,7 +105,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
         }
         if (r === undefined) throw new ValidationError("request", "set one of open, ack, nak, term, in_progress");
         const outcome = settle(member, r);
-        if (outcome === "ok" && r.$case === "ack") d.metrics.groupAcks.inc({ group });
+        if (outcome === "ok" && r.$case === "ack") counters.acked.inc();
         if (outcome === "ok" && r.$case === "nak") d.metrics.groupNaks.inc({ group });
         if (outcome === "unknown") {
           throw new GatewayError(

@@ -1,4 +1,3 @@
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { Instant } from "../domain";
 
 /**
@@ -24,14 +23,7 @@ export function encodeSubscribeResponse(event: Uint8Array, sequence: number, pub
   at = writeVarint(out, at, sequence);
   out[at++] = 0x1a;
   at = writeVarint(out, at, ts);
-  if (publishedAt.seconds !== 0) {
-    out[at++] = 0x08;
-    at = writeVarint(out, at, publishedAt.seconds);
-  }
-  if (publishedAt.nanos !== 0) {
-    out[at++] = 0x10;
-    at = writeVarint(out, at, publishedAt.nanos);
-  }
+  writeTimestamp(out, at, publishedAt);
   return out;
 }
 
@@ -72,28 +64,63 @@ export interface StoredDelivery {
 
 /** `ConsumeResponse { delivery = 2 { event = 1 … epoch = 7 } }` from the stored event. */
 export function encodeConsumeDelivery(d: StoredDelivery): Buffer {
-  const w = new BinaryWriter();
-  w.uint32(18).fork();
-  w.uint32(10).bytes(d.event);
-  if (d.sequence !== 0) w.uint32(16).uint64(d.sequence);
-  if (d.deliveryId !== "") w.uint32(26).string(d.deliveryId);
-  if (d.attempt !== 0) w.uint32(32).uint32(d.attempt);
-  writeTimestamp(w, 42, d.publishedAt);
-  if (d.partition !== 0) w.uint32(48).uint32(d.partition);
-  if (d.epoch !== 0) w.uint32(56).uint64(d.epoch);
-  w.join();
-  return bufferOf(w.finish());
+  const id = Buffer.from(d.deliveryId, "utf8");
+  const ts = timestampSize(d.publishedAt);
+  const inner =
+    1 + varintSize(d.event.length) + d.event.length +
+    (d.sequence !== 0 ? 1 + varintSize(d.sequence) : 0) +
+    (id.length !== 0 ? 1 + varintSize(id.length) + id.length : 0) +
+    (d.attempt !== 0 ? 1 + varintSize(d.attempt) : 0) +
+    1 + varintSize(ts) + ts +
+    (d.partition !== 0 ? 1 + varintSize(d.partition) : 0) +
+    (d.epoch !== 0 ? 1 + varintSize(d.epoch) : 0);
+  const out = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
+  let at = 0;
+  out[at++] = 0x12;
+  at = writeVarint(out, at, inner);
+  out[at++] = 0x0a;
+  at = writeVarint(out, at, d.event.length);
+  out.set(d.event, at);
+  at += d.event.length;
+  if (d.sequence !== 0) {
+    out[at++] = 0x10;
+    at = writeVarint(out, at, d.sequence);
+  }
+  if (id.length !== 0) {
+    out[at++] = 0x1a;
+    at = writeVarint(out, at, id.length);
+    out.set(id, at);
+    at += id.length;
+  }
+  if (d.attempt !== 0) {
+    out[at++] = 0x20;
+    at = writeVarint(out, at, d.attempt);
+  }
+  out[at++] = 0x2a;
+  at = writeVarint(out, at, ts);
+  at = writeTimestamp(out, at, d.publishedAt);
+  if (d.partition !== 0) {
+    out[at++] = 0x30;
+    at = writeVarint(out, at, d.partition);
+  }
+  if (d.epoch !== 0) {
+    out[at++] = 0x38;
+    at = writeVarint(out, at, d.epoch);
+  }
+  return out;
 }
 
-function writeTimestamp(w: BinaryWriter, tag: number, t: Instant): void {
-  w.uint32(tag).fork();
-  if (t.seconds !== 0) w.uint32(8).int64(t.seconds);
-  if (t.nanos !== 0) w.uint32(16).int32(t.nanos);
-  w.join();
-}
-
-function bufferOf(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+/** Writes a Timestamp's fields (not its tag and length). */
+function writeTimestamp(out: Buffer, at: number, t: Instant): number {
+  if (t.seconds !== 0) {
+    out[at++] = 0x08;
+    at = writeVarint(out, at, t.seconds);
+  }
+  if (t.nanos !== 0) {
+    out[at++] = 0x10;
+    at = writeVarint(out, at, t.nanos);
+  }
+  return at;
 }
 
 /**

@@ -44,6 +44,23 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
   const app = new Koa<WebhookState>();
   const router = new Router<WebhookState>();
   const log = o.logger.child({ component: "http" });
+  // The labelled metric children, kept per label set: resolving labels costs more than
+  // counting. Tenants come from configured tokens and event types from a fixed list, so
+  // the set is bounded.
+  const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
+  const webhookMetrics = (code: number, tenant: string, eventType: string) => {
+    const key = `${code} ${tenant} ${eventType}`;
+    let c = children.get(key);
+    if (!c) {
+      const status = String(code);
+      c = {
+        requests: o.metrics.webhookRequests.labels({ status, tenant, event_type: eventType }),
+        duration: o.metrics.webhookDuration.labels({ status }),
+      };
+      children.set(key, c);
+    }
+    return c;
+  };
 
   // Maps every error to its status and JSON body, and counts webhook requests once
   // their final status is known.
@@ -65,10 +82,10 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
       else log.info({ status: ctx.status, code: e.code, field: e.field, msg: e.message, tenant: ctx.state.tenant }, "request refused");
     } finally {
       if (ctx.method === "POST" && ctx.path === WEBHOOK_PATH) {
-        const status = String(ctx.status);
         if (ctx.status === 401) o.metrics.authFailures.inc({ door: "webhook" });
-        o.metrics.webhookRequests.inc({ status, tenant: ctx.state.tenant ?? "unknown", event_type: ctx.state.eventType ?? "" });
-        o.metrics.webhookDuration.observe({ status }, Number(process.hrtime.bigint() - started) / 1e9);
+        const m = webhookMetrics(ctx.status, ctx.state.tenant ?? "unknown", ctx.state.eventType ?? "");
+        m.requests.inc();
+        m.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       }
     }
   });

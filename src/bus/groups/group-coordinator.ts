@@ -41,6 +41,8 @@ export interface CoordinatorDeps {
  */
 export class GroupCoordinator {
   readonly members = new Map<string, LocalMember>();
+  /** `members` as a list for pickMember; rebuilt after a join or a leave. */
+  private memberList: LocalMember[] | undefined;
   private readonly workers = new Map<number, PartitionWorker>();
   private readonly acquiring = new Set<number>();
   private readonly filter: CompiledFilter;
@@ -61,6 +63,7 @@ export class GroupCoordinator {
 
   join(member: LocalMember): void {
     this.members.set(member.id, member);
+    this.memberList = undefined;
     if (!this.timer) this.timer = setInterval(() => void this.reconcile(), this.d.tuning.reconcileMs);
     void this.reconcile();
     this.pumpAll();
@@ -69,6 +72,7 @@ export class GroupCoordinator {
   /** Removes a member; its deliveries go to the others now. Resolves when any handoff ends. */
   async leave(member: LocalMember): Promise<void> {
     if (!this.members.delete(member.id)) return;
+    this.memberList = undefined;
     for (const w of this.workers.values()) w.removeMember(member);
     if (this.members.size === 0) {
       await this.releaseAll(0);
@@ -80,7 +84,8 @@ export class GroupCoordinator {
 
   /** Routes an ack, nak, term or in-progress to the partition that issued the delivery id. */
   settle(deliveryId: string, op: (w: PartitionWorker) => SettleResult): SettleResult {
-    const partition = Number(deliveryId.split(".")[0]);
+    // Delivery ids start with the partition: `<partition>.<epoch>.<sequence>.<serial>`.
+    const partition = /^\d+\./.test(deliveryId) ? parseInt(deliveryId, 10) : NaN;
     const w = Number.isInteger(partition) ? this.workers.get(partition) : undefined;
     return w ? op(w) : "unknown";
   }
@@ -90,7 +95,7 @@ export class GroupCoordinator {
     if (sticky && this.members.has(sticky.id) && sticky.inFlight < sticky.maxInFlight) return sticky;
     let best: LocalMember | undefined;
     let bestLoad = Infinity;
-    const list = [...this.members.values()];
+    const list = (this.memberList ??= [...this.members.values()]);
     for (let i = 0; i < list.length; i++) {
       const m = list[(i + this.rr) % list.length];
       if (m.inFlight >= m.maxInFlight) continue;
@@ -102,6 +107,12 @@ export class GroupCoordinator {
     }
     this.rr++;
     return best;
+  }
+
+  /** Whether any member can take another delivery; when none can, pumping is moot. */
+  private anyRoom(): boolean {
+    for (const m of this.members.values()) if (m.inFlight < m.maxInFlight) return true;
+    return false;
   }
 
   private pumping = false;
@@ -119,7 +130,7 @@ export class GroupCoordinator {
         this.again = false;
         const ws = [...this.workers.values()];
         const start = ws.length > 0 ? this.rr % ws.length : 0;
-        for (let i = 0; i < ws.length; i++) ws[(start + i) % ws.length].pump();
+        for (let i = 0; i < ws.length && this.anyRoom(); i++) ws[(start + i) % ws.length].pump();
       } while (this.again);
     } finally {
       this.pumping = false;
@@ -150,10 +161,13 @@ export class GroupCoordinator {
         const free = Array.from({ length: partitions }, (_, p) => p)
           .filter((p) => !this.workers.has(p) && !this.acquiring.has(p))
           .sort((a, b) => (this.rank(a) < this.rank(b) ? -1 : 1));
+        // Tried `want` at a time, together: acquiring one is several JetStream round trips.
         let want = target - owned;
-        for (const p of free) {
-          if (want === 0 || this.stopped || this.members.size === 0) break;
-          if (await this.acquire(p)) want--;
+        for (let i = 0; want > 0 && i < free.length && !this.stopped && this.members.size > 0; ) {
+          const batch = free.slice(i, i + want);
+          i += batch.length;
+          const got = await Promise.all(batch.map((p) => this.acquire(p)));
+          want -= got.filter(Boolean).length;
         }
       }
     } catch (err) {

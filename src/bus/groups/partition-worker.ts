@@ -1,30 +1,46 @@
 import type { ConsumerMessages, JsMsg } from "nats";
 import type { Logger } from "pino";
-import type { CompiledFilter } from "../../domain";
+import { chatKeyOf, subjectOf, type CompiledFilter } from "../../domain";
 import { Event } from "../../gen/engage/events/v1/events";
 import type { Bus } from "../connection";
 import { storedAt } from "../event-tail";
 import { HEADER } from "../publisher";
 import { EVENTS_STREAM } from "../streams";
+import { createTurnBatch } from "../turn-batch";
 import type { Lease, LeaseStore, StoredGroup } from "./kv-stores";
 import { ensurePartitionConsumer, partitionConsumerName } from "./partition-consumer";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
+/** How long a pull request waits on the server; see start(). */
+const PULL_EXPIRES_MS = 5_000;
+
+/** Acks of every worker leave in one socket write per event-loop turn. */
+const acks = createTurnBatch((m: JsMsg) => m.ack());
+
 /** One event the worker holds: fetched, not yet acked or dead-lettered. */
-export interface Held {
-  seq: number;
-  msg: JsMsg;
-  event: Event;
-  chat: string;
+export class Held {
   /** Attempts made by this gateway. */
-  attempts: number;
+  attempts = 0;
+  #event: Event | undefined;
+  constructor(
+    readonly seq: number,
+    /** The latest handle: a JetStream redelivery replaces it. */
+    public msg: JsMsg,
+    /** The ordering key: the chat (tenant and chat id), or the sequence when unordered. */
+    readonly chat: string,
+  ) {}
+  /** The event, decoded on first use; deliveries forward the stored bytes. */
+  get event(): Event {
+    return (this.#event ??= Event.decode(this.msg.data));
+  }
 }
 
 interface Flight {
   id: string;
   held: Held;
   member: LocalMember;
-  timer: NodeJS.Timeout;
+  /** When the member's ack_wait runs out (Date.now() clock). */
+  due: number;
 }
 
 export interface PartitionWorkerContext {
@@ -70,6 +86,9 @@ export class PartitionWorker {
   private readonly flights = new Map<string, Flight>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
+  /** The ack_wait timer (see sweepBy) and when it fires. */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
   private messages?: ConsumerMessages;
   private arrivals = 0;
   private serial = 0;
@@ -107,7 +126,14 @@ export class PartitionWorker {
     const name = partitionConsumerName(group.name, partition);
     await ensurePartitionConsumer(bus, group, this.ctx.filter, partition, this.ctx);
     const consumer = await bus.js.consumers.get(EVENTS_STREAM, name);
-    this.messages = await consumer.consume({ max_messages: Math.min(this.ctx.buffer, 256) });
+    // Read before this worker pulls (the info `get` just fetched): nothing outstanding
+    // with anyone and no pull waiting means no earlier owner can hold an event of a chat,
+    // so there is nothing to drain (a new group, or a clean handoff).
+    const before = await consumer.info(true);
+    if (before.num_ack_pending === 0 && before.num_waiting === 0) this.state = "active";
+    // Pull requests expire after 5 s (heartbeats every 2.5 s), so after a consumer leader
+    // moves, pulling resumes within seconds rather than nats.js's default 30.
+    this.messages = await consumer.consume({ max_messages: Math.min(this.ctx.buffer, 256), expires: PULL_EXPIRES_MS });
     const every = (ms: number, fn: () => void): void => void this.timers.push(setInterval(fn, ms));
     every(Math.max(this.ctx.leases.ttlMs / 3, 100), () => void this.renew());
     every(Math.max(this.ctx.jsAckWaitMs / 3, 100), () => this.keepAlive());
@@ -154,16 +180,22 @@ export class PartitionWorker {
     }
     const replayFor = m.headers?.get(HEADER.replayFor);
     if (replayFor && replayFor !== this.ctx.group.name) return m.ack();
-    let event: Event;
-    try {
-      event = Event.decode(m.data);
-    } catch (err) {
-      this.log.error({ err, seq: m.seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
-      return m.term();
+    // The subject holds the chat (tenant and chat id): neither the ordering key nor a
+    // filter the subject decides needs the event decoded.
+    let key = chatKeyOf(m.subject);
+    if (key === undefined || !this.ctx.filter.bySubject) {
+      let event: Event;
+      try {
+        event = Event.decode(m.data);
+      } catch (err) {
+        this.log.error({ err, seq: m.seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
+        return m.term();
+      }
+      if (!this.ctx.filter.matches(event)) return m.ack();
+      key ??= chatKeyOf(subjectOf(event, 1));
     }
-    if (!this.ctx.filter.matches(event)) return m.ack();
-    const chat = this.ctx.group.unordered ? `#${m.seq}` : `${event.tenant}\u0000${event.chatId}`;
-    this.held.set(m.seq, { seq: m.seq, msg: m, event, chat, attempts: 0 });
+    const chat = this.ctx.group.unordered ? `#${m.seq}` : key!;
+    this.held.set(m.seq, new Held(m.seq, m, chat));
     const q = this.queues.get(chat);
     if (!q) this.queues.set(chat, [m.seq]);
     else {
@@ -201,12 +233,13 @@ export class PartitionWorker {
     this.sticky.set(h.chat, member);
     h.attempts++;
     const id = `${this.ctx.partition}.${this.ctx.lease.epoch}.${h.seq}.${++this.serial}`;
-    const timer = setTimeout(() => this.expire(id), member.ackWaitMs);
-    this.flights.set(id, { id, held: h, member, timer });
+    const due = Date.now() + member.ackWaitMs;
+    this.flights.set(id, { id, held: h, member, due });
+    this.sweepBy(due);
     member.inFlight++;
     const d: Delivery = {
       deliveryId: id,
-      event: h.event,
+      event: h.msg.data,
       sequence: h.seq,
       attempt: h.attempts,
       publishedAt: storedAt(h.msg),
@@ -222,7 +255,6 @@ export class PartitionWorker {
     if (!f || (member && f.member !== member)) return "unknown";
     if (this.fenced) return "revoked";
     this.flights.delete(id);
-    clearTimeout(f.timer);
     f.member.inFlight--;
     return f;
   }
@@ -230,7 +262,7 @@ export class PartitionWorker {
   ack(id: string, member: LocalMember): SettleResult {
     const f = this.take(id, member);
     if (typeof f === "string") return f;
-    f.held.msg.ack();
+    acks.add(f.held.msg);
     this.finish(f.held);
     return "ok";
   }
@@ -253,9 +285,34 @@ export class PartitionWorker {
     const f = this.flights.get(id);
     if (!f || f.member !== member) return "unknown";
     if (this.fenced) return "revoked";
-    clearTimeout(f.timer);
-    f.timer = setTimeout(() => this.expire(id), member.ackWaitMs);
+    f.due = Date.now() + member.ackWaitMs;
+    this.sweepBy(f.due);
     return "ok";
+  }
+
+  /**
+   * Arms the one ack_wait timer of this worker for `due` unless it fires sooner. One
+   * timer per worker, not one per delivery: a timer per delivery cost more than the
+   * delivery's own bookkeeping.
+   */
+  private sweepBy(due: number): void {
+    if (due >= this.sweepAt || this.state === "stopped") return;
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = due;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, due - Date.now()));
+  }
+
+  /** Takes back every delivery whose ack_wait passed, and arms the timer for the next. */
+  private sweep(): void {
+    this.sweepAt = Infinity;
+    this.sweepTimer = undefined;
+    const now = Date.now();
+    let next = Infinity;
+    for (const f of [...this.flights.values()]) {
+      if (f.due <= now) this.expire(f.id);
+      else next = Math.min(next, f.due);
+    }
+    if (next !== Infinity) this.sweepBy(next);
   }
 
   /** A member's ack_wait passed: take the delivery back and retry it. */
@@ -271,7 +328,6 @@ export class PartitionWorker {
     for (const f of [...this.flights.values()]) {
       if (f.member !== member) continue;
       this.flights.delete(f.id);
-      clearTimeout(f.timer);
       member.inFlight--;
       this.retry(f.held, 0);
     }
@@ -374,7 +430,6 @@ export class PartitionWorker {
   private revokeAll(reason: string): void {
     const byMember = new Map<LocalMember, string[]>();
     for (const f of this.flights.values()) {
-      clearTimeout(f.timer);
       f.member.inFlight--;
       byMember.set(f.member, [...(byMember.get(f.member) ?? []), f.id]);
     }
@@ -384,7 +439,7 @@ export class PartitionWorker {
 
   private halt(): void {
     this.state = "stopped";
-    for (const t of [...this.timers, ...this.delays]) clearTimeout(t);
+    for (const t of [...this.timers, ...this.delays, this.sweepTimer]) clearTimeout(t);
     void this.messages?.close().catch(() => undefined);
     this.held.clear();
     this.queues.clear();

@@ -1,10 +1,10 @@
-import type { Event } from "../../gen/engage/events/v1/events";
 import type { Instant } from "../../domain";
 
 /** One event handed to a member. */
 export interface Delivery {
   deliveryId: string;
-  event: Event;
+  /** The stored event: an encoded `Event`, sent on as it is. */
+  event: Uint8Array;
   sequence: number;
   attempt: number;
   publishedAt: Instant;
