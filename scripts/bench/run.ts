@@ -433,7 +433,7 @@ async function benchIngest(gw: Server, koa: Server, natsPid: number | undefined)
     const base = await autocannon(koa.httpPort, { connections: o.connections, seconds: o.seconds });
     const cpu0 = [cpuSeconds(gw.child.pid), cpuSeconds(natsPid)];
     const t0 = nowMs();
-    const g = await autocannon(gw.httpPort, { connections: o.connections, seconds: o.seconds });
+    const g = await profiled(gw, `ingest-${r + 1}`, () => autocannon(gw.httpPort, { connections: o.connections, seconds: o.seconds }));
     const wall = (nowMs() - t0) / 1000;
     const gwCpu = (cpuSeconds(gw.child.pid) - cpu0[0]) / wall;
     const natsCpu = (cpuSeconds(natsPid) - cpu0[1]) / wall;

@@ -1,7 +1,6 @@
 import {
   DEFAULT_WEBHOOK_LIMITS,
   ValidationError,
-  checkJsonDepth,
   dlqSubject,
   type WebhookLimits,
   eventId,
@@ -81,10 +80,9 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
         return deadLetter(raw, origin, new ValidationError("body", "the body is not valid UTF-8"));
       }
       try {
-        checkJsonDepth(text, limits.maxDepth);
+        // Depth and string lengths are checked on the parsed value (validateWebhook).
         body = JSON.parse(text);
       } catch (err) {
-        if (err instanceof ValidationError) return deadLetter(raw, origin, err);
         return deadLetter(raw, origin, new ValidationError("body", `invalid JSON: ${(err as Error).message}`));
       }
       let event: Event;

@@ -20,43 +20,42 @@ export const DEFAULT_WEBHOOK_LIMITS: WebhookLimits = {
 };
 
 /**
- * Refuses JSON text nested deeper than `maxDepth` before it is parsed: JSON.parse
- * recurses, and a body of 100,000 `[` would otherwise exhaust the stack.
+ * Refuses a parsed JSON value nested deeper than `limits.maxDepth`, or holding a string
+ * value or key longer than `limits.maxStringLength`, naming where. One walk, and the
+ * path is built only for the error. (V8's JSON.parse is iterative, so a body of 100,000
+ * `[` parses without exhausting the stack; this walk stops at the depth limit.)
  */
-export function checkJsonDepth(text: string, maxDepth: number): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) {
-        throw new ValidationError("body", `JSON nested deeper than ${maxDepth} levels (GATEWAY_MAX_JSON_DEPTH)`);
-      }
-    } else if (c === 0x7d || c === 0x5d) {
-      depth--;
+export function checkJsonLimits(value: unknown, limits: Pick<WebhookLimits, "maxDepth" | "maxStringLength">): void {
+  const { maxDepth, maxStringLength: max } = limits;
+  const path: (string | number)[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (typeof v === "string") {
+      if (v.length > max) throw new ValidationError(pathText(path), `string of ${v.length} characters is longer than ${max} (GATEWAY_MAX_STRING_LENGTH)`);
+      return;
     }
-  }
+    if (v === null || typeof v !== "object") return;
+    if (depth >= maxDepth) throw new ValidationError("body", `JSON nested deeper than ${maxDepth} levels (GATEWAY_MAX_JSON_DEPTH)`);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        walk(v[i], depth + 1);
+        path.pop();
+      }
+      return;
+    }
+    for (const key of Object.keys(v)) {
+      if (key.length > max) throw new ValidationError(pathText(path), `a key of ${key.length} characters is longer than ${max} (GATEWAY_MAX_STRING_LENGTH)`);
+      path.push(key);
+      walk((v as Record<string, unknown>)[key], depth + 1);
+      path.pop();
+    }
+  };
+  walk(value, 0);
 }
 
-/** Refuses any string value or key longer than `max`, naming where it is. */
-export function checkStringLengths(value: unknown, max: number, path = "body"): void {
-  if (typeof value === "string") {
-    if (value.length > max) {
-      throw new ValidationError(path, `string of ${value.length} characters is longer than ${max} (GATEWAY_MAX_STRING_LENGTH)`);
-    }
-  } else if (Array.isArray(value)) {
-    value.forEach((v, i) => checkStringLengths(v, max, `${path}[${i}]`));
-  } else if (value !== null && typeof value === "object") {
-    for (const key of Object.keys(value)) {
-      if (key.length > max) {
-        throw new ValidationError(path, `a key of ${key.length} characters is longer than ${max} (GATEWAY_MAX_STRING_LENGTH)`);
-      }
-      checkStringLengths((value as Record<string, unknown>)[key], max, path === "body" ? key : `${path}.${key}`);
-    }
-  }
+/** `body`, `payload.messages[0].text`, `[3]` as `body[3]`. */
+function pathText(path: (string | number)[]): string {
+  let p = "body";
+  for (const k of path) p = typeof k === "number" ? `${p}[${k}]` : p === "body" ? k : `${p}.${k}`;
+  return p;
 }

@@ -1,5 +1,5 @@
 import { ValidationError } from "./errors";
-import { DEFAULT_WEBHOOK_LIMITS, checkStringLengths, type WebhookLimits } from "./limits";
+import { DEFAULT_WEBHOOK_LIMITS, checkJsonLimits, type WebhookLimits } from "./limits";
 import { parseDateTime, type Instant } from "./timestamp";
 import {
   KNOWN_EVENT_TYPES,
@@ -21,7 +21,7 @@ import {
  */
 export function validateWebhook(body: unknown, limits: WebhookLimits = DEFAULT_WEBHOOK_LIMITS): WebhookEvent {
   const o = object(body, "body");
-  checkStringLengths(o, limits.maxStringLength);
+  checkJsonLimits(o, limits);
   const eventType = requiredString(o, "event_type", "");
   const known = KNOWN_EVENT_TYPES.find((t) => t === eventType.toLowerCase());
   return {

@@ -1,33 +1,37 @@
 import assert from "node:assert/strict";
 import { ValidationError } from "../../src/domain/errors";
-import { checkJsonDepth, checkStringLengths } from "../../src/domain/limits";
+import { checkJsonLimits } from "../../src/domain/limits";
 import { validateWebhook } from "../../src/domain/validate-webhook";
 import { fixture } from "./fixtures";
 
-const limits = { maxDepth: 4, maxMessages: 2, maxAttachments: 1, maxStringLength: 10 };
+const limits = { maxDepth: 32, maxMessages: 2, maxAttachments: 1, maxStringLength: 10 };
 
-describe("checkJsonDepth", () => {
-  it("accepts nesting up to the limit and refuses one level more", () => {
-    assert.doesNotThrow(() => checkJsonDepth('{"a":[{"b":[1]}]}', 4));
-    assert.throws(() => checkJsonDepth('{"a":[{"b":[[1]]}]}', 4), (e: ValidationError) => e.field === "body" && /deeper than 4/.test(e.message));
+describe("checkJsonLimits", () => {
+  const depth = (maxDepth: number) => ({ maxDepth, maxStringLength: 1000 });
+
+  it("accepts nesting up to the depth limit and refuses one level more", () => {
+    assert.doesNotThrow(() => checkJsonLimits(JSON.parse('{"a":[{"b":[1]}]}'), depth(4)));
+    assert.throws(() => checkJsonLimits(JSON.parse('{"a":[{"b":[[1]]}]}'), depth(4)), (e: ValidationError) => e.field === "body" && /deeper than 4/.test(e.message));
   });
 
-  it("ignores brackets inside strings, escaped quotes included", () => {
-    assert.doesNotThrow(() => checkJsonDepth(JSON.stringify({ a: '[[[[[{{{{"\\"[[[[' }), 2));
+  it("counts brackets inside strings as text, escaped quotes included", () => {
+    assert.doesNotThrow(() => checkJsonLimits(JSON.parse(JSON.stringify({ a: '[[[[[{{{{"\\"[[[[' })), depth(2)));
   });
 
-  it("refuses 100,000 levels without recursing", () => {
-    assert.throws(() => checkJsonDepth("[".repeat(100_000), 32), ValidationError);
+  it("refuses 100,000 levels: JSON.parse does not recurse, and the walk stops at the limit", () => {
+    const n = 100_000;
+    assert.throws(() => checkJsonLimits(JSON.parse("[".repeat(n) + "]".repeat(n)), depth(32)), ValidationError);
   });
-});
 
-describe("checkStringLengths", () => {
-  it("names the path of a string over the limit, in objects and arrays", () => {
+  it("names the path of a string or key over the limit, in objects and arrays", () => {
+    const strings = { maxDepth: 32, maxStringLength: 10 };
     assert.throws(
-      () => checkStringLengths({ payload: { messages: [{ text: "x".repeat(11) }] } }, 10),
-      (e: ValidationError) => e.field === "payload.messages[0].text",
+      () => checkJsonLimits({ payload: { messages: [{ text: "x".repeat(11) }] } }, strings),
+      (e: ValidationError) => e.field === "payload.messages[0].text" && /11 characters/.test(e.message),
     );
-    assert.doesNotThrow(() => checkStringLengths({ a: ["x".repeat(10)] }, 10));
+    assert.throws(() => checkJsonLimits(["ok", "x".repeat(11)], strings), (e: ValidationError) => e.field === "body[1]");
+    assert.throws(() => checkJsonLimits({ a: { ["k".repeat(11)]: 1 } }, strings), (e: ValidationError) => e.field === "a" && /a key of 11/.test(e.message));
+    assert.doesNotThrow(() => checkJsonLimits({ a: ["x".repeat(10)] }, strings));
   });
 });
 
