@@ -57,9 +57,10 @@ export function unescapeToken(token: string): string {
  * the stream lives.
  */
 export function partitionOf(tenant: string, chatId: string, partitions: number): number {
+  const bytes = Buffer.from(`${tenant}\u0000${chatId}`, "utf8");
   let h = 0x811c9dc5;
-  for (const byte of Buffer.from(`${tenant}\u0000${chatId}`, "utf8")) {
-    h ^= byte;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i];
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h % partitions;

@@ -21,8 +21,10 @@ export function parseDateTime(text: string): Instant | undefined {
   const day = Number(d);
   if (month < 1 || month > 12 || day < 1 || day > daysIn(Number(y), month)) return undefined;
   if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
-  // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
-  const utcMillis = new Date(0).setUTCFullYear(Number(y), month - 1, day) + ((Number(h) * 60 + Number(mi)) * 60 + Math.min(Number(s), 59)) * 1000;
+  const year = Number(y);
+  // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear does not (and is slower).
+  const dayMillis = year >= 100 ? Date.UTC(year, month - 1, day) : new Date(0).setUTCFullYear(year, month - 1, day);
+  const utcMillis = dayMillis + ((Number(h) * 60 + Number(mi)) * 60 + Math.min(Number(s), 59)) * 1000;
   let seconds = Math.floor(utcMillis / 1000);
   if (offset !== "Z" && offset !== "z") {
     const sign = offset[0] === "-" ? -1 : 1;
@@ -51,6 +53,10 @@ export function instantToMillis(t: Instant): number {
   return t.seconds * 1000 + Math.floor(t.nanos / 1e6);
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days in a month (1-12) of the proleptic Gregorian calendar. */
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month !== 2) return DAYS_IN_MONTH[month - 1];
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
