@@ -24,7 +24,6 @@ import {
   SubscribeRequest,
   ConsumeRequest,
   type EventFilter,
-  type SubscribeResponse,
 } from "../../src/gen/engage/gateway/v1/gateway";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -425,6 +424,25 @@ function lightDeliveryOf(buf: Buffer): LightDelivery | undefined {
   return d;
 }
 
+/** A Subscribe stream that yields each response's arrival time and event transaction_id (field 1 → 15). */
+function lightSubscribeTxid(client: Client, req: SubscribeRequest): ClientReadableStream<{ t: number; txid: string }> {
+  return client.makeServerStreamRequest(
+    "/engage.gateway.v1.EventGateway/Subscribe",
+    (r: SubscribeRequest) => Buffer.from(SubscribeRequest.encode(r).finish()),
+    (buf: Buffer) => {
+      const t = nowMs();
+      let txid = "";
+      walkFields(buf, 0, buf.length, (f, _v, from, to) => {
+        if (f === 1) walkFields(buf, from, to, (g, _w, a, b) => {
+          if (g === 15) txid = buf.toString("utf8", a, b);
+        });
+      });
+      return { t, txid };
+    },
+    req,
+  );
+}
+
 /** A Subscribe stream that decodes only each response's sequence. */
 function lightSubscribe(client: Client, req: SubscribeRequest): ClientReadableStream<number> {
   return client.makeServerStreamRequest(
@@ -491,10 +509,10 @@ async function benchE2e(gw: Server, nc: NatsConnection): Promise<void> {
     const sent = new Map<string, number>();
     const lat: number[] = [];
     let warmSeen = 0;
-    const stream = client.subscribe(subscribeRequest(["default"]));
-    stream.on("data", (resp: SubscribeResponse) => {
-      const t = nowMs();
-      const txid = resp.event?.transactionId ?? "";
+    // The receipt time is taken when the response arrives, before anything is decoded;
+    // only the event's transaction_id is read (the raw baseline reads only its subject).
+    const stream = lightSubscribeTxid(client, subscribeRequest(["default"]));
+    stream.on("data", ({ t, txid }: { t: number; txid: string }) => {
       const s = sent.get(txid);
       if (s !== undefined) {
         lat.push(t - s);
@@ -502,6 +520,22 @@ async function benchE2e(gw: Server, nc: NatsConnection): Promise<void> {
       } else if (txid.startsWith("e2e-warm")) warmSeen++;
     });
     stream.on("error", () => undefined);
+    // A tap on ENGAGE_EVENTS in this process: when each event is stored and readable from
+    // NATS, which splits the gateway's latency into its webhook hop and its gRPC hop.
+    const tapSent = new Map<string, number>();
+    const tapLat: number[] = [];
+    const tap = await (await js.consumers.get("ENGAGE_EVENTS", { filterSubjects: "engage.events.default.>", deliver_policy: DeliverPolicy.New })).consume({ max_messages: 256 });
+    const tapping = (async () => {
+      for await (const m of tap) {
+        const t = nowMs();
+        const id = (m.headers?.get("Nats-Msg-Id") ?? "").replace(/^default:/, "");
+        const s = tapSent.get(id);
+        if (s !== undefined) {
+          tapLat.push(t - s);
+          tapSent.delete(id);
+        }
+      }
+    })();
     // Warm up until the stream delivers, so the measured part starts on a live consumer.
     for (let i = 0; warmSeen === 0 && i < 200; i++) {
       await post(gw.httpPort, bodyFor(`e2e-warm-${r}-${i}`));
@@ -511,14 +545,19 @@ async function benchE2e(gw: Server, nc: NatsConnection): Promise<void> {
     const total = await atRate(o.rate, o.seconds, (i) => {
       const txid = `e2e-${r}-${i}-${process.pid}`;
       const body = bodyFor(txid);
-      sent.set(txid, nowMs());
+      const t0 = nowMs();
+      sent.set(txid, t0);
+      tapSent.set(txid, t0);
       void post(gw.httpPort, body).then((x) => {
         if (x.status !== 200) log(`e2e: webhook ${x.status}`);
       });
     });
-    for (let i = 0; i < 100 && lat.length < total; i++) await sleep(50);
+    for (let i = 0; i < 100 && (lat.length < total || tapLat.length < total); i++) await sleep(50);
     stream.cancel();
+    tap.stop();
+    await tapping;
     const g = lat.sort((a, b) => a - b);
+    const tapSorted = tapLat.sort((a, b) => a - b);
 
     // --- baseline: js.publish -> ordered consumer, same rate, same nats-server
     const consumer = await js.consumers.get("BENCH_RAW", { filterSubjects: "bench.raw.>", deliver_policy: DeliverPolicy.New });
@@ -551,10 +590,12 @@ async function benchE2e(gw: Server, nc: NatsConnection): Promise<void> {
     const b = rawLat.sort((a, c) => a - c);
     const row = {
       gatewayP50: percentile(g, 50), gatewayP99: percentile(g, 99), gatewayLost: total - g.length,
+      // POST -> readable from NATS (the webhook hop), and the gRPC hop after it, at p50.
+      webhookHopP50: percentile(tapSorted, 50), grpcHopP50: percentile(g, 50) - percentile(tapSorted, 50),
       rawP50: percentile(b, 50), rawP99: percentile(b, 99), rawLost: rawTotal - b.length,
       ratioP50: percentile(g, 50) / percentile(b, 50), ratioP99: percentile(g, 99) / percentile(b, 99),
     };
-    log(`e2e run ${r + 1}: gateway p50 ${row.gatewayP50.toFixed(2)} p99 ${row.gatewayP99.toFixed(2)} ms; raw p50 ${row.rawP50.toFixed(2)} p99 ${row.rawP99.toFixed(2)} ms`);
+    log(`e2e run ${r + 1}: gateway p50 ${row.gatewayP50.toFixed(2)} p99 ${row.gatewayP99.toFixed(2)} ms (webhook hop ${row.webhookHopP50.toFixed(2)}, gRPC hop ${row.grpcHopP50.toFixed(2)}); raw p50 ${row.rawP50.toFixed(2)} p99 ${row.rawP99.toFixed(2)} ms`);
     runs.push(row);
   }
   client.close();
@@ -855,7 +896,7 @@ function report(startedAt: Date, elapsed: number): string {
   L.push("");
   L.push("## Each benchmark", "");
   if (i) L.push(`- **Ingest.** autocannon POSTs test/fixtures/message.received.json with a unique \`transaction_id\` per request (scripts/bench/cannon.cjs drives autocannon; a duplicate would be cheaper), ${P.ingest.connections} connections, ${P.ingest.seconds} s per run after a ${P.ingest.warmSeconds} s warm-up; gateway and Koa runs alternate. Every gateway 200 came after its PubAck. The baseline is Koa 3 + @koa/router reading the body, JSON.parse and a 200 (scripts/bench/koa-baseline.cjs).`);
-  if (e) L.push(`- **End-to-end.** ${P.e2e.rate} webhook POSTs a second for ${P.e2e.seconds} s (keep-alive, from the harness); one gRPC Subscribe client (same process) takes \`process.hrtime\` at receipt and looks up the send time by the event's \`transaction_id\`. The baseline publishes 2 KiB messages with \`Nats-Msg-Id\` with nats.js \`js.publish\` at the same rate into a file-storage stream on the same nats-server, read by an ordered consumer in the same process. Events lost (gateway / raw): ${f(e.gatewayLost)} / ${f(e.rawLost)}.`);
+  if (e) L.push(`- **End-to-end.** ${P.e2e.rate} webhook POSTs a second for ${P.e2e.seconds} s (keep-alive, from the harness); one gRPC Subscribe client (same process) takes \`process.hrtime\` when a response arrives, before decoding, and looks up the send time by the event's \`transaction_id\` (read with a field walker). A tap in the same process, a NATS consumer on ENGAGE_EVENTS, times when each event is readable from NATS, which splits the gateway's p50 into its webhook hop (POST → stored and readable: ${f(e.webhookHopP50, 2)} ms) and its gRPC hop (the rest: ${f(e.grpcHopP50, 2)} ms). The baseline publishes 2 KiB messages with \`Nats-Msg-Id\` with nats.js \`js.publish\` at the same rate into a file-storage stream on the same nats-server, read by an ordered consumer in the same process. Events lost (gateway / raw): ${f(e.gatewayLost)} / ${f(e.rawLost)}.`);
   if (fo) L.push(`- **Fan-out.** ${P.fanout.streams} Subscribe streams (over 4 gRPC channels) start NEW; after a warm-up makes every stream live, ${P.fanout.rate} events/s are POSTed for ${P.fanout.seconds} s. "Lost" counts, for every stream, the accepted events (by the sequences the webhook returned) it never received. Delivered rate: deliveries to all streams over the time from the first POST to the last delivery. RSS: the gateway's maximum, sampled every 250 ms. The gateway cannot deliver 50,000 a second here, so a backlog forms; it waits in JetStream, not in the gateway (each stream holds at most 64 events, see README "Subscribe is one ephemeral pull consumer per call").`);
   if (g) L.push(`- **Consumer groups.** ${P.groups.events} events over ${P.groups.chats} chats are stored once (tenant \`groups\`). Each run reads them all, from the start, three ways: a durable JetStream pull consumer (explicit ack, \`consume()\`, ack each, no decoding) as the baseline; a new group with ${P.groups.members} Consume members on one gRPC channel (\`max_in_flight\` ${P.groups.maxInFlight}, ack on receipt; the harness reads each delivery's id, sequence and chat id with a protobuf field walker, not a full decode), ordered; and the same with \`unordered: true\`. Throughput is events over the time from the first to the last delivery; the group's start-up (leases, quarantine checks) is inside that window. CPU figures are % of one core over the same window, read from \`/proc\`.`);
   if (s) L.push(`- **Soak.** A fresh nats-server and gateway; ${P.soak.warm} events warm it up (RSS "start" is taken after them, idle RSS was ${f(s.rssIdleMB)} MB), then autocannon sends ${P.soak.events} webhooks with unique ids (${f(s.perSec)} events/s, ${f(s.seconds, 1)} s, ${f(s.failed)} failed). The event-loop delay is \`perf_hooks.monitorEventLoopDelay\` inside the gateway (scripts/bench/gateway-entry.cjs), reset after the warm-up, figures beyond its 5 ms sampling period: p50 ${f(s.loopP50, 2)} ms, p99 ${f(s.loopP99, 2)} ms, max ${f(s.loopMax, 1)} ms.`);
