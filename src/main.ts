@@ -81,10 +81,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     );
   });
 
+  const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
   const publisher = createPublisher(bus, {
     partitions: config.partitions,
     timeoutMs: config.publishTimeoutMs,
-    onPubAck: (stream, seconds) => metrics.pubAckDuration.observe({ stream }, seconds),
+    // The child per stream (two streams) is kept: label lookup per publish costs more.
+    onPubAck: (stream, seconds) => {
+      let h = pubAckByStream.get(stream);
+      if (!h) pubAckByStream.set(stream, (h = metrics.pubAckDuration.labels({ stream })));
+      h.observe(seconds);
+    },
   });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,
