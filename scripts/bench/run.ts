@@ -60,7 +60,7 @@ const P = SMOKE
     }
   : {
       ingest: { connections: 50, seconds: 5, warmSeconds: 2 },
-      e2e: { rate: 1000, seconds: 4, warm: 500 },
+      e2e: { rate: 1000, seconds: 4, warm: 2000 },
       fanout: { streams: 100, rate: 500, seconds: 4 },
       groups: { events: 50_000, chats: 1000, members: 4, maxInFlight: 64 },
       soak: { warm: 50_000, events: 500_000, connections: 64 },
@@ -337,7 +337,11 @@ async function postMany(port: number, n: number, body: (i: number) => string, co
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/** Calls `fn` `rate` times a second for `seconds`, on a 5 ms tick; resolves after the last call. */
+/**
+ * Calls `fn` `rate` times a second for `seconds`, on a 1 ms tick (Node's finest timer), so
+ * the calls are spread out rather than sent in bursts that queue behind each other and
+ * measure queueing instead of latency; resolves after the last call.
+ */
 async function atRate(rate: number, seconds: number, fn: (i: number) => void): Promise<number> {
   const total = Math.round(rate * seconds);
   const start = nowMs();
@@ -345,7 +349,7 @@ async function atRate(rate: number, seconds: number, fn: (i: number) => void): P
   while (sent < total) {
     const due = Math.min(total, Math.floor(((nowMs() - start) / 1000) * rate) + 1);
     while (sent < due) fn(sent++);
-    await sleep(5);
+    await sleep(1);
   }
   return total;
 }
@@ -541,7 +545,10 @@ async function benchE2e(gw: Server, nc: NatsConnection): Promise<void> {
       await post(gw.httpPort, bodyFor(`e2e-warm-${r}-${i}`));
       await sleep(20);
     }
-    await postMany(gw.httpPort, o.warm, (i) => bodyFor(`e2e-warm-${r}-b${i}`), 8);
+    // Then warm up at the measured rate, and start measuring once every warm-up event
+    // arrived, so the first measured events do not queue behind them.
+    const warmed = warmSeen + (await atRate(o.rate, o.warm / o.rate, (i) => void post(gw.httpPort, bodyFor(`e2e-warm-${r}-b${i}`))));
+    for (let i = 0; i < 200 && warmSeen < warmed; i++) await sleep(10);
     const total = await atRate(o.rate, o.seconds, (i) => {
       const txid = `e2e-${r}-${i}-${process.pid}`;
       const body = bodyFor(txid);
@@ -896,7 +903,7 @@ function report(startedAt: Date, elapsed: number): string {
   L.push("");
   L.push("## Each benchmark", "");
   if (i) L.push(`- **Ingest.** autocannon POSTs test/fixtures/message.received.json with a unique \`transaction_id\` per request (scripts/bench/cannon.cjs drives autocannon; a duplicate would be cheaper), ${P.ingest.connections} connections, ${P.ingest.seconds} s per run after a ${P.ingest.warmSeconds} s warm-up; gateway and Koa runs alternate. Every gateway 200 came after its PubAck. The baseline is Koa 3 + @koa/router reading the body, JSON.parse and a 200 (scripts/bench/koa-baseline.cjs).`);
-  if (e) L.push(`- **End-to-end.** ${P.e2e.rate} webhook POSTs a second for ${P.e2e.seconds} s (keep-alive, from the harness); one gRPC Subscribe client (same process) takes \`process.hrtime\` when a response arrives, before decoding, and looks up the send time by the event's \`transaction_id\` (read with a field walker). A tap in the same process, a NATS consumer on ENGAGE_EVENTS, times when each event is readable from NATS, which splits the gateway's p50 into its webhook hop (POST → stored and readable: ${f(e.webhookHopP50, 2)} ms) and its gRPC hop (the rest: ${f(e.grpcHopP50, 2)} ms). The baseline publishes 2 KiB messages with \`Nats-Msg-Id\` with nats.js \`js.publish\` at the same rate into a file-storage stream on the same nats-server, read by an ordered consumer in the same process. Events lost (gateway / raw): ${f(e.gatewayLost)} / ${f(e.rawLost)}.`);
+  if (e) L.push(`- **End-to-end.** ${P.e2e.rate} webhook POSTs a second, evenly spaced (1 ms timer ticks, not bursts), for ${P.e2e.seconds} s after ${P.e2e.warm / P.e2e.rate} s of warm-up at the same rate (keep-alive, Node's HTTP client, from the harness); one gRPC Subscribe client (same process) takes \`process.hrtime\` when a response arrives, before decoding, and looks up the send time by the event's \`transaction_id\` (read with a field walker). A tap in the same process, a NATS consumer on ENGAGE_EVENTS, times when each event is readable from NATS, which splits the gateway's p50 into its webhook hop (POST → stored and readable: ${f(e.webhookHopP50, 2)} ms) and its gRPC hop (the rest: ${f(e.grpcHopP50, 2)} ms). The baseline publishes 2 KiB messages with \`Nats-Msg-Id\` with nats.js \`js.publish\` at the same rate into a file-storage stream on the same nats-server, read by an ordered consumer in the same process. Events lost (gateway / raw): ${f(e.gatewayLost)} / ${f(e.rawLost)}.`);
   if (fo) L.push(`- **Fan-out.** ${P.fanout.streams} Subscribe streams (over 4 gRPC channels) start NEW; after a warm-up makes every stream live, ${P.fanout.rate} events/s are POSTed for ${P.fanout.seconds} s. "Lost" counts, for every stream, the accepted events (by the sequences the webhook returned) it never received. Delivered rate: deliveries to all streams over the time from the first POST to the last delivery. RSS: the gateway's maximum, sampled every 250 ms. The gateway cannot deliver 50,000 a second here, so a backlog forms; it waits in JetStream, not in the gateway (each stream holds at most 64 events, see README "Subscribe is one ephemeral pull consumer per call").`);
   if (g) L.push(`- **Consumer groups.** ${P.groups.events} events over ${P.groups.chats} chats are stored once (tenant \`groups\`). Each run reads them all, from the start, three ways: a durable JetStream pull consumer (explicit ack, \`consume()\`, ack each, no decoding) as the baseline; a new group with ${P.groups.members} Consume members on one gRPC channel (\`max_in_flight\` ${P.groups.maxInFlight}, ack on receipt; the harness reads each delivery's id, sequence and chat id with a protobuf field walker, not a full decode), ordered; and the same with \`unordered: true\`. Throughput is events over the time from the first to the last delivery; the group's start-up (leases, quarantine checks) is inside that window. CPU figures are % of one core over the same window, read from \`/proc\`.`);
   if (s) L.push(`- **Soak.** A fresh nats-server and gateway; ${P.soak.warm} events warm it up (RSS "start" is taken after them, idle RSS was ${f(s.rssIdleMB)} MB), then autocannon sends ${P.soak.events} webhooks with unique ids (${f(s.perSec)} events/s, ${f(s.seconds, 1)} s, ${f(s.failed)} failed). The event-loop delay is \`perf_hooks.monitorEventLoopDelay\` inside the gateway (scripts/bench/gateway-entry.cjs), reset after the warm-up, figures beyond its 5 ms sampling period: p50 ${f(s.loopP50, 2)} ms, p99 ${f(s.loopP99, 2)} ms, max ${f(s.loopMax, 1)} ms.`);
