@@ -55,7 +55,12 @@ async function run() {
   const logger = createLogger(config);
   const gateway = await startGateway(config, logger);
   process.on("message", async (msg) => {
-    if (msg.cmd === "stats") process.send({ id: msg.id, stats: stats() });
+    if (msg.cmd === "stats") {
+      // With { gc: true } (and node --expose-gc): after a full collection, so memory
+      // figures show what is retained, not garbage not yet collected.
+      if (msg.gc && typeof global.gc === "function") global.gc();
+      process.send({ id: msg.id, stats: stats() });
+    }
     if (msg.cmd === "profile") {
       // BENCH_PROFILE_DIR: the harness profiles the measured part of a benchmark only.
       if (msg.file) await profiler.stop(msg.file);

@@ -225,7 +225,7 @@ function startGatewayProc(natsUrl: string, nodeArgs: string[] = []): Promise<Ser
       GATEWAY_WEBHOOK_TOKENS: `default:${TOKEN},groups:${TOKEN_GROUPS}`,
       GATEWAY_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
       GATEWAY_LOG_FORMAT: "json",
-      // gRPC API keys are being added to the gateway; the bench runs gRPC without them.
+      // The bench's gRPC clients send no API key.
       GATEWAY_GRPC_AUTH: "none",
       // 100 Subscribe streams from one client (the default allows 32 per API key).
       GATEWAY_MAX_STREAMS_PER_KEY: "1000",
@@ -822,12 +822,13 @@ async function benchSoak(): Promise<void> {
   const o = P.soak;
   const { nats, dir } = await startNats();
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-  const gw = await startGatewayProc(nats.url);
+  // --expose-gc: RSS at start and end is read after a full collection (retained memory).
+  const gw = await startGatewayProc(nats.url, ["--expose-gc"]);
   try {
-    const idle = await gw.request<GatewayStats>("stats");
+    const idle = await gw.request<GatewayStats>("stats", { gc: true });
     log(`soak: warm-up ${o.warm} events`);
     await autocannon(gw.httpPort, { connections: o.connections, amount: o.warm });
-    const start = await gw.request<GatewayStats>("stats");
+    const start = await gw.request<GatewayStats>("stats", { gc: true });
     await gw.request("resetLoop");
     let rssMax = start.rss;
     const sampler = setInterval(() => void gw.request<GatewayStats>("stats").then((s) => (rssMax = Math.max(rssMax, s.rss))), 1000);
@@ -836,11 +837,11 @@ async function benchSoak(): Promise<void> {
     const c = await autocannon(gw.httpPort, { connections: o.connections, amount: o.events });
     const seconds = (nowMs() - t0) / 1000;
     clearInterval(sampler);
-    const end = await gw.request<GatewayStats>("stats");
+    const end = await gw.request<GatewayStats>("stats", { gc: true });
     const row = {
       events: c.ok, failed: c.non2xx + c.errors, seconds, perSec: c.ok / seconds,
       rssIdleMB: idle.rss / 2 ** 20, rssStartMB: start.rss / 2 ** 20, rssEndMB: end.rss / 2 ** 20, rssMaxMB: rssMax / 2 ** 20,
-      rssGrowth: end.rss / start.rss - 1, loopP50: end.loop.p50, loopP99: end.loop.p99, loopMax: end.loop.max,
+      rssGrowth: end.rss / start.rss - 1, heapStartMB: start.heapUsed / 2 ** 20, heapEndMB: end.heapUsed / 2 ** 20, loopP50: end.loop.p50, loopP99: end.loop.p99, loopMax: end.loop.max,
     };
     log(`soak: ${row.events} in ${seconds.toFixed(1)} s; RSS ${row.rssStartMB.toFixed(0)} -> ${row.rssEndMB.toFixed(0)} MB; loop p99 ${row.loopP99.toFixed(1)} ms`);
     record("soak", [row]);
@@ -906,7 +907,7 @@ function report(startedAt: Date, elapsed: number): string {
   if (e) L.push(`- **End-to-end.** ${P.e2e.rate} webhook POSTs a second, evenly spaced (1 ms timer ticks, not bursts), for ${P.e2e.seconds} s after ${P.e2e.warm / P.e2e.rate} s of warm-up at the same rate (keep-alive, Node's HTTP client, from the harness); one gRPC Subscribe client (same process) takes \`process.hrtime\` when a response arrives, before decoding, and looks up the send time by the event's \`transaction_id\` (read with a field walker). A tap in the same process, a NATS consumer on ENGAGE_EVENTS, times when each event is readable from NATS, which splits the gateway's p50 into its webhook hop (POST → stored and readable: ${f(e.webhookHopP50, 2)} ms) and its gRPC hop (the rest: ${f(e.grpcHopP50, 2)} ms). The baseline publishes 2 KiB messages with \`Nats-Msg-Id\` with nats.js \`js.publish\` at the same rate into a file-storage stream on the same nats-server, read by an ordered consumer in the same process. Events lost (gateway / raw): ${f(e.gatewayLost)} / ${f(e.rawLost)}.`);
   if (fo) L.push(`- **Fan-out.** ${P.fanout.streams} Subscribe streams (over 4 gRPC channels) start NEW; after a warm-up makes every stream live, ${P.fanout.rate} events/s are POSTed for ${P.fanout.seconds} s. "Lost" counts, for every stream, the accepted events (by the sequences the webhook returned) it never received. Delivered rate: deliveries to all streams over the time from the first POST to the last delivery. RSS: the gateway's maximum, sampled every 250 ms. The gateway cannot deliver 50,000 a second here, so a backlog forms; it waits in JetStream, not in the gateway (each stream holds at most 64 events, see README "Subscribe is one ephemeral pull consumer per call").`);
   if (g) L.push(`- **Consumer groups.** ${P.groups.events} events over ${P.groups.chats} chats are stored once (tenant \`groups\`). Each run reads them all, from the start, three ways: a durable JetStream pull consumer (explicit ack, \`consume()\`, ack each, no decoding) as the baseline; a new group with ${P.groups.members} Consume members on one gRPC channel (\`max_in_flight\` ${P.groups.maxInFlight}, ack on receipt; the harness reads each delivery's id, sequence and chat id with a protobuf field walker, not a full decode), ordered; and the same with \`unordered: true\`. Throughput is events over the time from the first to the last delivery; the group's start-up (leases, quarantine checks) is inside that window. CPU figures are % of one core over the same window, read from \`/proc\`.`);
-  if (s) L.push(`- **Soak.** A fresh nats-server and gateway; ${P.soak.warm} events warm it up (RSS "start" is taken after them, idle RSS was ${f(s.rssIdleMB)} MB), then autocannon sends ${P.soak.events} webhooks with unique ids (${f(s.perSec)} events/s, ${f(s.seconds, 1)} s, ${f(s.failed)} failed). The event-loop delay is \`perf_hooks.monitorEventLoopDelay\` inside the gateway (scripts/bench/gateway-entry.cjs), reset after the warm-up, figures beyond its 5 ms sampling period: p50 ${f(s.loopP50, 2)} ms, p99 ${f(s.loopP99, 2)} ms, max ${f(s.loopMax, 1)} ms.`);
+  if (s) L.push(`- **Soak.** A fresh nats-server and gateway; ${P.soak.warm} events warm it up (RSS "start" is taken after them, idle RSS was ${f(s.rssIdleMB)} MB; start and end are read after a full garbage collection, the bench starting this gateway with \`--expose-gc\`, so they show retained memory; heap used ${f(s.heapStartMB)} → ${f(s.heapEndMB)} MB), then autocannon sends ${P.soak.events} webhooks with unique ids (${f(s.perSec)} events/s, ${f(s.seconds, 1)} s, ${f(s.failed)} failed). The event-loop delay is \`perf_hooks.monitorEventLoopDelay\` inside the gateway (scripts/bench/gateway-entry.cjs), reset after the warm-up, figures beyond its 5 ms sampling period: p50 ${f(s.loopP50, 2)} ms, p99 ${f(s.loopP99, 2)} ms, max ${f(s.loopMax, 1)} ms.`);
   L.push("");
   L.push("## Commands", "", "```sh", "make bench            # = make setup; npm run build; npx tsx scripts/bench/run.ts", ...commands, "```", "");
   L.push("## Every run", "");
