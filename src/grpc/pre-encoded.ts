@@ -12,43 +12,11 @@ export function encodeSubscribeResponse(event: Uint8Array, sequence: number, pub
   // Written by hand into one buffer of the exact size: this runs once per event per
   // stream, and the event bytes are copied once.
   const ts = timestampSize(publishedAt);
-  const size = 1 + varintSize(event.length) + event.length + 1 + varintSize(sequence) + 1 + varintSize(ts) + ts;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  out[at++] = 0x0a;
-  at = writeVarint(out, at, event.length);
-  out.set(event, at);
-  at += event.length;
-  out[at++] = 0x10;
-  at = writeVarint(out, at, sequence);
-  out[at++] = 0x1a;
-  at = writeVarint(out, at, ts);
-  writeTimestamp(out, at, publishedAt);
-  return out;
-}
-
-/** Bytes of a varint for a non-negative integer up to 2^53. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[at++] = n;
-  return at;
-}
-
-/** Encoded size of a Timestamp with non-negative fields (store times are). */
-function timestampSize(t: Instant): number {
-  return (t.seconds !== 0 ? 1 + varintSize(t.seconds) : 0) + (t.nanos !== 0 ? 1 + varintSize(t.nanos) : 0);
+  const w = new FieldWriter(bytesSize(event.length) + uintSize(sequence) + bytesSize(ts));
+  w.bytes(0x0a, event);
+  w.uint(0x10, sequence);
+  w.timestamp(0x1a, ts, publishedAt);
+  return w.out;
 }
 
 /** The fields of a `ConsumeDelivery`, with the stored event's bytes. */
@@ -67,60 +35,74 @@ export function encodeConsumeDelivery(d: StoredDelivery): Buffer {
   const id = Buffer.from(d.deliveryId, "utf8");
   const ts = timestampSize(d.publishedAt);
   const inner =
-    1 + varintSize(d.event.length) + d.event.length +
-    (d.sequence !== 0 ? 1 + varintSize(d.sequence) : 0) +
-    (id.length !== 0 ? 1 + varintSize(id.length) + id.length : 0) +
-    (d.attempt !== 0 ? 1 + varintSize(d.attempt) : 0) +
-    1 + varintSize(ts) + ts +
-    (d.partition !== 0 ? 1 + varintSize(d.partition) : 0) +
-    (d.epoch !== 0 ? 1 + varintSize(d.epoch) : 0);
-  const out = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
-  let at = 0;
-  out[at++] = 0x12;
-  at = writeVarint(out, at, inner);
-  out[at++] = 0x0a;
-  at = writeVarint(out, at, d.event.length);
-  out.set(d.event, at);
-  at += d.event.length;
-  if (d.sequence !== 0) {
-    out[at++] = 0x10;
-    at = writeVarint(out, at, d.sequence);
-  }
-  if (id.length !== 0) {
-    out[at++] = 0x1a;
-    at = writeVarint(out, at, id.length);
-    out.set(id, at);
-    at += id.length;
-  }
-  if (d.attempt !== 0) {
-    out[at++] = 0x20;
-    at = writeVarint(out, at, d.attempt);
-  }
-  out[at++] = 0x2a;
-  at = writeVarint(out, at, ts);
-  at = writeTimestamp(out, at, d.publishedAt);
-  if (d.partition !== 0) {
-    out[at++] = 0x30;
-    at = writeVarint(out, at, d.partition);
-  }
-  if (d.epoch !== 0) {
-    out[at++] = 0x38;
-    at = writeVarint(out, at, d.epoch);
-  }
-  return out;
+    bytesSize(d.event.length) + uintSize(d.sequence) + (id.length !== 0 ? bytesSize(id.length) : 0) + uintSize(d.attempt) +
+    bytesSize(ts) + uintSize(d.partition) + uintSize(d.epoch);
+  const w = new FieldWriter(bytesSize(inner));
+  w.header(0x12, inner);
+  w.bytes(0x0a, d.event);
+  w.uint(0x10, d.sequence);
+  if (id.length !== 0) w.bytes(0x1a, id);
+  w.uint(0x20, d.attempt);
+  w.timestamp(0x2a, ts, d.publishedAt);
+  w.uint(0x30, d.partition);
+  w.uint(0x38, d.epoch);
+  return w.out;
 }
 
-/** Writes a Timestamp's fields (not its tag and length). */
-function writeTimestamp(out: Buffer, at: number, t: Instant): number {
-  if (t.seconds !== 0) {
-    out[at++] = 0x08;
-    at = writeVarint(out, at, t.seconds);
+/** Bytes of a varint for a non-negative integer up to 2^53. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
   }
-  if (t.nanos !== 0) {
-    out[at++] = 0x10;
-    at = writeVarint(out, at, t.nanos);
+  return size;
+}
+
+/** A one-byte tag and a varint, omitted when zero (proto3 defaults are not written). */
+const uintSize = (n: number): number => (n !== 0 ? 1 + varintSize(n) : 0);
+/** A one-byte tag, a length and `length` bytes. */
+const bytesSize = (length: number): number => 1 + varintSize(length) + length;
+
+/** Encoded size of a Timestamp with non-negative fields (store times are). */
+function timestampSize(t: Instant): number {
+  return uintSize(t.seconds) + uintSize(t.nanos);
+}
+
+/** Writes fields with one-byte tags into a buffer of a known exact size. */
+class FieldWriter {
+  readonly out: Buffer;
+  private at = 0;
+  constructor(size: number) {
+    this.out = Buffer.allocUnsafe(size);
   }
-  return at;
+  private varint(n: number): void {
+    while (n >= 0x80) {
+      this.out[this.at++] = (n % 128) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.out[this.at++] = n;
+  }
+  /** The tag and length of an embedded message whose fields follow. */
+  header(tag: number, length: number): void {
+    this.out[this.at++] = tag;
+    this.varint(length);
+  }
+  bytes(tag: number, b: Uint8Array): void {
+    this.header(tag, b.length);
+    this.out.set(b, this.at);
+    this.at += b.length;
+  }
+  uint(tag: number, n: number): void {
+    if (n === 0) return;
+    this.out[this.at++] = tag;
+    this.varint(n);
+  }
+  timestamp(tag: number, size: number, t: Instant): void {
+    this.header(tag, size);
+    this.uint(0x08, t.seconds);
+    this.uint(0x10, t.nanos);
+  }
 }
 
 /**
