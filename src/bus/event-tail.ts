@@ -86,7 +86,9 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
       let next = 0;
       let failures = 0;
       const fail = async (err: unknown): Promise<void> => {
-        if (++failures >= MAX_FAILURES) throw GatewayError.from(err, ErrorCode.Unavailable);
+        if (++failures >= MAX_FAILURES) {
+          throw new GatewayError(ErrorCode.Unavailable, `reading ENGAGE_EVENTS failed ${failures} times in a row (${(err as Error).message ?? err})`);
+        }
         await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
       };
       while (!stopped) {

@@ -34,6 +34,7 @@ export interface SubscribeDeps {
 export function createSubscribeHandler(d: SubscribeDeps) {
   return async (call: ServerWritableStream<SubscribeRequest, SubscribeResponse>): Promise<void> => {
     let tail: Awaited<ReturnType<typeof openEventTail>> | undefined;
+    let streaming = false;
     d.metrics.openStreams.inc({ rpc: "subscribe" });
     call.once("close", () => d.metrics.openStreams.dec({ rpc: "subscribe" }));
     try {
@@ -47,6 +48,7 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       call.once("cancelled", () => t.stop());
       d.streams.add(call, () => t.stop());
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
+      streaming = true;
       for await (const item of t) {
         if (call.cancelled || call.destroyed) break;
         if (item.replayFor || !(plan.filter.bySubject || plan.filter.matches(item.event))) continue;
@@ -60,7 +62,10 @@ export function createSubscribeHandler(d: SubscribeDeps) {
     } catch (err) {
       tail?.stop();
       if (!call.cancelled && !call.writableEnded) {
-        call.emit("error", toServiceError(GatewayError.from(err, ErrorCode.Unavailable)));
+        const e = GatewayError.from(err, ErrorCode.Unavailable);
+        // Once events flowed, an error ends a stream the client should resume.
+        const resumable = streaming && e.code === ErrorCode.Unavailable;
+        call.emit("error", toServiceError(resumable ? new GatewayError(e.code, `${e.message}; ${RESUME_HINT}`) : e));
       }
     }
   };

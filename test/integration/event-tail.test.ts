@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import pino from "pino";
 import { createBus, ensureStreams, openEventTail, TAIL_BUFFER, type Bus, type EventTail, type TailItem } from "../../src/bus";
 import { EVENTS_STREAM } from "../../src/bus/streams";
+import { ErrorCode, GatewayError } from "../../src/domain";
 import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
 
@@ -74,6 +75,26 @@ describe("event tail", () => {
       assert.notEqual((await onlyConsumer()).name, name, "a new consumer");
     } finally {
       tail.stop();
+    }
+  });
+
+  it("ends with UNAVAILABLE, saying why, when its consumer cannot be made again (the stream is gone)", async function () {
+    this.timeout(20_000);
+    await publish("gone", 1);
+    const tail = await openEventTail(bus, "engage.events.gone.>", { kind: "all" });
+    const it = tail[Symbol.asyncIterator]();
+    try {
+      assert.equal((await it.next()).done, false);
+      await bus.jsm.streams.delete(EVENTS_STREAM);
+      await assert.rejects(
+        async () => {
+          for (;;) if ((await it.next()).done) return;
+        },
+        (e: GatewayError) => e.code === ErrorCode.Unavailable && /ENGAGE_EVENTS failed 5 times in a row/.test(e.message),
+      );
+    } finally {
+      tail.stop();
+      await ensureStreams(bus, { replicas: 1, partitions: 16, duplicateWindowMs: 60_000, maxAgeMs: 0 });
     }
   });
 
