@@ -9,6 +9,13 @@
  * The gateway (and the Koa baseline) run pinned to core 0; this process and every load
  * generator run pinned to core 1; nats-server is left unpinned (it is shared
  * infrastructure for the gateway and for every NATS baseline alike).
+ *
+ * Environment, for investigating rather than for the report:
+ *   BENCH_PROFILE_DIR=DIR        CPU profile of the gateway over each measured ingest and
+ *                                ordered-group run only (scripts/bench/profile-top.cjs reads it)
+ *   BENCH_GATEWAY_NODE_ARGS="…"  extra node flags for the gateway (e.g. --cpu-prof)
+ *   BENCH_LOG_LEVEL=warn         the gateway's log level (default info: one line per event)
+ *   BENCH_GATEWAY_LOG=FILE       keep the gateway's log lines instead of dropping them
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
