@@ -91,25 +91,31 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
         }
         await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
       };
-      while (!stopped) {
-        let delivered = 0;
-        try {
-          current ??= await open(next > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next } : first);
-          for await (const m of current.messages) {
-            // A gap means the server skipped messages; start again from the next one.
-            if (m.info.deliverySequence !== ++delivered) break;
-            failures = 0;
-            next = m.seq + 1;
-            const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
-            yield new StoredItem(m.data, m.seq, storedAt(m), replayFor);
+      // try/finally: a reader that stops iterating (break) also closes the consumer.
+      try {
+        while (!stopped) {
+          let delivered = 0;
+          let error: unknown;
+          try {
+            current ??= await open(next > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next } : first);
+            for await (const m of current.messages) {
+              // A gap means the server skipped messages; start again from the next one.
+              if (m.info.deliverySequence !== ++delivered) break;
+              failures = 0;
+              next = m.seq + 1;
+              const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
+              yield new StoredItem(m.data, m.seq, storedAt(m), replayFor);
+            }
+          } catch (err) {
+            error = err;
           }
           close();
-          if (!stopped && delivered === 0) await fail(new Error("the event consumer ended"));
-        } catch (err) {
-          close();
           if (stopped) return;
-          await fail(err);
+          // A consumer that failed, or ended before a single message, counts as a failure.
+          if (error !== undefined || delivered === 0) await fail(error ?? new Error("the event consumer ended"));
         }
+      } finally {
+        close();
       }
     },
   };

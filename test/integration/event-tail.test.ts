@@ -78,6 +78,16 @@ describe("event tail", () => {
     }
   });
 
+  it("deletes its consumer when the reader stops iterating, without stop()", async () => {
+    await publish("brk", 3);
+    const tail = await openEventTail(bus, "engage.events.brk.>", { kind: "all" });
+    for await (const item of tail) {
+      assert.ok(item.sequence > 0);
+      break;
+    }
+    await waitFor(async () => (await (await bus.jsm.consumers.list(EVENTS_STREAM)).next()).length === 0, "the consumer to be deleted");
+  });
+
   it("ends with UNAVAILABLE, saying why, when its consumer cannot be made again (the stream is gone)", async function () {
     this.timeout(20_000);
     await publish("gone", 1);
