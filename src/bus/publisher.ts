@@ -1,6 +1,6 @@
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from "nats";
 import { Event } from "../gen/engage/events/v1/events";
-import { ErrorCode, GatewayError, dedupeKey, escapeToken, subjectOf } from "../domain";
+import { ErrorCode, GatewayError, dedupeKey, escapeToken, nameToken, subjectOf } from "../domain";
 import type { Bus } from "./connection";
 import { createTurnBatch } from "./turn-batch";
 
@@ -103,7 +103,7 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
     publishEvent(event) {
       // Fresh headers: append, which skips set()'s search for an existing key.
       const h = natsHeaders();
-      h.append(HEADER.eventType, escapeToken(event.typeName));
+      h.append(HEADER.eventType, nameToken(event.typeName));
       h.append(HEADER.chatId, escapeToken(event.chatId));
       if (event.traceparent) h.append(HEADER.traceparent, event.traceparent);
       const data = Event.encode(event).finish();

@@ -68,12 +68,28 @@ export function partitionOf(tenant: string, chatId: string, partitions: number):
 
 /** The subject token of an event type: the canonical lowercase name when known, else the raw one. */
 export function eventToken(typeName: string, known: boolean): string {
-  return escapeToken(known ? typeName.toLowerCase() : typeName);
+  return nameToken(known ? typeName.toLowerCase() : typeName);
 }
 
 /** The subject token of a channel: the canonical lowercase name when known, else the raw one. */
 export function channelToken(channelName: string, known: boolean): string {
-  return escapeToken(known ? channelName.toLowerCase() : channelName);
+  return nameToken(known ? channelName.toLowerCase() : channelName);
+}
+
+// Event type and channel names take few distinct values, and the usual ones need the
+// slow path of escapeToken ("message.received"); each is escaped once. The memo is
+// bounded, so names sent to fill it only stop being remembered.
+const NAME_TOKENS = new Map<string, string>();
+const NAME_TOKENS_MAX = 1024;
+
+/** `escapeToken` for event type and channel names, remembered. */
+export function nameToken(name: string): string {
+  let token = NAME_TOKENS.get(name);
+  if (token === undefined) {
+    token = escapeToken(name);
+    if (NAME_TOKENS.size < NAME_TOKENS_MAX) NAME_TOKENS.set(name, token);
+  }
+  return token;
 }
 
 export function eventSubject(p: SubjectParts): string {

@@ -3,6 +3,7 @@ import {
   channelTokenOf,
   dlqSubject,
   escapeToken,
+  nameToken,
   eventSubject,
   eventTokenOf,
   parseEventSubject,
@@ -16,6 +17,18 @@ import { fixture, type FixtureName } from "./fixtures";
 const FORBIDDEN = /[.*>\s]/;
 
 const AWKWARD = [".", "*", ">", "a.b", "a b", "a\tb", "line\nbreak", "%", "%41", "100%", "👋", "👨‍👩‍👧", "é", "a|b", "a/b:c", "CSR.*>x"];
+
+describe("nameToken", () => {
+  it("gives what escapeToken gives, the first time and when remembered", () => {
+    for (const name of ["message.received", "LiveChat", "a b", "ü.x", "message.received"]) {
+      assert.equal(nameToken(name), escapeToken(name));
+    }
+  });
+
+  it("stays right past the bound of what it remembers", () => {
+    for (let i = 0; i < 1500; i++) assert.equal(nameToken(`t.${i}`), escapeToken(`t.${i}`));
+  });
+});
 
 describe("escapeToken and unescapeToken", () => {
   for (const value of AWKWARD) {
