@@ -42,11 +42,18 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       const req = assertDecoded(call.request);
       const plan = planSubscribe({ ...req, filter: scopeFilter(principal, req.filter, "filter") }, d.partitions);
       call.once("close", d.quota.acquire(principal.name));
+      // Registered before the consumer exists, so a shutdown while it is being made
+      // still ends this call (with UNAVAILABLE) instead of waiting for it.
+      let ended = false;
+      const end = (): void => {
+        ended = true;
+        tail?.stop();
+      };
+      d.streams.add(call, end);
+      call.once("cancelled", end);
       tail = await openEventTail(d.bus, plan.filter.subject, plan.start);
       const t = tail;
-      if (call.cancelled) return t.stop();
-      call.once("cancelled", () => t.stop());
-      d.streams.add(call, () => t.stop());
+      if (ended || call.cancelled || call.writableEnded) return t.stop();
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
       streaming = true;
       for await (const item of t) {

@@ -67,4 +67,21 @@ describe("graceful shutdown", function () {
     const stored = await readStream(nats.url, "ENGAGE_EVENTS");
     assert.ok(stored.some((m) => m.seq === JSON.parse(res.text).sequence), "the in-flight event is stored");
   });
+
+  it("ends with UNAVAILABLE a Subscribe whose consumer is still being made when shutdown starts", async () => {
+    // Shutdown at several instants after the call opens, to land inside the handler's
+    // set-up at least once; each must end with UNAVAILABLE, not be cut off at the timeout.
+    for (const delayMs of [0, 1, 2, 4, 8]) {
+      const gw = await startTestGateway(nats.url, { GATEWAY_SHUTDOWN_TIMEOUT: "10s" });
+      const call = gw.client.subscribe(fullRequest({ start: StartPosition.START_POSITION_NEW }));
+      call.on("data", () => undefined);
+      const ended = new Promise<{ code: number; details: string }>((resolve) => call.on("error", resolve));
+      await new Promise((r) => setTimeout(r, delayMs));
+      const started = Date.now();
+      await gw.close();
+      const e = await ended;
+      assert.equal(e.code, status.UNAVAILABLE, `after ${delayMs} ms: ${e.code} ${e.details}`);
+      assert.ok(Date.now() - started < 5000, `after ${delayMs} ms, shutdown took ${Date.now() - started} ms`);
+    }
+  });
 });
