@@ -3,11 +3,11 @@ import { credentials, status } from "@grpc/grpc-js";
 import { EventGatewayClient, StartPosition, type SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
 import { TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
-import { fullRequest, startTestGateway, type TestGateway } from "../helpers/gateway";
+import { fullRequest } from "../helpers/gateway";
 import { GROUP_ENV } from "../helpers/groups";
-import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
 import { report } from "./support";
+import { useGateway } from "../helpers/use-gateway";
 
 const OUTAGE_MS = 5000;
 
@@ -18,16 +18,7 @@ const OUTAGE_MS = 5000;
  */
 describe("fault: open Subscribe and Consume streams across a 5 s NATS outage", function () {
   this.timeout(60_000);
-  let nats: TestNats;
-  let gw: TestGateway;
-  before(async () => {
-    nats = await startTestNats();
-    gw = await startTestGateway(nats.url, { GATEWAY_GRPC_AUTH: "none", ...GROUP_ENV });
-  });
-  after(async () => {
-    await gw?.close();
-    await nats?.cleanup();
-  });
+  const { nats, gw } = useGateway({ GATEWAY_GRPC_AUTH: "none", ...GROUP_ENV });
 
   it("resume delivering afterwards, or end with UNAVAILABLE and a resume hint; none goes silent", async () => {
     const client = new EventGatewayClient(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure());

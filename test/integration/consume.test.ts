@@ -3,24 +3,13 @@ import { status } from "@grpc/grpc-js";
 import { EventType } from "../../src/gen/engage/events/v1/events";
 import { chatOf, TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
-import { startTestGateway } from "../helpers/gateway";
 import { ChatGuard, GROUP_ENV, listDeadLetters, numberOf, publishInterleaved, unary } from "../helpers/groups";
-import { startTestNats, type TestNats } from "../helpers/nats-server";
+import { useGateway } from "../helpers/use-gateway";
 import { waitFor } from "../helpers/wait";
 
 describe("gRPC Consume (consumer groups)", function () {
   this.timeout(60_000);
-  let nats: TestNats;
-  let gw: Awaited<ReturnType<typeof startTestGateway>>;
-
-  before(async () => {
-    nats = await startTestNats();
-    gw = await startTestGateway(nats.url, GROUP_ENV);
-  });
-  after(async () => {
-    await gw?.close();
-    await nats?.cleanup();
-  });
+  const { gw } = useGateway(GROUP_ENV);
 
   it("shares 200 chats × 20 interleaved events among 3 members: all delivered, each chat in exact order, no member over 60%", async () => {
     const guard = new ChatGuard();

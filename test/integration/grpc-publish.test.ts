@@ -4,22 +4,12 @@ import { Event } from "../../src/gen/engage/events/v1/events";
 import type { PublishRequest, PublishResponse } from "../../src/gen/engage/gateway/v1/gateway";
 import { fixtureBytes, messageBody } from "../helpers/fixtures";
 import { reflectionClient } from "../helpers/dynamic-client";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
-import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { readStream } from "../helpers/stream-reader";
+import { useGateway } from "../helpers/use-gateway";
 
 describe("gRPC Publish, health and reflection", () => {
-  let nats: TestNats;
-  let gw: TestGateway;
+  const { nats, gw } = useGateway();
 
-  before(async () => {
-    nats = await startTestNats();
-    gw = await startTestGateway(nats.url);
-  });
-  after(async () => {
-    await gw?.close();
-    await nats?.cleanup();
-  });
 
   function publish(req: Partial<PublishRequest>): Promise<PublishResponse> {
     return new Promise((resolve, reject) =>

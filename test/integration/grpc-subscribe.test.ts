@@ -4,9 +4,9 @@ import { status } from "@grpc/grpc-js";
 import { Channel, EventType } from "../../src/gen/engage/events/v1/events";
 import { StartPosition, type SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
 import { fixture, messageBody } from "../helpers/fixtures";
-import { collect, fullRequest, startTestGateway, TOKEN_B, type TestGateway } from "../helpers/gateway";
-import { startTestNats, type TestNats } from "../helpers/nats-server";
+import { collect, fullRequest, TOKEN_B } from "../helpers/gateway";
 import { waitFor } from "../helpers/wait";
+import { useGateway } from "../helpers/use-gateway";
 
 /** A spread of events: 2 tenants × 3 channels × 2 assets × 3 types, each its own chat. */
 function corpus(): { body: Record<string, any>; tenantB: boolean }[] {
@@ -28,23 +28,16 @@ function corpus(): { body: Record<string, any>; tenantB: boolean }[] {
 }
 
 describe("gRPC Subscribe", () => {
-  let nats: TestNats;
-  let gw: TestGateway;
+  const { nats, gw } = useGateway();
   const events = corpus();
   let sequences: number[] = [];
 
   before(async () => {
-    nats = await startTestNats();
-    gw = await startTestGateway(nats.url);
     for (const { body, tenantB } of events) {
       const res = await gw.post(body, tenantB ? { authorization: `Bearer ${TOKEN_B}` } : {});
       assert.equal(res.status, 200);
       sequences.push(res.body.sequence);
     }
-  });
-  after(async () => {
-    await gw?.close();
-    await nats?.cleanup();
   });
 
   async function consumerCount(): Promise<number> {

@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
 import { Event } from "../../src/gen/engage/events/v1/events";
 import { fixture, fixtureBytes, FIXTURE_NAMES, messageBody } from "../helpers/fixtures";
-import { startTestGateway, TOKEN_B, type TestGateway } from "../helpers/gateway";
-import { startTestNats, type TestNats } from "../helpers/nats-server";
+import { TOKEN_B } from "../helpers/gateway";
 import { readStream } from "../helpers/stream-reader";
 import { waitFor } from "../helpers/wait";
+import { useGateway } from "../helpers/use-gateway";
 
 describe("HTTP webhook POST /v1/engage/events", () => {
-  let nats: TestNats;
-  let gw: TestGateway;
+  const { nats, gw } = useGateway();
 
-  before(async () => {
-    nats = await startTestNats();
-    gw = await startTestGateway(nats.url);
-  });
-  after(async () => {
-    await gw?.close();
-    await nats?.cleanup();
-  });
 
   it("answers exactly 200 with id, sequence and duplicate for each documented example, and stores it", async () => {
     for (const name of FIXTURE_NAMES) {

@@ -2,27 +2,18 @@ import assert from "node:assert/strict";
 import { StartPosition } from "../../src/gen/engage/gateway/v1/gateway";
 import { TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
-import { fullRequest, startTestGateway, type TestGateway } from "../helpers/gateway";
+import { fullRequest } from "../helpers/gateway";
 import { GROUP_ENV } from "../helpers/groups";
 import { sample, scrape } from "../helpers/metrics";
-import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
+import { useGateway } from "../helpers/use-gateway";
 
 describe("Prometheus metrics on /metrics", function () {
   this.timeout(30_000);
-  let nats: TestNats;
-  let gw: TestGateway;
+  const { gw } = useGateway(GROUP_ENV);
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
     sample(await scrape(gw.baseUrl), name, labels);
 
-  before(async () => {
-    nats = await startTestNats();
-    gw = await startTestGateway(nats.url, GROUP_ENV);
-  });
-  after(async () => {
-    await gw?.close();
-    await nats?.cleanup();
-  });
 
   it("counts webhook requests by status, tenant and event type, with latency", async () => {
     await gw.post(messageBody("m-1", 1));
