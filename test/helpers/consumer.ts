@@ -1,8 +1,7 @@
 import type { ClientDuplexStream, Metadata } from "@grpc/grpc-js";
 import {
-  StartPosition,
+  ConsumeOpen,
   type ConsumeDelivery,
-  type ConsumeOpen,
   type ConsumeRequest,
   type ConsumeResponse,
   type EventGatewayClient,
@@ -46,17 +45,7 @@ export class TestMember {
     if (sendOpen) {
       this.send({
         $case: "open",
-        open: {
-          filter: undefined,
-          maxInFlight: 0,
-          ackWait: undefined,
-          maxDeliveries: 0,
-          unordered: false,
-          start: StartPosition.START_POSITION_UNSPECIFIED,
-          startSequence: 0,
-          startTime: undefined,
-          ...open,
-        },
+        open: ConsumeOpen.create(open),
       });
     }
   }

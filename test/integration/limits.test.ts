@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials, Metadata, status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import {
+  ConsumeOpen,
   EventGatewayClient,
   StartPosition,
   type ConsumeResponse,
@@ -247,17 +248,7 @@ describe("webhook and gRPC limits (GATEWAY_MAX_*, GATEWAY_BODY_LIMIT)", function
       call.write({
         request: {
           $case: "open",
-          open: {
-            group,
-            filter: undefined,
-            maxInFlight,
-            ackWait: undefined,
-            maxDeliveries: 0,
-            unordered: false,
-            start: StartPosition.START_POSITION_UNSPECIFIED,
-            startSequence: 0,
-            startTime: undefined,
-          },
+          open: ConsumeOpen.create({ group, maxInFlight }),
         },
       });
       return { call, responses, ended };
@@ -319,17 +310,7 @@ describe("webhook and gRPC limits (GATEWAY_MAX_*, GATEWAY_BODY_LIMIT)", function
       consume.write({
         request: {
           $case: "open",
-          open: {
-            group: "limits-quota",
-            filter: undefined,
-            maxInFlight: 0,
-            ackWait: undefined,
-            maxDeliveries: 0,
-            unordered: false,
-            start: StartPosition.START_POSITION_UNSPECIFIED,
-            startSequence: 0,
-            startTime: undefined,
-          },
+          open: ConsumeOpen.create({ group: "limits-quota" }),
         },
       });
       assert.equal((await consumeEnded).code, status.RESOURCE_EXHAUSTED);

@@ -15,7 +15,7 @@ import {
 } from "../../src/domain/group-spec";
 import { startAtOf } from "../../src/domain/start-position";
 import { Channel, EventType } from "../../src/gen/engage/events/v1/events";
-import { StartPosition, type ConsumeOpen, type EventFilter } from "../../src/gen/engage/gateway/v1/gateway";
+import { ConsumeOpen, StartPosition, type EventFilter } from "../../src/gen/engage/gateway/v1/gateway";
 
 const PARTITIONS = 16;
 
@@ -24,18 +24,7 @@ function filter(f: Partial<EventFilter>): EventFilter {
 }
 
 function open(o: Partial<ConsumeOpen> = {}): ConsumeOpen {
-  return {
-    group: "bots",
-    filter: undefined,
-    maxInFlight: 0,
-    ackWait: undefined,
-    maxDeliveries: 0,
-    unordered: false,
-    start: StartPosition.START_POSITION_UNSPECIFIED,
-    startSequence: 0,
-    startTime: undefined,
-    ...o,
-  };
+  return ConsumeOpen.create({ group: "bots", ...o });
 }
 
 /** Asserts that `fn` throws a ValidationError (invalid_argument) for exactly `field`. */
