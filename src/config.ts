@@ -78,7 +78,7 @@ interface OptionSpec {
   flag?: boolean;
 }
 
-/** Every option, with its documented default. The README's configuration table mirrors it. */
+/** Every option, with its documented default. The configuration table in docs/operations.md mirrors it. */
 export const OPTIONS: OptionSpec[] = [
   { key: "httpHost", env: "GATEWAY_HTTP_HOST", default: "0.0.0.0", help: "address the webhook HTTP server binds" },
   { key: "httpPort", env: "GATEWAY_HTTP_PORT", default: "8080", help: "webhook HTTP port (0 picks a free port)" },

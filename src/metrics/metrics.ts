@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /**
  * Every Prometheus metric the gateway exports, in one registry per gateway (so two
  * gateways in one process, as in tests, never share counters). Names start
- * `engage_gateway_`; the README lists them.
+ * `engage_gateway_`; docs/operations.md lists them.
  */
 export interface Metrics {
   registry: Registry;
