@@ -104,6 +104,59 @@ export function startPositionToJSON(object: StartPosition): string {
   }
 }
 
+/** A group's state. */
+export enum GroupState {
+  /** GROUP_STATE_UNSPECIFIED - Not used. */
+  GROUP_STATE_UNSPECIFIED = 0,
+  /** GROUP_STATE_ACTIVE - At least one member is connected. */
+  GROUP_STATE_ACTIVE = 1,
+  /**
+   * GROUP_STATE_IDLE - No member is connected; the group keeps its position, and expires after
+   * GATEWAY_GROUP_IDLE_EXPIRY.
+   */
+  GROUP_STATE_IDLE = 2,
+  /** GROUP_STATE_DELETING - A deletion has begun; opening the group is refused with UNAVAILABLE until it ends. */
+  GROUP_STATE_DELETING = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function groupStateFromJSON(object: any): GroupState {
+  switch (object) {
+    case 0:
+    case "GROUP_STATE_UNSPECIFIED":
+      return GroupState.GROUP_STATE_UNSPECIFIED;
+    case 1:
+    case "GROUP_STATE_ACTIVE":
+      return GroupState.GROUP_STATE_ACTIVE;
+    case 2:
+    case "GROUP_STATE_IDLE":
+      return GroupState.GROUP_STATE_IDLE;
+    case 3:
+    case "GROUP_STATE_DELETING":
+      return GroupState.GROUP_STATE_DELETING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GroupState.UNRECOGNIZED;
+  }
+}
+
+export function groupStateToJSON(object: GroupState): string {
+  switch (object) {
+    case GroupState.GROUP_STATE_UNSPECIFIED:
+      return "GROUP_STATE_UNSPECIFIED";
+    case GroupState.GROUP_STATE_ACTIVE:
+      return "GROUP_STATE_ACTIVE";
+    case GroupState.GROUP_STATE_IDLE:
+      return "GROUP_STATE_IDLE";
+    case GroupState.GROUP_STATE_DELETING:
+      return "GROUP_STATE_DELETING";
+    case GroupState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * Which events a stream carries. Each list narrows the stream to events matching any of
  * its values; an empty list matches everything. Lists are combined with AND.
@@ -448,6 +501,127 @@ export interface ReplayDeadLetterResponse {
   group: string;
   /** Its new sequence in ENGAGE_EVENTS. */
   sequence: number;
+}
+
+/** Which groups to list. */
+export interface ListGroupsRequest {
+  /** Only groups of this tenant; empty lists every group the caller may see. */
+  tenant: string;
+}
+
+/** The caller's groups. */
+export interface ListGroupsResponse {
+  /** Sorted by name. */
+  groups: Group[];
+}
+
+/** What a consumer group is and how it is doing, cluster-wide. */
+export interface Group {
+  /** The group name. */
+  name: string;
+  /** The tenants the group reads (its filter's tenants); empty means every tenant. */
+  tenants: string[];
+  /** The filter fixed when the group was created. */
+  filter:
+    | EventFilter
+    | undefined;
+  /** Whether per-chat ordering is off. */
+  unordered: boolean;
+  /** Delivery attempts before an event is dead-lettered. */
+  maxDeliveries: number;
+  /** Where the group started when it was created. */
+  start: StartPosition;
+  /** For START_POSITION_SEQUENCE: the first stream sequence. */
+  startSequence: number;
+  /** For START_POSITION_TIME: the earliest store time. */
+  startTime:
+    | Timestamp
+    | undefined;
+  /** When the group was created. */
+  createdAt:
+    | Timestamp
+    | undefined;
+  /**
+   * When a member was last seen connected (to within about a minute); the idle
+   * expiry (GATEWAY_GROUP_IDLE_EXPIRY) counts from here.
+   */
+  lastActiveAt:
+    | Timestamp
+    | undefined;
+  /** Whether members are connected, or the group is being deleted. */
+  state: GroupState;
+  /** Members connected, across every gateway. */
+  members: number;
+  /**
+   * Events matching the filter that the group has not acked yet: `pending` plus
+   * `ack_pending` over every partition.
+   */
+  lag: number;
+}
+
+/** Which group to describe. */
+export interface DescribeGroupRequest {
+  /** The group name. */
+  group: string;
+}
+
+/** A group in detail. */
+export interface DescribeGroupResponse {
+  /** The group. */
+  group:
+    | Group
+    | undefined;
+  /** The gateways with members of the group, by gateway id. */
+  gateways: GroupGateway[];
+  /** Every partition, by number. */
+  partitions: GroupPartition[];
+}
+
+/** A gateway's share of a group's members. */
+export interface GroupGateway {
+  /** The gateway id, as in GroupPartition.owner_gateway_id. */
+  gatewayId: string;
+  /** Members of the group connected to that gateway. */
+  members: number;
+}
+
+/** One partition of a group. */
+export interface GroupPartition {
+  /** The partition, from 0 to GATEWAY_PARTITIONS - 1. */
+  partition: number;
+  /** The gateway holding the partition's lease; empty when no gateway holds it. */
+  ownerGatewayId: string;
+  /** The lease epoch (see ConsumeDelivery.epoch); 0 when no gateway holds it. */
+  epoch: number;
+  /** Events stored and not yet fetched by the owning gateway. */
+  pending: number;
+  /**
+   * Events fetched by the owning gateway and not yet acked: in flight to members, or
+   * waiting for one.
+   */
+  ackPending: number;
+  /** Of `ack_pending`, events NATS has delivered more than once. */
+  redelivered: number;
+  /** Every event up to this stream sequence is acked. */
+  ackFloorSequence: number;
+  /** False when the partition's consumer is missing: the partition delivers nothing. */
+  consumerExists: boolean;
+}
+
+/** Which group to delete. */
+export interface DeleteGroupRequest {
+  /** The group name. */
+  group: string;
+  /** Delete even while members are connected: their Consume calls end with NOT_FOUND. */
+  force: boolean;
+}
+
+/** What was deleted. */
+export interface DeleteGroupResponse {
+  /** Partition consumers deleted. */
+  consumersDeleted: number;
+  /** Members that were connected when the deletion began (only with `force`). */
+  membersDisconnected: number;
 }
 
 function createBaseEventFilter(): EventFilter {
@@ -2908,6 +3082,1088 @@ export const ReplayDeadLetterResponse: MessageFns<ReplayDeadLetterResponse> = {
   },
 };
 
+function createBaseListGroupsRequest(): ListGroupsRequest {
+  return { tenant: "" };
+}
+
+export const ListGroupsRequest: MessageFns<ListGroupsRequest> = {
+  encode(message: ListGroupsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGroupsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGroupsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGroupsRequest {
+    return { tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "" };
+  },
+
+  toJSON(message: ListGroupsRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListGroupsRequest>): ListGroupsRequest {
+    return ListGroupsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGroupsRequest>): ListGroupsRequest {
+    const message = createBaseListGroupsRequest();
+    message.tenant = object.tenant ?? "";
+    return message;
+  },
+};
+
+function createBaseListGroupsResponse(): ListGroupsResponse {
+  return { groups: [] };
+}
+
+export const ListGroupsResponse: MessageFns<ListGroupsResponse> = {
+  encode(message: ListGroupsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.groups) {
+      Group.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGroupsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGroupsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.groups.push(Group.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGroupsResponse {
+    return { groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => Group.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListGroupsResponse): unknown {
+    const obj: any = {};
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => Group.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListGroupsResponse>): ListGroupsResponse {
+    return ListGroupsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGroupsResponse>): ListGroupsResponse {
+    const message = createBaseListGroupsResponse();
+    message.groups = object.groups?.map((e) => Group.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGroup(): Group {
+  return {
+    name: "",
+    tenants: [],
+    filter: undefined,
+    unordered: false,
+    maxDeliveries: 0,
+    start: 0,
+    startSequence: 0,
+    startTime: undefined,
+    createdAt: undefined,
+    lastActiveAt: undefined,
+    state: 0,
+    members: 0,
+    lag: 0,
+  };
+}
+
+export const Group: MessageFns<Group> = {
+  encode(message: Group, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.tenants) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.filter !== undefined) {
+      EventFilter.encode(message.filter, writer.uint32(26).fork()).join();
+    }
+    if (message.unordered !== false) {
+      writer.uint32(32).bool(message.unordered);
+    }
+    if (message.maxDeliveries !== 0) {
+      writer.uint32(40).uint32(message.maxDeliveries);
+    }
+    if (message.start !== 0) {
+      writer.uint32(48).int32(message.start);
+    }
+    if (message.startSequence !== 0) {
+      writer.uint32(56).uint64(message.startSequence);
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(message.startTime, writer.uint32(66).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(74).fork()).join();
+    }
+    if (message.lastActiveAt !== undefined) {
+      Timestamp.encode(message.lastActiveAt, writer.uint32(82).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(88).int32(message.state);
+    }
+    if (message.members !== 0) {
+      writer.uint32(96).uint32(message.members);
+    }
+    if (message.lag !== 0) {
+      writer.uint32(104).uint64(message.lag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Group {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenants.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = EventFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unordered = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxDeliveries = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.start = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.startSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.startTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastActiveAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.members = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.lag = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Group {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tenants: globalThis.Array.isArray(object?.tenants) ? object.tenants.map((e: any) => globalThis.String(e)) : [],
+      filter: isSet(object.filter) ? EventFilter.fromJSON(object.filter) : undefined,
+      unordered: isSet(object.unordered) ? globalThis.Boolean(object.unordered) : false,
+      maxDeliveries: isSet(object.maxDeliveries)
+        ? globalThis.Number(object.maxDeliveries)
+        : isSet(object.max_deliveries)
+        ? globalThis.Number(object.max_deliveries)
+        : 0,
+      start: isSet(object.start) ? startPositionFromJSON(object.start) : 0,
+      startSequence: isSet(object.startSequence)
+        ? globalThis.Number(object.startSequence)
+        : isSet(object.start_sequence)
+        ? globalThis.Number(object.start_sequence)
+        : 0,
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      lastActiveAt: isSet(object.lastActiveAt)
+        ? fromJsonTimestamp(object.lastActiveAt)
+        : isSet(object.last_active_at)
+        ? fromJsonTimestamp(object.last_active_at)
+        : undefined,
+      state: isSet(object.state) ? groupStateFromJSON(object.state) : 0,
+      members: isSet(object.members) ? globalThis.Number(object.members) : 0,
+      lag: isSet(object.lag) ? globalThis.Number(object.lag) : 0,
+    };
+  },
+
+  toJSON(message: Group): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tenants?.length) {
+      obj.tenants = message.tenants;
+    }
+    if (message.filter !== undefined) {
+      obj.filter = EventFilter.toJSON(message.filter);
+    }
+    if (message.unordered !== false) {
+      obj.unordered = message.unordered;
+    }
+    if (message.maxDeliveries !== 0) {
+      obj.maxDeliveries = Math.round(message.maxDeliveries);
+    }
+    if (message.start !== 0) {
+      obj.start = startPositionToJSON(message.start);
+    }
+    if (message.startSequence !== 0) {
+      obj.startSequence = Math.round(message.startSequence);
+    }
+    if (message.startTime !== undefined) {
+      obj.startTime = fromTimestamp(message.startTime).toISOString();
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.lastActiveAt !== undefined) {
+      obj.lastActiveAt = fromTimestamp(message.lastActiveAt).toISOString();
+    }
+    if (message.state !== 0) {
+      obj.state = groupStateToJSON(message.state);
+    }
+    if (message.members !== 0) {
+      obj.members = Math.round(message.members);
+    }
+    if (message.lag !== 0) {
+      obj.lag = Math.round(message.lag);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Group>): Group {
+    return Group.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Group>): Group {
+    const message = createBaseGroup();
+    message.name = object.name ?? "";
+    message.tenants = object.tenants?.map((e) => e) || [];
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? EventFilter.fromPartial(object.filter)
+      : undefined;
+    message.unordered = object.unordered ?? false;
+    message.maxDeliveries = object.maxDeliveries ?? 0;
+    message.start = object.start ?? 0;
+    message.startSequence = object.startSequence ?? 0;
+    message.startTime = (object.startTime !== undefined && object.startTime !== null)
+      ? Timestamp.fromPartial(object.startTime)
+      : undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.lastActiveAt = (object.lastActiveAt !== undefined && object.lastActiveAt !== null)
+      ? Timestamp.fromPartial(object.lastActiveAt)
+      : undefined;
+    message.state = object.state ?? 0;
+    message.members = object.members ?? 0;
+    message.lag = object.lag ?? 0;
+    return message;
+  },
+};
+
+function createBaseDescribeGroupRequest(): DescribeGroupRequest {
+  return { group: "" };
+}
+
+export const DescribeGroupRequest: MessageFns<DescribeGroupRequest> = {
+  encode(message: DescribeGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeGroupRequest {
+    return { group: isSet(object.group) ? globalThis.String(object.group) : "" };
+  },
+
+  toJSON(message: DescribeGroupRequest): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeGroupRequest>): DescribeGroupRequest {
+    return DescribeGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeGroupRequest>): DescribeGroupRequest {
+    const message = createBaseDescribeGroupRequest();
+    message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBaseDescribeGroupResponse(): DescribeGroupResponse {
+  return { group: undefined, gateways: [], partitions: [] };
+}
+
+export const DescribeGroupResponse: MessageFns<DescribeGroupResponse> = {
+  encode(message: DescribeGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== undefined) {
+      Group.encode(message.group, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.gateways) {
+      GroupGateway.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.partitions) {
+      GroupPartition.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = Group.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gateways.push(GroupGateway.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.partitions.push(GroupPartition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeGroupResponse {
+    return {
+      group: isSet(object.group) ? Group.fromJSON(object.group) : undefined,
+      gateways: globalThis.Array.isArray(object?.gateways)
+        ? object.gateways.map((e: any) => GroupGateway.fromJSON(e))
+        : [],
+      partitions: globalThis.Array.isArray(object?.partitions)
+        ? object.partitions.map((e: any) => GroupPartition.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DescribeGroupResponse): unknown {
+    const obj: any = {};
+    if (message.group !== undefined) {
+      obj.group = Group.toJSON(message.group);
+    }
+    if (message.gateways?.length) {
+      obj.gateways = message.gateways.map((e) => GroupGateway.toJSON(e));
+    }
+    if (message.partitions?.length) {
+      obj.partitions = message.partitions.map((e) => GroupPartition.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeGroupResponse>): DescribeGroupResponse {
+    return DescribeGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeGroupResponse>): DescribeGroupResponse {
+    const message = createBaseDescribeGroupResponse();
+    message.group = (object.group !== undefined && object.group !== null) ? Group.fromPartial(object.group) : undefined;
+    message.gateways = object.gateways?.map((e) => GroupGateway.fromPartial(e)) || [];
+    message.partitions = object.partitions?.map((e) => GroupPartition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGroupGateway(): GroupGateway {
+  return { gatewayId: "", members: 0 };
+}
+
+export const GroupGateway: MessageFns<GroupGateway> = {
+  encode(message: GroupGateway, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gatewayId !== "") {
+      writer.uint32(10).string(message.gatewayId);
+    }
+    if (message.members !== 0) {
+      writer.uint32(16).uint32(message.members);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupGateway {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupGateway();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gatewayId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.members = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupGateway {
+    return {
+      gatewayId: isSet(object.gatewayId)
+        ? globalThis.String(object.gatewayId)
+        : isSet(object.gateway_id)
+        ? globalThis.String(object.gateway_id)
+        : "",
+      members: isSet(object.members) ? globalThis.Number(object.members) : 0,
+    };
+  },
+
+  toJSON(message: GroupGateway): unknown {
+    const obj: any = {};
+    if (message.gatewayId !== "") {
+      obj.gatewayId = message.gatewayId;
+    }
+    if (message.members !== 0) {
+      obj.members = Math.round(message.members);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GroupGateway>): GroupGateway {
+    return GroupGateway.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupGateway>): GroupGateway {
+    const message = createBaseGroupGateway();
+    message.gatewayId = object.gatewayId ?? "";
+    message.members = object.members ?? 0;
+    return message;
+  },
+};
+
+function createBaseGroupPartition(): GroupPartition {
+  return {
+    partition: 0,
+    ownerGatewayId: "",
+    epoch: 0,
+    pending: 0,
+    ackPending: 0,
+    redelivered: 0,
+    ackFloorSequence: 0,
+    consumerExists: false,
+  };
+}
+
+export const GroupPartition: MessageFns<GroupPartition> = {
+  encode(message: GroupPartition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.ownerGatewayId !== "") {
+      writer.uint32(18).string(message.ownerGatewayId);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(24).uint64(message.epoch);
+    }
+    if (message.pending !== 0) {
+      writer.uint32(32).uint64(message.pending);
+    }
+    if (message.ackPending !== 0) {
+      writer.uint32(40).uint64(message.ackPending);
+    }
+    if (message.redelivered !== 0) {
+      writer.uint32(48).uint64(message.redelivered);
+    }
+    if (message.ackFloorSequence !== 0) {
+      writer.uint32(56).uint64(message.ackFloorSequence);
+    }
+    if (message.consumerExists !== false) {
+      writer.uint32(64).bool(message.consumerExists);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupPartition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupPartition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ownerGatewayId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pending = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ackPending = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.redelivered = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ackFloorSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.consumerExists = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupPartition {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      ownerGatewayId: isSet(object.ownerGatewayId)
+        ? globalThis.String(object.ownerGatewayId)
+        : isSet(object.owner_gateway_id)
+        ? globalThis.String(object.owner_gateway_id)
+        : "",
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      pending: isSet(object.pending) ? globalThis.Number(object.pending) : 0,
+      ackPending: isSet(object.ackPending)
+        ? globalThis.Number(object.ackPending)
+        : isSet(object.ack_pending)
+        ? globalThis.Number(object.ack_pending)
+        : 0,
+      redelivered: isSet(object.redelivered) ? globalThis.Number(object.redelivered) : 0,
+      ackFloorSequence: isSet(object.ackFloorSequence)
+        ? globalThis.Number(object.ackFloorSequence)
+        : isSet(object.ack_floor_sequence)
+        ? globalThis.Number(object.ack_floor_sequence)
+        : 0,
+      consumerExists: isSet(object.consumerExists)
+        ? globalThis.Boolean(object.consumerExists)
+        : isSet(object.consumer_exists)
+        ? globalThis.Boolean(object.consumer_exists)
+        : false,
+    };
+  },
+
+  toJSON(message: GroupPartition): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.ownerGatewayId !== "") {
+      obj.ownerGatewayId = message.ownerGatewayId;
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.pending !== 0) {
+      obj.pending = Math.round(message.pending);
+    }
+    if (message.ackPending !== 0) {
+      obj.ackPending = Math.round(message.ackPending);
+    }
+    if (message.redelivered !== 0) {
+      obj.redelivered = Math.round(message.redelivered);
+    }
+    if (message.ackFloorSequence !== 0) {
+      obj.ackFloorSequence = Math.round(message.ackFloorSequence);
+    }
+    if (message.consumerExists !== false) {
+      obj.consumerExists = message.consumerExists;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GroupPartition>): GroupPartition {
+    return GroupPartition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupPartition>): GroupPartition {
+    const message = createBaseGroupPartition();
+    message.partition = object.partition ?? 0;
+    message.ownerGatewayId = object.ownerGatewayId ?? "";
+    message.epoch = object.epoch ?? 0;
+    message.pending = object.pending ?? 0;
+    message.ackPending = object.ackPending ?? 0;
+    message.redelivered = object.redelivered ?? 0;
+    message.ackFloorSequence = object.ackFloorSequence ?? 0;
+    message.consumerExists = object.consumerExists ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteGroupRequest(): DeleteGroupRequest {
+  return { group: "", force: false };
+}
+
+export const DeleteGroupRequest: MessageFns<DeleteGroupRequest> = {
+  encode(message: DeleteGroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteGroupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteGroupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteGroupRequest {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DeleteGroupRequest): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteGroupRequest>): DeleteGroupRequest {
+    return DeleteGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteGroupRequest>): DeleteGroupRequest {
+    const message = createBaseDeleteGroupRequest();
+    message.group = object.group ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteGroupResponse(): DeleteGroupResponse {
+  return { consumersDeleted: 0, membersDisconnected: 0 };
+}
+
+export const DeleteGroupResponse: MessageFns<DeleteGroupResponse> = {
+  encode(message: DeleteGroupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumersDeleted !== 0) {
+      writer.uint32(8).uint32(message.consumersDeleted);
+    }
+    if (message.membersDisconnected !== 0) {
+      writer.uint32(16).uint32(message.membersDisconnected);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteGroupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteGroupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.consumersDeleted = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.membersDisconnected = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteGroupResponse {
+    return {
+      consumersDeleted: isSet(object.consumersDeleted)
+        ? globalThis.Number(object.consumersDeleted)
+        : isSet(object.consumers_deleted)
+        ? globalThis.Number(object.consumers_deleted)
+        : 0,
+      membersDisconnected: isSet(object.membersDisconnected)
+        ? globalThis.Number(object.membersDisconnected)
+        : isSet(object.members_disconnected)
+        ? globalThis.Number(object.members_disconnected)
+        : 0,
+    };
+  },
+
+  toJSON(message: DeleteGroupResponse): unknown {
+    const obj: any = {};
+    if (message.consumersDeleted !== 0) {
+      obj.consumersDeleted = Math.round(message.consumersDeleted);
+    }
+    if (message.membersDisconnected !== 0) {
+      obj.membersDisconnected = Math.round(message.membersDisconnected);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteGroupResponse>): DeleteGroupResponse {
+    return DeleteGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteGroupResponse>): DeleteGroupResponse {
+    const message = createBaseDeleteGroupResponse();
+    message.consumersDeleted = object.consumersDeleted ?? 0;
+    message.membersDisconnected = object.membersDisconnected ?? 0;
+    return message;
+  },
+};
+
 /** EventGateway streams Engage events to bots and accepts events from non-HTTP sources. */
 export type EventGatewayService = typeof EventGatewayService;
 export const EventGatewayService = {
@@ -2985,6 +4241,50 @@ export const EventGatewayService = {
       Buffer.from(ReplayDeadLetterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReplayDeadLetterResponse => ReplayDeadLetterResponse.decode(value),
   },
+  /**
+   * Lists the consumer groups of the caller's tenants, by name. A group belongs to the
+   * tenants of its filter; a group with no tenant in its filter reads every tenant and
+   * is listed only for a key with access to every tenant.
+   */
+  listGroups: {
+    path: "/engage.gateway.v1.EventGateway/ListGroups" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListGroupsRequest): Buffer => Buffer.from(ListGroupsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListGroupsRequest => ListGroupsRequest.decode(value),
+    responseSerialize: (value: ListGroupsResponse): Buffer => Buffer.from(ListGroupsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListGroupsResponse => ListGroupsResponse.decode(value),
+  },
+  /**
+   * One group in detail: its settings, members per gateway, and each partition's owner,
+   * lease epoch and backlog. NOT_FOUND for a group that does not exist or is not one of
+   * the caller's tenants'.
+   */
+  describeGroup: {
+    path: "/engage.gateway.v1.EventGateway/DescribeGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribeGroupRequest): Buffer => Buffer.from(DescribeGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribeGroupRequest => DescribeGroupRequest.decode(value),
+    responseSerialize: (value: DescribeGroupResponse): Buffer =>
+      Buffer.from(DescribeGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribeGroupResponse => DescribeGroupResponse.decode(value),
+  },
+  /**
+   * Deletes a group: its partition consumers (and with them its position in the
+   * stream), its partition leases, member records and definition. Refused with
+   * FAILED_PRECONDITION while members are connected, unless `force`, which ends their
+   * Consume calls with NOT_FOUND. Opening the group again creates a new group.
+   */
+  deleteGroup: {
+    path: "/engage.gateway.v1.EventGateway/DeleteGroup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteGroupRequest): Buffer => Buffer.from(DeleteGroupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteGroupRequest => DeleteGroupRequest.decode(value),
+    responseSerialize: (value: DeleteGroupResponse): Buffer => Buffer.from(DeleteGroupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteGroupResponse => DeleteGroupResponse.decode(value),
+  },
 } as const;
 
 export interface EventGatewayServer extends UntypedServiceImplementation {
@@ -3018,6 +4318,25 @@ export interface EventGatewayServer extends UntypedServiceImplementation {
    * which has no group: fix it and send it again instead.
    */
   replayDeadLetter: handleUnaryCall<ReplayDeadLetterRequest, ReplayDeadLetterResponse>;
+  /**
+   * Lists the consumer groups of the caller's tenants, by name. A group belongs to the
+   * tenants of its filter; a group with no tenant in its filter reads every tenant and
+   * is listed only for a key with access to every tenant.
+   */
+  listGroups: handleUnaryCall<ListGroupsRequest, ListGroupsResponse>;
+  /**
+   * One group in detail: its settings, members per gateway, and each partition's owner,
+   * lease epoch and backlog. NOT_FOUND for a group that does not exist or is not one of
+   * the caller's tenants'.
+   */
+  describeGroup: handleUnaryCall<DescribeGroupRequest, DescribeGroupResponse>;
+  /**
+   * Deletes a group: its partition consumers (and with them its position in the
+   * stream), its partition leases, member records and definition. Refused with
+   * FAILED_PRECONDITION while members are connected, unless `force`, which ends their
+   * Consume calls with NOT_FOUND. Opening the group again creates a new group.
+   */
+  deleteGroup: handleUnaryCall<DeleteGroupRequest, DeleteGroupResponse>;
 }
 
 export interface EventGatewayClient extends Client {
@@ -3099,6 +4418,67 @@ export interface EventGatewayClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReplayDeadLetterResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the consumer groups of the caller's tenants, by name. A group belongs to the
+   * tenants of its filter; a group with no tenant in its filter reads every tenant and
+   * is listed only for a key with access to every tenant.
+   */
+  listGroups(
+    request: ListGroupsRequest,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One group in detail: its settings, members per gateway, and each partition's owner,
+   * lease epoch and backlog. NOT_FOUND for a group that does not exist or is not one of
+   * the caller's tenants'.
+   */
+  describeGroup(
+    request: DescribeGroupRequest,
+    callback: (error: ServiceError | null, response: DescribeGroupResponse) => void,
+  ): ClientUnaryCall;
+  describeGroup(
+    request: DescribeGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeGroupResponse) => void,
+  ): ClientUnaryCall;
+  describeGroup(
+    request: DescribeGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeGroupResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a group: its partition consumers (and with them its position in the
+   * stream), its partition leases, member records and definition. Refused with
+   * FAILED_PRECONDITION while members are connected, unless `force`, which ends their
+   * Consume calls with NOT_FOUND. Opening the group again creates a new group.
+   */
+  deleteGroup(
+    request: DeleteGroupRequest,
+    callback: (error: ServiceError | null, response: DeleteGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteGroup(
+    request: DeleteGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteGroupResponse) => void,
+  ): ClientUnaryCall;
+  deleteGroup(
+    request: DeleteGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteGroupResponse) => void,
   ): ClientUnaryCall;
 }
 
