@@ -56,6 +56,10 @@ export interface Config {
   groupBuffer: number;
   /** How long a partition handoff waits for in-flight acks. @default 5 s */
   groupDrainTimeoutMs: number;
+  /** How long a group may have no member before it is deleted; 0 keeps idle groups. @default 7 days */
+  groupIdleExpiryMs: number;
+  /** Most consumer groups per tenant. @default 100 */
+  groupMaxPerTenant: number;
   /** How the gateway authenticates to NATS; absent when no NATS auth option is set. */
   natsAuth?: NatsAuth;
   /** TLS to NATS; absent when no NATS TLS option is set. */
@@ -102,6 +106,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: "groupAckWaitMs", env: "GATEWAY_GROUP_ACK_WAIT", default: "30s", help: "how soon events held by a crashed gateway are redelivered" },
   { key: "groupBuffer", env: "GATEWAY_GROUP_BUFFER", default: "256", help: "most events held per consumer-group partition" },
   { key: "groupDrainTimeoutMs", env: "GATEWAY_GROUP_DRAIN_TIMEOUT", default: "5s", help: "how long a partition handoff waits for in-flight acks" },
+  { key: "groupIdleExpiryMs", env: "GATEWAY_GROUP_IDLE_EXPIRY", default: "7d", help: "delete a consumer group after this long with no member (0 or off: never)" },
+  { key: "groupMaxPerTenant", env: "GATEWAY_GROUP_MAX_PER_TENANT", default: "100", help: "most consumer groups per tenant; opening one more is refused" },
   { key: "natsAuth", env: "GATEWAY_NATS_USER", default: "", help: "NATS user name (with GATEWAY_NATS_PASSWORD or GATEWAY_NATS_PASSWORD_FILE)" },
   { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD", default: "", help: "NATS password (prefer GATEWAY_NATS_PASSWORD_FILE)", secret: true },
   { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD_FILE", default: "", help: "file holding the NATS password" },
@@ -178,9 +184,14 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     groupAckWaitMs: duration(get("GATEWAY_GROUP_ACK_WAIT"), "GATEWAY_GROUP_ACK_WAIT"),
     groupBuffer: int(get("GATEWAY_GROUP_BUFFER"), "GATEWAY_GROUP_BUFFER", 1, 10_000),
     groupDrainTimeoutMs: duration(get("GATEWAY_GROUP_DRAIN_TIMEOUT"), "GATEWAY_GROUP_DRAIN_TIMEOUT"),
+    groupIdleExpiryMs: /^off$/i.test(get("GATEWAY_GROUP_IDLE_EXPIRY")) ? 0 : duration(get("GATEWAY_GROUP_IDLE_EXPIRY"), "GATEWAY_GROUP_IDLE_EXPIRY"),
+    groupMaxPerTenant: int(get("GATEWAY_GROUP_MAX_PER_TENANT"), "GATEWAY_GROUP_MAX_PER_TENANT", 1, 100_000),
     security: undefined as unknown as SecurityConfig,
   };
   if (config.groupLeaseTtlMs < 1000) throw new ConfigError("GATEWAY_GROUP_LEASE_TTL must be at least 1s");
+  if (config.groupIdleExpiryMs > 0 && config.groupIdleExpiryMs < 1000) {
+    throw new ConfigError("GATEWAY_GROUP_IDLE_EXPIRY must be 0 (or off) or at least 1s");
+  }
   if (config.groupAckWaitMs < 1000) throw new ConfigError("GATEWAY_GROUP_ACK_WAIT must be at least 1s");
   if (config.webhookTokens.size === 0 && !config.dev) {
     throw new ConfigError(

@@ -144,6 +144,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     buffer: config.groupBuffer,
     drainTimeoutMs: config.groupDrainTimeoutMs,
     reconcileMs: 1000,
+    idleExpiryMs: config.groupIdleExpiryMs,
+    maxGroupsPerTenant: config.groupMaxPerTenant,
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
   });

@@ -28,7 +28,8 @@ export const MAX_ACK_WAIT_MS = 12 * 3_600_000;
 export const DEFAULT_MAX_DELIVERIES = 5;
 export const MAX_MAX_DELIVERIES = 1000;
 
-const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** A valid group name. */
+export const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Checks a ConsumeOpen and applies the documented defaults. */
 export function groupSpecOf(

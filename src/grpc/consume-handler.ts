@@ -91,6 +91,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
               if (!ended && !call.cancelled && !call.writableEnded) call.write(encodeConsumeDelivery(x) as unknown as ConsumeResponse);
             },
             revoke: (ids, reason) => write({ $case: "revoked", revoked: { deliveryIds: ids, reason } }),
+            close: (err) => fail(err),
           }).then(
             (m) => {
               if (ended) return void m.leave();

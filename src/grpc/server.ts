@@ -13,6 +13,7 @@ import { withSafeDecode } from "./safe-decode";
 import { withPreEncodedResponses } from "./pre-encoded";
 import { createStreamQuota } from "./stream-quota";
 import { createListDeadLettersHandler, createReplayDeadLetterHandler } from "./dead-letter-handlers";
+import { createGroupHandlers } from "./group-handlers";
 import { createPublishHandler } from "./publish-handler";
 import { createStreamRegistry, type StreamRegistry } from "./stream-registry";
 import { createSubscribeHandler } from "./subscribe-handler";
@@ -63,6 +64,7 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
     publish: createPublishHandler(o.ingest, authorize),
     listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters, authorize),
     replayDeadLetter: createReplayDeadLetterHandler(o.groups.deadLetters, o.partitions, authorize),
+    ...createGroupHandlers(o.groups.admin, authorize),
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   health.addToServer(server);

@@ -43,6 +43,8 @@ describe("loadConfig", () => {
       groupAckWaitMs: 30_000,
       groupBuffer: 256,
       groupDrainTimeoutMs: 5_000,
+      groupIdleExpiryMs: 7 * 86_400_000,
+      groupMaxPerTenant: 100,
       security: {
         grpcApiKeys: [{ name: "ops", key: "k".repeat(24), tenants: "*", rpcs: "*" }],
         tls: undefined,
@@ -148,6 +150,8 @@ describe("loadConfig", () => {
       ["a duplicate window under 1s", {}, ["--duplicate-window=500ms"], /GATEWAY_DUPLICATE_WINDOW must be at least 1s/],
       ["a max age under the duplicate window", {}, ["--stream-max-age=5m"], /GATEWAY_STREAM_MAX_AGE must be 0 or at least/],
       ["a publish timeout under 50ms", {}, ["--publish-timeout=10ms"], /GATEWAY_PUBLISH_TIMEOUT must be at least 50ms/],
+      ["a group idle expiry under 1s", {}, ["--group-idle-expiry=500ms"], /GATEWAY_GROUP_IDLE_EXPIRY must be 0 \(or off\) or at least 1s/],
+      ["zero groups per tenant", { GATEWAY_GROUP_MAX_PER_TENANT: "0" }, [], /GATEWAY_GROUP_MAX_PER_TENANT must be a whole number from 1/],
     ];
     for (const [what, env, argv, message] of cases) {
       it(`rejects ${what} with a message that says what to fix`, () => assertConfigError({ ...ENV, ...env }, argv, message));
@@ -158,6 +162,12 @@ describe("loadConfig", () => {
     const c = loadConfig({ ...ENV, GATEWAY_NATS_URL: "nats://a:4222", GATEWAY_STREAM_REPLICAS: "3", GATEWAY_STREAM_MAX_AGE: "0" });
     assert.equal(c.streamReplicas, 3);
     assert.equal(c.maxAgeMs, 0);
+  });
+
+  it("turns the group idle expiry off with 0 or off", () => {
+    assert.equal(loadConfig({ ...ENV, GATEWAY_GROUP_IDLE_EXPIRY: "off" }).groupIdleExpiryMs, 0);
+    assert.equal(loadConfig(ENV, ["--group-idle-expiry=0"]).groupIdleExpiryMs, 0);
+    assert.equal(loadConfig(ENV, ["--group-idle-expiry=36h"]).groupIdleExpiryMs, 36 * 3_600_000);
   });
 
   it("reads durations 500ms, 10m and 7d from flags", () => {

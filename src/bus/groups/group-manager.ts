@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { compileFilter, type GroupSpec, type MemberSpec } from "../../domain";
+import { compileFilter, ErrorCode, GatewayError, type GroupSpec, type MemberSpec } from "../../domain";
 import type { Bus } from "../connection";
 import type { Publisher } from "../publisher";
 import { createDeadLetters, type DeadLetters } from "./dead-letters";
+import { GroupAdmin } from "./group-admin";
 import { GroupCoordinator, type GroupTuning } from "./group-coordinator";
+import { startGroupSweeper } from "./group-sweeper";
 import {
   createGroupStore,
   createLeaseStore,
@@ -20,6 +22,8 @@ import type { Delivery, LocalMember, SettleResult } from "./types";
 export interface MemberSink {
   deliver(d: Delivery): void;
   revoke(deliveryIds: string[], reason: string): void;
+  /** Ends the member's call: its group was deleted. */
+  close(err: GatewayError): void;
 }
 
 /** One joined member, as its Consume call sees it. */
@@ -38,6 +42,8 @@ export interface MemberHandle {
 export interface GroupManager {
   readonly gatewayId: string;
   deadLetters: DeadLetters;
+  /** Lists, describes and deletes groups (cluster-wide). */
+  admin: GroupAdmin;
   /** Joins a member, creating the group when new. FAILED_PRECONDITION when the spec conflicts. */
   join(group: GroupSpec, member: MemberSpec, sink: MemberSink): Promise<MemberHandle>;
   /** Graceful stop: hands every partition off. */
@@ -50,6 +56,10 @@ export interface GroupManagerOptions extends GroupTuning {
   replicas: number;
   leaseTtlMs: number;
   logger: Logger;
+  /** Most groups per tenant (GATEWAY_GROUP_MAX_PER_TENANT). */
+  maxGroupsPerTenant: number;
+  /** Idle time after which a group is deleted (GATEWAY_GROUP_IDLE_EXPIRY); 0 never. */
+  idleExpiryMs: number;
   /** Called after each group dead letter is stored. */
   onDeadLetter?(): void;
 }
@@ -64,6 +74,25 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const coordinators = new Map<string, GroupCoordinator>();
   let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry }> | undefined;
   let serial = 0;
+  // This gateway's members per group, to end their calls when the group is deleted.
+  const local = new Map<string, { createdAtMs: number; sinks: Set<MemberSink> }>();
+  const admin = new GroupAdmin({ ...o, maxPerTenant: o.maxGroupsPerTenant });
+  const evict = (name: string): void => {
+    const entry = local.get(name);
+    const c = coordinators.get(name);
+    local.delete(name);
+    coordinators.delete(name);
+    void c?.stop(0).catch((err) => log.warn({ err, group: name }, "stopping a deleted group failed"));
+    const err = new GatewayError(ErrorCode.NotFound, `group ${name} was deleted; open it again to create it anew`, "open.group");
+    for (const sink of entry?.sinks ?? []) sink.close(err);
+  };
+  admin.evictLocal = evict;
+  const sweeper = startGroupSweeper({
+    ...o,
+    admin,
+    local: () => new Map([...local].map(([name, e]) => [name, e.createdAtMs])),
+    evict,
+  });
 
   // The KV buckets are created on the first join, so a gateway without groups touches none.
   const kv = (): NonNullable<typeof stores> => {
@@ -79,8 +108,10 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   return {
     gatewayId,
     deadLetters,
+    admin,
     async join(spec, memberSpec, sink) {
       const { groups, leases, members } = await kv();
+      await admin.admit(spec);
       const group = await groups.ensure(spec);
       let c = coordinators.get(group.name);
       if (!c) {
@@ -93,6 +124,9 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         coordinators.set(group.name, c);
       }
       const coordinator = c;
+      const mine = local.get(group.name) ?? { createdAtMs: group.createdAtMs, sinks: new Set<MemberSink>() };
+      local.set(group.name, mine);
+      mine.sinks.add(sink);
       const revoked = new Set<string>();
       const member: LocalMember = {
         id: `${gatewayId}-m${++serial}`,
@@ -117,10 +151,15 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         nak: (id, delayMs) => settle(id, (w) => w.nak(id, member, delayMs)),
         term: (id, reason) => settle(id, (w) => w.term(id, member, reason)),
         inProgress: (id) => settle(id, (w) => w.inProgress(id, member)),
-        leave: () => coordinator.leave(member),
+        leave: () => {
+          mine.sinks.delete(sink);
+          if (mine.sinks.size === 0 && local.get(group.name) === mine) local.delete(group.name);
+          return coordinator.leave(member);
+        },
       };
     },
     async stop(drainMs) {
+      sweeper.stop();
       await Promise.all([...coordinators.values()].map((c) => c.stop(drainMs)));
       coordinators.clear();
     },

@@ -2,3 +2,4 @@ export { createGroupManager, type GroupManager, type MemberHandle, type MemberSi
 export { type DeadLetterEntry, type DeadLetters, groupDlqSubject } from "./dead-letters";
 export { partitionConsumerName } from "./partition-consumer";
 export type { Delivery, SettleResult } from "./types";
+export { GroupAdmin, type GroupView, type PartitionView, type TenantScope } from "./group-admin";

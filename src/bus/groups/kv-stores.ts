@@ -83,7 +83,8 @@ export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number
     async renew(lease, holder) {
       const sent = Date.now();
       try {
-        lease.revision = await kv.update(lease.key, enc({ holder }), lease.revision);
+        // The epoch rides along so that readers (DescribeGroup) can tell it after renewals.
+        lease.revision = await kv.update(lease.key, enc({ holder, epoch: lease.epoch }), lease.revision);
         lease.renewedAtMs = sent;
         return true;
       } catch {
