@@ -89,6 +89,12 @@ export class GroupAdmin {
     }
   }
 
+  /** Records that a member was here just now: this gateway's last member of the group left. */
+  async touch(name: string): Promise<void> {
+    const at = await this.catalog.record(name);
+    if (at && !at.record.deletingSinceMs) await this.catalog.update(name, { ...at.record, lastActiveMs: Date.now() }, at.revision);
+  }
+
   private async checkBound(spec: GroupSpec): Promise<void> {
     const records = (await this.catalog.records()).filter((r) => !r.record.deletingSinceMs);
     const wanted = tenantsOf(spec);

@@ -153,7 +153,11 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         inProgress: (id) => settle(id, (w) => w.inProgress(id, member)),
         leave: () => {
           mine.sinks.delete(sink);
-          if (mine.sinks.size === 0 && local.get(group.name) === mine) local.delete(group.name);
+          if (mine.sinks.size === 0 && local.get(group.name) === mine) {
+            local.delete(group.name);
+            // The idle expiry counts from here, not from the last sweep.
+            void admin.touch(group.name).catch(() => undefined);
+          }
           return coordinator.leave(member);
         },
       };

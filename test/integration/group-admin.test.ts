@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import {
+  GroupState,
+  type DeleteGroupResponse,
+  type DescribeGroupResponse,
+  type EventGatewayClient,
+  type ListGroupsResponse,
+} from "../../src/gen/engage/gateway/v1/gateway";
+import { EVENTS_STREAM } from "../../src/bus";
+import { TestMember } from "../helpers/consumer";
+import { messageBody } from "../helpers/fixtures";
+import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { GROUP_ENV } from "../helpers/groups";
+import { startTestNats, type TestNats } from "../helpers/nats-server";
+import { waitFor } from "../helpers/wait";
+
+const KEY_A = "key-for-tenant-a-0123456789";
+const KEY_B = "key-for-tenant-b-0123456789";
+const KEY_OPS = "key-for-everything-01234567";
+const KEY_TAIL = "key-for-tailing-only-012345";
+const KEYS = [
+  `bot-a:${KEY_A}:default:consume,groups`,
+  `bot-b:${KEY_B}:tenant-b:consume,groups`,
+  `ops:${KEY_OPS}:*:*`,
+  `tail:${KEY_TAIL}:default:subscribe`,
+].join(";");
+
+const bearer = (key: string): Metadata => {
+  const m = new Metadata();
+  m.set("authorization", `Bearer ${key}`);
+  return m;
+};
+
+type Method = "listGroups" | "describeGroup" | "deleteGroup";
+function call<T>(gw: TestGateway, method: Method, req: object, key: string): Promise<T> {
+  return new Promise((resolve, reject) =>
+    (gw.client as any)[method](req, bearer(key), (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
+  );
+}
+const list = (gw: TestGateway, key: string, tenant = ""): Promise<ListGroupsResponse> => call(gw, "listGroups", { tenant }, key);
+const describe_ = (gw: TestGateway, group: string, key: string): Promise<DescribeGroupResponse> => call(gw, "describeGroup", { group }, key);
+const del = (gw: TestGateway, group: string, key: string, force = false): Promise<DeleteGroupResponse> => call(gw, "deleteGroup", { group, force }, key);
+const failure = (p: Promise<unknown>): Promise<ServiceError> => p.then(() => assert.fail("expected an error"), (e: ServiceError) => e);
+const member = (client: EventGatewayClient, group: string, key: string): TestMember => new TestMember(client, { group }, true, bearer(key));
+
+/** What NATS still holds of a group: consumers and KV subjects. */
+async function leftovers(gw: TestGateway, group: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const c of gw.bus.jsm.consumers.list(EVENTS_STREAM)) if (c.name.startsWith(`cg-${group}-p`)) out.push(c.name);
+  for (const [bucket, filter] of [["CG_GROUPS", group], ["CG_LEASES", `${group}.>`], ["CG_MEMBERS", `${group}.>`]]) {
+    const info = await gw.bus.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.${filter}` });
+    out.push(...Object.keys(info.state.subjects ?? {}));
+  }
+  return out;
+}
+
+describe("group administration: ListGroups, DescribeGroup, DeleteGroup", function () {
+  this.timeout(60_000);
+  let nats: TestNats;
+  let gw: TestGateway;
+  let gw2: TestGateway;
+  const members: TestMember[] = [];
+  const open = (client: EventGatewayClient, group: string, key: string): TestMember => {
+    const m = member(client, group, key);
+    members.push(m);
+    return m;
+  };
+
+  before(async () => {
+    nats = await startTestNats();
+    const env = { ...GROUP_ENV, GATEWAY_GRPC_AUTH: "keys", GATEWAY_GRPC_KEYS: KEYS, GATEWAY_GROUP_IDLE_EXPIRY: "off" };
+    gw = await startTestGateway(nats.url, env);
+    gw2 = await startTestGateway(nats.url, env);
+  });
+  after(async () => {
+    for (const m of members) m.cancel();
+    await gw?.close();
+    await gw2?.close();
+    await nats?.cleanup();
+  });
+
+  it("refuses a key without the groups scope with PERMISSION_DENIED", async () => {
+    const e = await failure(list(gw, KEY_TAIL));
+    assert.equal(e.code, status.PERMISSION_DENIED);
+    assert.match(e.details, /may not call groups/);
+  });
+
+  it("lists only the groups of the key's tenants and describes members, partition owners, epochs and lag", async () => {
+    const a = open(gw.client, "admin-a", KEY_A);
+    const b = open(gw.client, "admin-b", KEY_B);
+    await Promise.all([a.opened, b.opened]);
+    const names = (r: ListGroupsResponse): string[] => r.groups.map((g) => g.name).filter((n) => n.startsWith("admin-"));
+    assert.deepEqual(names(await list(gw, KEY_A)), ["admin-a"]);
+    assert.deepEqual(names(await list(gw, KEY_B)), ["admin-b"]);
+    assert.deepEqual(names(await list(gw, KEY_OPS)), ["admin-a", "admin-b"]);
+    assert.deepEqual(names(await list(gw, KEY_OPS, "tenant-b")), ["admin-b"]);
+    assert.equal((await failure(list(gw, KEY_A, "tenant-b"))).code, status.PERMISSION_DENIED);
+
+    const owned = await waitFor(async () => {
+      const d = await describe_(gw, "admin-a", KEY_A);
+      return d.partitions.every((p) => p.ownerGatewayId !== "") && d.group?.members === 1 ? d : undefined;
+    }, "every partition of admin-a to be owned", 20_000);
+    const g = owned.group!;
+    assert.deepEqual([g.name, g.tenants, g.filter?.tenants, g.state, g.maxDeliveries], ["admin-a", ["default"], ["default"], GroupState.GROUP_STATE_ACTIVE, 5]);
+    assert.ok(g.createdAt && g.lastActiveAt);
+    assert.equal(owned.gateways.length, 1);
+    assert.match(owned.gateways[0].gatewayId, /^gw-[0-9a-f]{12}$/);
+    assert.equal(owned.gateways[0].members, 1);
+    assert.equal(owned.partitions.length, 16);
+    for (const p of owned.partitions) {
+      assert.equal(p.ownerGatewayId, owned.gateways[0].gatewayId);
+      assert.ok(p.epoch > 0, `partition ${p.partition} epoch ${p.epoch}`);
+      assert.equal(p.consumerExists, true);
+    }
+
+    // Two events the member holds unacked: the group's lag, on their partitions.
+    for (let i = 0; i < 2; i++) assert.equal((await gw.post(messageBody(`admin-chat-${i}`, 0))).status, 200);
+    await waitFor(() => a.outstanding.size === 2, "two deliveries to admin-a");
+    const d = await waitFor(async () => {
+      const r = await describe_(gw, "admin-a", KEY_A);
+      return r.group!.lag === 2 ? r : undefined;
+    }, "a lag of 2");
+    assert.equal(d.partitions.reduce((n, p) => n + p.ackPending + p.pending, 0), 2);
+    assert.equal(d.partitions.reduce((n, p) => n + p.ackPending, 0), 2);
+    for (const id of a.outstanding.keys()) a.ack(id);
+  });
+
+  it("answers NOT_FOUND when a key describes or deletes another tenant's group, and leaves it intact", async () => {
+    for (const e of [await failure(describe_(gw, "admin-a", KEY_B)), await failure(del(gw, "admin-a", KEY_B, true))]) {
+      assert.equal(e.code, status.NOT_FOUND);
+      assert.match(e.details, /no group "admin-a"/);
+    }
+    assert.equal((await describe_(gw, "admin-a", KEY_A)).group!.state, GroupState.GROUP_STATE_ACTIVE);
+    assert.equal((await leftovers(gw, "admin-a")).filter((n) => n.startsWith("cg-")).length, 16);
+  });
+
+  it("refuses to delete a group with connected members with FAILED_PRECONDITION, and an invalid name with INVALID_ARGUMENT", async () => {
+    const e = await failure(del(gw, "admin-a", KEY_A));
+    assert.equal(e.code, status.FAILED_PRECONDITION);
+    assert.match(e.details, /1 member connected.*force/);
+    assert.equal((await failure(del(gw, "no such/group", KEY_A))).code, status.INVALID_ARGUMENT);
+    assert.equal((await describe_(gw, "admin-a", KEY_A)).group!.state, GroupState.GROUP_STATE_ACTIVE);
+  });
+
+  it("deletes a group once its members left: no consumer, lease, member entry or record remains in NATS", async () => {
+    members.find((m) => m.deliveries.length === 2)!.cancel();
+    await waitFor(async () => (await describe_(gw, "admin-a", KEY_A)).group!.state === GroupState.GROUP_STATE_IDLE, "admin-a to be idle");
+    const r = await del(gw, "admin-a", KEY_A);
+    assert.deepEqual(r, { consumersDeleted: 16, membersDisconnected: 0 });
+    assert.deepEqual(await leftovers(gw, "admin-a"), []);
+    assert.equal((await failure(describe_(gw, "admin-a", KEY_A))).code, status.NOT_FOUND);
+    assert.deepEqual((await list(gw, KEY_A)).groups.filter((g) => g.name === "admin-a"), []);
+  });
+
+  it("force-deletes a group whose member is on another gateway: its call ends with NOT_FOUND, nothing remains, and the name can be opened anew", async () => {
+    const m = open(gw2.client, "admin-force", KEY_A);
+    await m.opened;
+    await waitFor(async () => (await describe_(gw, "admin-force", KEY_A)).group!.members === 1, "the member to be announced");
+    const r = await del(gw, "admin-force", KEY_A, true);
+    assert.deepEqual(r, { consumersDeleted: 16, membersDisconnected: 1 });
+    const ended = await m.ended;
+    assert.equal(ended?.code, status.NOT_FOUND);
+    assert.match(ended!.details, /group admin-force was deleted/);
+    assert.deepEqual(await leftovers(gw, "admin-force"), []);
+
+    const again = open(gw2.client, "admin-force", KEY_A);
+    await again.opened;
+    assert.equal((await describe_(gw, "admin-force", KEY_A)).partitions.filter((p) => p.consumerExists).length, 16);
+    assert.equal((await list(gw, KEY_B)).groups.length, 1, "tenant-b sees only its own group");
+  });
+});
+
+describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPIRY", function () {
+  this.timeout(60_000);
+  let nats: TestNats;
+  let gw: TestGateway;
+  const members: TestMember[] = [];
+  const open = (group: string, key = KEY_A): TestMember => {
+    const m = member(gw.client, group, key);
+    members.push(m);
+    return m;
+  };
+
+  before(async () => {
+    nats = await startTestNats();
+    gw = await startTestGateway(nats.url, {
+      ...GROUP_ENV,
+      GATEWAY_GRPC_AUTH: "keys",
+      GATEWAY_GRPC_KEYS: KEYS,
+      GATEWAY_GROUP_MAX_PER_TENANT: "2",
+      GATEWAY_GROUP_IDLE_EXPIRY: "2s",
+    });
+  });
+  after(async () => {
+    for (const m of members) m.cancel();
+    await gw?.close();
+    await nats?.cleanup();
+  });
+
+  it("refuses a tenant's group past the bound with RESOURCE_EXHAUSTED naming the limit and how to delete groups; other tenants and existing groups are unaffected", async () => {
+    const kept = open("limit-kept");
+    const idle = open("limit-idle");
+    await Promise.all([kept.opened, idle.opened]);
+    const third = open("limit-third");
+    const e = await third.ended;
+    assert.equal(e?.code, status.RESOURCE_EXHAUSTED);
+    assert.match(e!.details, /tenant default already has 2 consumer groups/);
+    assert.match(e!.details, /GATEWAY_GROUP_MAX_PER_TENANT=2/);
+    assert.match(e!.details, /engage-gateway groups delete <name>/);
+    await open("limit-kept").opened; // a second member of an existing group
+    await open("limit-b", KEY_B).opened; // another tenant's first group
+    assert.deepEqual((await list(gw, KEY_OPS)).groups.map((g) => g.name), ["limit-b", "limit-idle", "limit-kept"]);
+  });
+
+  it("deletes a group idle for GATEWAY_GROUP_IDLE_EXPIRY with all its NATS state, keeps groups with members, and frees the tenant's slot", async () => {
+    const idle = members[1];
+    const leftAt = Date.now();
+    idle.cancel();
+    await waitFor(async () => (await leftovers(gw, "limit-idle")).length === 0, "the idle group to be deleted", 30_000, 200);
+    assert.ok(Date.now() - leftAt >= 2000, `deleted ${Date.now() - leftAt} ms after its last member left, before the expiry`);
+    const kept = await describe_(gw, "limit-kept", KEY_A);
+    assert.equal(kept.group!.state, GroupState.GROUP_STATE_ACTIVE);
+    assert.ok(Date.now() - Number(kept.group!.lastActiveAt!.seconds) * 1000 < 5000, "a connected group's last activity is recent");
+    await open("limit-third").opened;
+  });
+});
