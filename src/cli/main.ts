@@ -15,6 +15,7 @@ commands:
   tail    stream events as they arrive
   dlq     list, show and replay dead letters
   status  readiness, streams, and consumer groups with their lag
+  groups  list, describe and delete consumer groups
 
 Run \`engage-gateway <command> --help\` for a command's options.`;
 
@@ -45,6 +46,7 @@ async function run(argv: string[]): Promise<number> {
       return dlqCommand(rest);
     case "status":
       return statusCommand(rest);
+    case "groups": return (await import("./groups-command")).groupsCommand(rest);
     case "help":
       process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n\n${DLQ_HELP}\n\n${STATUS_HELP}\n`);
       return 0;
