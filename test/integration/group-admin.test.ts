@@ -211,6 +211,11 @@ describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPI
     await open("limit-kept").opened; // a second member of an existing group
     await open("limit-b", KEY_B).opened; // another tenant's first group
     assert.deepEqual((await list(gw, KEY_OPS)).groups.map((g) => g.name), ["limit-b", "limit-idle", "limit-kept"]);
+    // Groups whose filter names no tenant read every tenant, and are bounded together.
+    await Promise.all([open("limit-all-1", KEY_OPS).opened, open("limit-all-2", KEY_OPS).opened]);
+    const all = await open("limit-all-3", KEY_OPS).ended;
+    assert.equal(all?.code, status.RESOURCE_EXHAUSTED);
+    assert.match(all!.details, /groups reading every tenant already has 2 consumer groups/);
   });
 
   it("deletes a group idle for GATEWAY_GROUP_IDLE_EXPIRY with all its NATS state, keeps groups with members, and frees the tenant's slot", async () => {
@@ -223,5 +228,26 @@ describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPI
     assert.equal(kept.group!.state, GroupState.GROUP_STATE_ACTIVE);
     assert.ok(Date.now() - Number(kept.group!.lastActiveAt!.seconds) * 1000 < 5000, "a connected group's last activity is recent");
     await open("limit-third").opened;
+  });
+
+  it("ends members of a group marked for deletion, refuses opens with UNAVAILABLE meanwhile, and finishes a deletion whose deleter stopped", async () => {
+    const m = open("stalled", KEY_B);
+    await m.opened;
+    await waitFor(async () => (await describe_(gw, "stalled", KEY_B)).group!.members === 1, "the member to be announced");
+    // A deleter that wrote its mark and died: only the record says a deletion began.
+    const kv = await gw.bus.js.views.kv("CG_GROUPS", { bindOnly: true });
+    await waitFor(async () => {
+      const e = (await kv.get("stalled"))!;
+      const marked = { ...JSON.parse(new TextDecoder().decode(e.value)), deletingSinceMs: Date.now() };
+      return kv.update("stalled", new TextEncoder().encode(JSON.stringify(marked)), e.revision);
+    }, "the mark to be written");
+    const ended = await m.ended;
+    assert.equal(ended?.code, status.NOT_FOUND);
+    const refused = await open("stalled", KEY_B).ended;
+    assert.equal(refused?.code, status.UNAVAILABLE);
+    assert.match(refused!.details, /group stalled is being deleted; open it again in a few seconds/);
+    assert.equal((await list(gw, KEY_B)).groups.find((g) => g.name === "stalled")?.state, GroupState.GROUP_STATE_DELETING);
+    await waitFor(async () => (await leftovers(gw, "stalled")).length === 0, "the sweep to finish the deletion", 40_000, 250);
+    await open("stalled", KEY_B).opened;
   });
 });

@@ -48,7 +48,8 @@ export function startGroupSweeper(o: GroupSweeperOptions): { stop(): void } {
       const r = at.record;
       const lastActive = r.lastActiveMs ?? r.createdAtMs;
       if (r.deletingSinceMs) {
-        if (now - r.deletingSinceMs > o.leaseTtlMs + 30_000) {
+        // The deleter waits at most a lease TTL plus 3 s before removing; past twice that, it stopped.
+        if (now - r.deletingSinceMs > 2 * o.leaseTtlMs + 5_000) {
           log.warn({ group: r.name }, "finishing a group deletion that stopped midway");
           await o.admin.finish(r.name);
         }
