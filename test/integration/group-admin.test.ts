@@ -250,4 +250,18 @@ describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPI
     await waitFor(async () => (await leftovers(gw, "stalled")).length === 0, "the sweep to finish the deletion", 40_000, 250);
     await open("stalled", KEY_B).opened;
   });
+
+  it("gives a group recorded without activity (from an older version) the full idle expiry from when a gateway first sees it", async () => {
+    const kv = await gw.bus.js.views.kv("CG_GROUPS", { bindOnly: true });
+    const legacy = { name: "legacy", filter: { types: [], typeNames: [], channels: [], tenants: ["tenant-b"], assets: [], chatIds: [] }, unordered: false, maxDeliveries: 5, start: { kind: "new" }, createdAtMs: Date.now() - 30 * 86_400_000 };
+    const putAt = Date.now();
+    await kv.create("legacy", new TextEncoder().encode(JSON.stringify(legacy)));
+    const seen = await waitFor(async () => {
+      const e = await kv.get("legacy");
+      return e && JSON.parse(new TextDecoder().decode(e.value)).lastActiveMs;
+    }, "a sweep to start the group's clock");
+    assert.ok(seen >= putAt, "the clock starts when the record is first seen, not at its creation");
+    await waitFor(async () => (await kv.get("legacy"))?.operation !== "PUT", "the group to expire", 20_000, 100);
+    assert.ok(Date.now() - seen >= 2000, `expired ${Date.now() - seen} ms after the clock started`);
+  });
 });

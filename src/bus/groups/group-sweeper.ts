@@ -46,13 +46,17 @@ export function startGroupSweeper(o: GroupSweeperOptions): { stop(): void } {
     const now = Date.now();
     for (const at of records) {
       const r = at.record;
-      const lastActive = r.lastActiveMs ?? r.createdAtMs;
+      const lastActive = r.lastActiveMs ?? now;
       if (r.deletingSinceMs) {
         // The deleter waits at most a lease TTL plus 3 s before removing; past twice that, it stopped.
         if (now - r.deletingSinceMs > 2 * o.leaseTtlMs + 5_000) {
           log.warn({ group: r.name }, "finishing a group deletion that stopped midway");
           await o.admin.finish(r.name);
         }
+      } else if (r.lastActiveMs === undefined) {
+        // A record from before activity was kept (or just created): the clock starts now,
+        // so an upgrade while every member is briefly away deletes nothing.
+        await catalog.update(r.name, { ...r, lastActiveMs: now }, at.revision);
       } else if (members.has(r.name)) {
         if (now - lastActive >= every) await catalog.update(r.name, { ...r, lastActiveMs: now }, at.revision);
       } else if (o.idleExpiryMs > 0 && now - lastActive > o.idleExpiryMs) {
