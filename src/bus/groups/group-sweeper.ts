@@ -33,11 +33,17 @@ export function startGroupSweeper(o: GroupSweeperOptions): { stop(): void } {
   let busy = false;
   let lastSweep = 0;
 
+  // Groups found without a record at the last check. A deleter marks a record and waits
+  // for members to leave before removing it, so a record simply gone is only believed twice.
+  let missing = new Set<string>();
   const checkLocal = async (): Promise<void> => {
+    const gone = new Set<string>();
     for (const [name, createdAtMs] of o.local()) {
       const at = await catalog.record(name);
-      if (!at || at.record.deletingSinceMs || at.record.createdAtMs !== createdAtMs) o.evict(name);
+      if (!at && !missing.has(name)) gone.add(name);
+      else if (!at || at.record.deletingSinceMs || at.record.createdAtMs !== createdAtMs) o.evict(name);
     }
+    missing = gone;
   };
 
   const sweep = async (): Promise<void> => {
