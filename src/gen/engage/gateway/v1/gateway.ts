@@ -505,7 +505,10 @@ export interface ReplayDeadLetterResponse {
 
 /** Which groups to list. */
 export interface ListGroupsRequest {
-  /** Only groups of this tenant; empty lists every group the caller may see. */
+  /**
+   * Only groups whose filter names this tenant; empty lists every group the caller
+   * may see. A tenant outside the key's answers PERMISSION_DENIED.
+   */
   tenant: string;
 }
 
