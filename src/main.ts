@@ -5,6 +5,8 @@ import type { Logger } from "pino";
 import {
   collectStatus,
   createBus,
+  createCustomerIndex,
+  createErasure,
   createGroupManager,
   createIngest,
   createPublisher,
@@ -36,7 +38,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   let embedded: EmbeddedNatsServer | undefined;
   let servers = config.natsUrls;
   if (servers.length === 0) {
-    embedded = await createEmbeddedNatsServer({ dataDir: config.dataDir, bin: config.natsServerBin, logger });
+    embedded = await createEmbeddedNatsServer({ dataDir: config.dataDir, bin: config.natsServerBin, logger, storeKey: config.natsStoreKey });
     embedded.on("restart", () => metrics.embeddedNatsRestarts.inc());
     servers = [embedded.url];
   }
@@ -54,6 +56,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     partitions: config.partitions,
     duplicateWindowMs: config.duplicateWindowMs,
     maxAgeMs: config.maxAgeMs,
+    dlqMaxAgeMs: config.dlqMaxAgeMs,
   };
   try {
     await ensureStreams(bus, streamOptions);
@@ -92,9 +95,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       h.observe(seconds);
     },
   });
+  // The customer index lives as long as the longer of the two retentions (0 = no limit).
+  const indexAgeMs = config.maxAgeMs === 0 || config.dlqMaxAgeMs === 0 ? 0 : Math.max(config.maxAgeMs, config.dlqMaxAgeMs);
+  const customers = await createCustomerIndex(bus, { replicas: config.streamReplicas, maxAgeMs: indexAgeMs });
+  const erasure = createErasure(bus, { partitions: config.partitions, index: customers });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }),
+    noteChat: (tenant, destinationId, chatId) => customers.note(tenant, destinationId, chatId),
   });
   let accepting = true;
   const app = createHttpApp({
@@ -158,6 +166,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxStreamsPerKey: config.security.maxStreamsPerKey,
     maxInFlight: config.security.maxInFlight,
     tls: config.security.tls,
+    erasure,
   });
   if (!config.security.grpcApiKeys) {
     logger.warn("gRPC serves without authentication (GATEWAY_GRPC_AUTH=none or dev mode): every caller reads every tenant");

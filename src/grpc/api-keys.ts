@@ -3,8 +3,11 @@ import type { Metadata } from "@grpc/grpc-js";
 import { ErrorCode, GatewayError, ValidationError } from "../domain";
 import type { EventFilter } from "../gen/engage/gateway/v1/gateway";
 
-/** What a key may call. `dlq` covers ListDeadLetters and ReplayDeadLetter. */
-export const RPCS = ["subscribe", "consume", "publish", "dlq"] as const;
+/**
+ * What a key may call. `dlq` covers ListDeadLetters and ReplayDeadLetter; `subscribe`
+ * covers GetChat too (both read events); `erase` is Erase alone.
+ */
+export const RPCS = ["subscribe", "consume", "publish", "dlq", "erase"] as const;
 export type Rpc = (typeof RPCS)[number];
 
 /** A configured gRPC API key (GATEWAY_GRPC_KEYS). */
