@@ -7,6 +7,7 @@ import {
   createBus,
   createCustomerIndex,
   createErasure,
+  createErasedIds,
   createGroupManager,
   createIngest,
   createPublisher,
@@ -84,10 +85,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     );
   });
 
+  const erasedIds = await createErasedIds(bus, { windowMs: config.duplicateWindowMs, replicas: config.streamReplicas, logger });
   const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
   const publisher = createPublisher(bus, {
     partitions: config.partitions,
     timeoutMs: config.publishTimeoutMs,
+    erasedSequence: (msgId) => erasedIds.sequenceOf(msgId),
     // The child per stream (two streams) is kept: label lookup per publish costs more.
     onPubAck: (stream, seconds) => {
       let h = pubAckByStream.get(stream);
@@ -98,7 +101,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   // The customer index lives as long as the longer of the two retentions (0 = no limit).
   const indexAgeMs = config.maxAgeMs === 0 || config.dlqMaxAgeMs === 0 ? 0 : Math.max(config.maxAgeMs, config.dlqMaxAgeMs);
   const customers = await createCustomerIndex(bus, { replicas: config.streamReplicas, maxAgeMs: indexAgeMs });
-  const erasure = createErasure(bus, { partitions: config.partitions, index: customers });
+  const erasure = createErasure(bus, { partitions: config.partitions, index: customers, erasedIds });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }),
@@ -193,6 +196,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       await groups.stop(Math.min(config.groupDrainTimeoutMs, Math.max(deadline - Date.now(), 0)));
       await grpc.shutdown(Math.max(deadline - Date.now(), 0));
       await httpClosed;
+      erasedIds.stop();
       await bus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
       await embedded?.stop();
       logger.info("gateway stopped");

@@ -11,6 +11,7 @@ import {
 import { Event } from "../gen/engage/events/v1/events";
 import type { Bus } from "./connection";
 import type { CustomerIndex } from "./customer-index";
+import type { ErasedIds } from "./erased-ids";
 import { DLQ_STREAM, EVENTS_STREAM } from "./streams";
 import { eraseBySubject } from "./subject-scan";
 
@@ -53,11 +54,18 @@ const text = new TextDecoder("utf-8");
  * redelivers, so a group never receives an erased event it had not already been given.
  * Running it again finds nothing and answers zero.
  */
-export function createErasure(bus: Bus, o: { partitions: number; index: CustomerIndex }): Erasure {
+export function createErasure(bus: Bus, o: { partitions: number; index: CustomerIndex; erasedIds: ErasedIds }): Erasure {
   async function eraseChat(tenant: string, chatId: string): Promise<{ events: number; letters: number }> {
-    const events = await eraseBySubject(bus, EVENTS_STREAM, chatEventsFilter(tenant, chatId, o.partitions));
+    // The erased messages' ids are kept for the duplicate window (see erased-ids.ts).
+    const ids: [string, number][] = [];
+    const keep = (m: StoredMsg): void => {
+      const id = m.header?.get("Nats-Msg-Id");
+      if (id) ids.push([id, m.seq]);
+    };
+    const events = await eraseBySubject(bus, EVENTS_STREAM, chatEventsFilter(tenant, chatId, o.partitions), undefined, keep);
     let letters = 0;
-    for (const f of chatDlqFilters(tenant, chatId)) letters += await eraseBySubject(bus, DLQ_STREAM, f);
+    for (const f of chatDlqFilters(tenant, chatId)) letters += await eraseBySubject(bus, DLQ_STREAM, f, undefined, keep);
+    await o.erasedIds.record(tenant, ids);
     await eraseBySubject(bus, o.index.stream, o.index.chatFilter(tenant, chatId));
     o.index.announceErased(tenant, chatId);
     return { events, letters };

@@ -10,3 +10,4 @@ export { redactUrl } from "./connection";
 export { readChat, type ChatItem, type ChatPage } from "./chat-history";
 export { createCustomerIndex, type CustomerIndex } from "./customer-index";
 export { createErasure, type Erasure, type EraseResult, type EraseSelector, type AuditRecord } from "./erasure";
+export { createErasedIds, type ErasedIds, ERASED_IDS_STREAM } from "./erased-ids";

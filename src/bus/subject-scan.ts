@@ -26,7 +26,13 @@ export async function nextBySubject(bus: Bus, stream: string, filter: string, fr
  * index entries, and the message text stays readable in the block file until the block
  * is compacted (checked against nats-server 2.9.10).
  */
-export async function eraseBySubject(bus: Bus, stream: string, filter: string, match?: (m: StoredMsg) => boolean): Promise<number> {
+export async function eraseBySubject(
+  bus: Bus,
+  stream: string,
+  filter: string,
+  match?: (m: StoredMsg) => boolean,
+  erased?: (m: StoredMsg) => void,
+): Promise<number> {
   let removed = 0;
   for (let seq = 1; ; ) {
     const m = await nextBySubject(bus, stream, filter, seq);
@@ -34,7 +40,10 @@ export async function eraseBySubject(bus: Bus, stream: string, filter: string, m
     seq = m.seq + 1;
     if (match && !match(m)) continue;
     try {
-      if (await bus.jsm.streams.deleteMessage(stream, m.seq, true)) removed++;
+      if (await bus.jsm.streams.deleteMessage(stream, m.seq, true)) {
+        removed++;
+        erased?.(m);
+      }
     } catch (err) {
       // Gone in between (another erasure, or the age limit): nothing to remove.
       if (!isNoMessage(err)) throw GatewayError.from(err, ErrorCode.Unavailable);

@@ -186,3 +186,40 @@ describe("Erase, on a three-node cluster with R3 streams", function () {
     return { gw, natsUrl: cluster.url, stop: async () => (await gw.close(), await cluster.cleanup()) };
   });
 });
+
+describe("Erase and the duplicate window across a NATS restart", function () {
+  this.timeout(60_000);
+  let nats: TestNats;
+  let gw: TestGateway;
+  let second: TestGateway | undefined;
+  before(async () => {
+    nats = await startTestNats();
+    gw = await startTestGateway(nats.url, { GATEWAY_GRPC_AUTH: "keys", GATEWAY_GRPC_KEYS: KEYS });
+  });
+  after(async () => {
+    await second?.close();
+    await gw?.close();
+    await nats?.cleanup();
+  });
+
+  it("answers a retry of an erased event as a duplicate after NATS restarted, on a gateway started since", async () => {
+    const first = await gw.post(messageBody("restart-chat", 1, { destination_id: CUSTOMER }));
+    assert.equal(first.status, 200);
+    assert.equal((await erase(gw.client, ERASER, { chatId: "restart-chat" })).eventsRemoved, 1);
+    // JetStream rebuilds its duplicate memory from stored messages; the erased one is gone.
+    await nats.stop();
+    await nats.start();
+    second = await startTestGateway(nats.url, { GATEWAY_GRPC_AUTH: "keys", GATEWAY_GRPC_KEYS: KEYS });
+    const retry = await second.post(messageBody("restart-chat", 1, { destination_id: CUSTOMER }));
+    assert.equal(retry.status, 200);
+    assert.deepEqual([retry.body.duplicate, retry.body.sequence], [true, first.body.sequence]);
+    const onFirst = await waitFor(async () => {
+      const r = await gw.post(messageBody("restart-chat", 1, { destination_id: CUSTOMER }));
+      return r.status === 200 ? r : undefined;
+    }, "the first gateway back on NATS");
+    assert.equal(onFirst.body.duplicate, true);
+    assert.equal((await getChat(second.client, READER, { chatId: "restart-chat" })).events.length, 0);
+    // A new event of the chat is stored as usual.
+    assert.equal((await second.post(messageBody("restart-chat", 2))).body.duplicate, false);
+  });
+});
