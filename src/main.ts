@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import {
+  assertEncryptedStreamsReadable,
   collectStatus,
   createBus,
   createCustomerIndex,
@@ -21,7 +22,7 @@ import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
 import { createHttpApp, createTokenCheck } from "./http";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
-import { createEmbeddedNatsServer, type EmbeddedNatsServer } from "./nats";
+import { createEmbeddedNatsServer, encryptedStreams, type EmbeddedNatsServer } from "./nats";
 
 /** A started gateway. */
 export interface Gateway {
@@ -60,6 +61,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     dlqMaxAgeMs: config.dlqMaxAgeMs,
   };
   try {
+    if (embedded) await assertEncryptedStreamsReadable(bus, encryptedStreams(embedded.storeDir));
     await ensureStreams(bus, streamOptions);
   } catch (err) {
     await bus.drain().catch(() => undefined);

@@ -95,3 +95,23 @@ function isNotFound(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; code?: string };
   return e.api_error?.err_code === 10059 || e.code === "404";
 }
+
+/**
+ * Stops the start when a stream that is encrypted on disk is not served: nats-server
+ * has no key for it, or another one, and creating the stream afresh would write over
+ * the encrypted one.
+ */
+export async function assertEncryptedStreamsReadable(bus: Bus, encrypted: string[]): Promise<void> {
+  for (const name of encrypted) {
+    try {
+      await bus.jsm.streams.info(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      throw new GatewayError(
+        ErrorCode.FailedPrecondition,
+        `stream ${name} is encrypted in the embedded store, and nats-server cannot read it: GATEWAY_NATS_STORE_KEY_FILE ` +
+          "is unset or holds another key than the one it was written with. Set the right key; the gateway stops rather than create empty streams over it",
+      );
+    }
+  }
+}

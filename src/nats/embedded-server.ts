@@ -11,6 +11,8 @@ export interface EmbeddedNatsServer extends EventEmitter {
   /** How many times the server was restarted after it died. */
   readonly restarts: number;
   readonly running: boolean;
+  /** The JetStream store directory. */
+  readonly storeDir: string;
   stop(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promi
     url: { get: () => current.url },
     restarts: { get: () => restarts },
     running: { get: () => running },
+    storeDir: { value: storeDir },
   });
   emitter.stop = async () => {
     stopping = true;

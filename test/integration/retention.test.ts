@@ -35,7 +35,7 @@ describe("retention: separate age limits for events and dead letters", function 
     await gw.close();
     gw = await startTestGateway(nats.url, { GATEWAY_STREAM_MAX_AGE: "2h", GATEWAY_DLQ_MAX_AGE: "30d" });
     assert.deepEqual(await maxAges(), { ENGAGE_EVENTS: 7_200_000, ENGAGE_DLQ: 30 * 86_400_000, ENGAGE_AUDIT: 0, KV_CUSTOMER_CHATS: 30 * 86_400_000 });
-    const status = await (await fetch(`${gw.baseUrl}/status`)).json();
+    const status = (await (await fetch(`${gw.baseUrl}/status`)).json()) as { streams: any[] };
     const events = status.streams.find((s: { name: string }) => s.name === "ENGAGE_EVENTS");
     assert.equal(events.maxAgeMs, 7_200_000);
     assert.ok(Math.abs(Date.parse(events.oldest) - Date.now()) < 60_000, `oldest ${events.oldest}`);
