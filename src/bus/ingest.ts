@@ -102,7 +102,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
         // Depth and string lengths are checked on the parsed value (validateWebhook).
         body = JSON.parse(text);
       } catch (err) {
-        return deadLetter(raw, origin, new ValidationError("body", `invalid JSON: ${(err as Error).message}`));
+        return deadLetter(raw, origin, new ValidationError("body", `invalid JSON: ${jsonErrorWithoutText((err as Error).message)}`));
       }
       let event: Event;
       try {
@@ -163,4 +163,16 @@ function traceparentOf(origin: Origin): string {
 /** NATS header values: printable ASCII only, bounded. */
 function headerSafe(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
+}
+
+/**
+ * V8's JSON.parse message without the piece of the body it quotes (`…, "hello wor"... is
+ * not valid JSON`): error messages reach logs and the dead-letter reason, and the body
+ * may hold personal data. What is left says what is wrong and where.
+ */
+export function jsonErrorWithoutText(message: string): string {
+  return message
+    .replace(/,\s*"[\s\S]*"(\.\.\.)? is not valid JSON/, " (not valid JSON)")
+    .replace(/^Unexpected token '[\s\S]+?'/, "Unexpected token")
+    .slice(0, 200);
 }
