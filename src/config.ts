@@ -1,8 +1,10 @@
 import { ConfigError } from "./config-error";
 import { TENANT_NAME } from "./domain/subject";
 import { readNatsAuth, readNatsTls, type NatsAuth, type NatsTls } from "./nats-config";
+import { readStoreKey } from "./store-key-config";
 import { readEntries, readSecurityConfig, SECURITY_OPTIONS, type SecurityConfig } from "./security-config";
 
+import { Secret } from "./nats-config";
 export { Secret, type NatsAuth, type NatsTls } from "./nats-config";
 
 /**
@@ -38,6 +40,10 @@ export interface Config {
   duplicateWindowMs: number;
   /** How long events are retained, in ms; 0 keeps them until the stream's other limits. @default 7 days */
   maxAgeMs: number;
+  /** How long dead letters are retained, in ms; 0 = no age limit. @default maxAgeMs */
+  dlqMaxAgeMs: number;
+  /** Encrypts the embedded nats-server's JetStream store with this key. */
+  natsStoreKey?: Secret;
   /** Largest webhook body, in bytes. @default 1 MiB */
   bodyLimitBytes: number;
   /** How long a webhook waits for the JetStream PubAck before answering 503. @default 1000 */
@@ -97,6 +103,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: "partitions", env: "GATEWAY_PARTITIONS", default: "16", help: "partitions per tenant; fixed for the life of the stream" },
   { key: "duplicateWindowMs", env: "GATEWAY_DUPLICATE_WINDOW", default: "10m", help: "how long a retried webhook is recognised as a duplicate" },
   { key: "maxAgeMs", env: "GATEWAY_STREAM_MAX_AGE", default: "7d", help: "how long events are retained (0 = no age limit)" },
+  { key: "dlqMaxAgeMs", env: "GATEWAY_DLQ_MAX_AGE", default: "", help: "how long dead letters are retained (0 = no age limit; unset = GATEWAY_STREAM_MAX_AGE)" },
+  { key: "natsStoreKey", env: "GATEWAY_NATS_STORE_KEY_FILE", default: "", help: "file holding the key that encrypts the embedded nats-server's store" },
   { key: "bodyLimitBytes", env: "GATEWAY_BODY_LIMIT", default: "1mb", help: "largest webhook body" },
   { key: "publishTimeoutMs", env: "GATEWAY_PUBLISH_TIMEOUT", default: "1s", help: "wait for the JetStream PubAck before answering 503" },
   { key: "shutdownTimeoutMs", env: "GATEWAY_SHUTDOWN_TIMEOUT", default: "10s", help: "how long shutdown waits for in-flight work" },
@@ -175,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     partitions: int(get("GATEWAY_PARTITIONS"), "GATEWAY_PARTITIONS", 1, 1024),
     duplicateWindowMs: duration(get("GATEWAY_DUPLICATE_WINDOW"), "GATEWAY_DUPLICATE_WINDOW"),
     maxAgeMs: duration(get("GATEWAY_STREAM_MAX_AGE"), "GATEWAY_STREAM_MAX_AGE"),
+    dlqMaxAgeMs: duration(get("GATEWAY_DLQ_MAX_AGE") || get("GATEWAY_STREAM_MAX_AGE"), "GATEWAY_DLQ_MAX_AGE"),
     bodyLimitBytes: bytes(get("GATEWAY_BODY_LIMIT"), "GATEWAY_BODY_LIMIT"),
     publishTimeoutMs: duration(get("GATEWAY_PUBLISH_TIMEOUT"), "GATEWAY_PUBLISH_TIMEOUT"),
     shutdownTimeoutMs: duration(get("GATEWAY_SHUTDOWN_TIMEOUT"), "GATEWAY_SHUTDOWN_TIMEOUT"),
@@ -208,6 +217,17 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
   if (config.duplicateWindowMs < 1000) throw new ConfigError("GATEWAY_DUPLICATE_WINDOW must be at least 1s");
   if (config.maxAgeMs > 0 && config.maxAgeMs < config.duplicateWindowMs) {
     throw new ConfigError("GATEWAY_STREAM_MAX_AGE must be 0 or at least GATEWAY_DUPLICATE_WINDOW");
+  }
+  if (config.dlqMaxAgeMs > 0 && config.dlqMaxAgeMs < config.duplicateWindowMs) {
+    throw new ConfigError("GATEWAY_DLQ_MAX_AGE must be 0 or at least GATEWAY_DUPLICATE_WINDOW");
+  }
+  if (get("GATEWAY_NATS_STORE_KEY_FILE")) {
+    if (config.natsUrls.length > 0) {
+      throw new ConfigError(
+        "GATEWAY_NATS_STORE_KEY_FILE encrypts the embedded nats-server's store; with GATEWAY_NATS_URL, set the key in the NATS servers' jetstream block instead",
+      );
+    }
+    config.natsStoreKey = readStoreKey(get("GATEWAY_NATS_STORE_KEY_FILE"));
   }
   if (config.publishTimeoutMs < 50) throw new ConfigError("GATEWAY_PUBLISH_TIMEOUT must be at least 50ms");
   const natsAuth = readNatsAuth(raw);

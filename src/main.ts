@@ -3,8 +3,12 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import {
+  assertEncryptedStreamsReadable,
   collectStatus,
   createBus,
+  createCustomerIndex,
+  createErasure,
+  createErasedIds,
   createGroupManager,
   createIngest,
   createPublisher,
@@ -18,7 +22,7 @@ import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
 import { createHttpApp, createTokenCheck } from "./http";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
-import { createEmbeddedNatsServer, type EmbeddedNatsServer } from "./nats";
+import { createEmbeddedNatsServer, encryptedStreams, type EmbeddedNatsServer } from "./nats";
 
 /** A started gateway. */
 export interface Gateway {
@@ -36,7 +40,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   let embedded: EmbeddedNatsServer | undefined;
   let servers = config.natsUrls;
   if (servers.length === 0) {
-    embedded = await createEmbeddedNatsServer({ dataDir: config.dataDir, bin: config.natsServerBin, logger });
+    embedded = await createEmbeddedNatsServer({ dataDir: config.dataDir, bin: config.natsServerBin, logger, storeKey: config.natsStoreKey });
     embedded.on("restart", () => metrics.embeddedNatsRestarts.inc());
     servers = [embedded.url];
   }
@@ -54,8 +58,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     partitions: config.partitions,
     duplicateWindowMs: config.duplicateWindowMs,
     maxAgeMs: config.maxAgeMs,
+    dlqMaxAgeMs: config.dlqMaxAgeMs,
   };
   try {
+    if (embedded) await assertEncryptedStreamsReadable(bus, encryptedStreams(embedded.storeDir));
     await ensureStreams(bus, streamOptions);
   } catch (err) {
     await bus.drain().catch(() => undefined);
@@ -81,10 +87,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     );
   });
 
+  const erasedIds = await createErasedIds(bus, { windowMs: config.duplicateWindowMs, replicas: config.streamReplicas, logger });
   const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
   const publisher = createPublisher(bus, {
     partitions: config.partitions,
     timeoutMs: config.publishTimeoutMs,
+    erasedSequence: (msgId) => erasedIds.sequenceOf(msgId),
     // The child per stream (two streams) is kept: label lookup per publish costs more.
     onPubAck: (stream, seconds) => {
       let h = pubAckByStream.get(stream);
@@ -92,9 +100,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       h.observe(seconds);
     },
   });
+  // The customer index lives as long as the longer of the two retentions (0 = no limit).
+  const indexAgeMs = config.maxAgeMs === 0 || config.dlqMaxAgeMs === 0 ? 0 : Math.max(config.maxAgeMs, config.dlqMaxAgeMs);
+  const customers = await createCustomerIndex(bus, { replicas: config.streamReplicas, maxAgeMs: indexAgeMs });
+  const erasure = createErasure(bus, { partitions: config.partitions, index: customers, erasedIds });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }),
+    noteChat: (tenant, destinationId, chatId) => customers.note(tenant, destinationId, chatId),
   });
   let accepting = true;
   const app = createHttpApp({
@@ -160,6 +173,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxStreamsPerKey: config.security.maxStreamsPerKey,
     maxInFlight: config.security.maxInFlight,
     tls: config.security.tls,
+    erasure,
   });
   if (!config.security.grpcApiKeys) {
     logger.warn("gRPC serves without authentication (GATEWAY_GRPC_AUTH=none or dev mode): every caller reads every tenant");
@@ -186,6 +200,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       await groups.stop(Math.min(config.groupDrainTimeoutMs, Math.max(deadline - Date.now(), 0)));
       await grpc.shutdown(Math.max(deadline - Date.now(), 0));
       await httpClosed;
+      erasedIds.stop();
       await bus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
       await embedded?.stop();
       logger.info("gateway stopped");

@@ -366,6 +366,7 @@ const subscribeRequest = (tenants: string[]): SubscribeRequest => ({
   filter: emptyFilter({ tenants }),
   start: StartPosition.START_POSITION_NEW,
   startSequence: 0,
+  stopAtEnd: false,
   startTime: undefined,
 });
 

@@ -18,11 +18,15 @@ export interface TailItem {
   publishedAt: Instant;
   /** Set on a dead letter replayed for one consumer group; tails skip those. */
   replayFor?: string;
+  /** Messages matching the tail's subject stored after this one, when it was delivered. */
+  pending: number;
 }
 
 /** A live, ordered read of ENGAGE_EVENTS. Iterate it; `stop()` ends the iteration. */
 export interface EventTail extends AsyncIterable<TailItem> {
   stop(): void;
+  /** Messages matching the subject from the start position, when the tail opened. */
+  readonly pendingAtOpen: number;
 }
 
 /** Messages buffered ahead of the reader; bounds memory per tail. */
@@ -55,6 +59,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
     void c.messages.stop();
     c.consumer.delete().catch(() => undefined);
   };
+  let pendingAtOpen = 0;
   const open = async (from: Partial<ConsumerConfig>): Promise<NonNullable<typeof current>> => {
     const info = await bus.jsm.consumers.add(EVENTS_STREAM, {
       ...from,
@@ -64,6 +69,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
       mem_storage: true,
       num_replicas: 1,
     });
+    pendingAtOpen = info.num_pending;
     const consumer = await bus.js.consumers.get(EVENTS_STREAM, info.name);
     // Short pull requests: after a leader change or a server restart, the tail notices
     // within seconds (missed heartbeats), not nats.js's default 30.
@@ -77,7 +83,9 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
   } catch (err) {
     throw GatewayError.from(err, ErrorCode.Unavailable);
   }
+  const opened = pendingAtOpen;
   return {
+    pendingAtOpen: opened,
     stop: () => {
       stopped = true;
       close();
@@ -104,7 +112,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
               failures = 0;
               next = m.seq + 1;
               const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
-              yield new StoredItem(m.data, m.seq, storedAt(m), replayFor);
+              yield new StoredItem(m.data, m.seq, storedAt(m), replayFor, m.info.pending);
             }
           } catch (err) {
             error = err;
@@ -164,6 +172,7 @@ class StoredItem implements TailItem {
     readonly sequence: number,
     readonly publishedAt: Instant,
     readonly replayFor: string | undefined,
+    readonly pending: number,
   ) {}
   get event(): Event {
     return (this.#event ??= Event.decode(this.data));

@@ -1,5 +1,5 @@
 export { createBus, type Bus, type BusOptions } from "./connection";
-export { ensureStreams, EVENTS_STREAM, DLQ_STREAM, type StreamOptions } from "./streams";
+export { ensureStreams, assertEncryptedStreamsReadable, EVENTS_STREAM, DLQ_STREAM, AUDIT_STREAM, type StreamOptions } from "./streams";
 export { createPublisher, HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
 export { createIngest, type Ingest, type Origin, type Accepted } from "./ingest";
 export { openEventTail, TAIL_BUFFER, type EventTail, type TailItem, type TailStart } from "./event-tail";
@@ -7,3 +7,7 @@ export * from "./groups";
 export { collectStatus, type StreamStatus, type GroupStatus } from "./status";
 export type { IngestHooks } from "./ingest";
 export { redactUrl } from "./connection";
+export { readChat, type ChatItem, type ChatPage } from "./chat-history";
+export { createCustomerIndex, type CustomerIndex } from "./customer-index";
+export { createErasure, type Erasure, type EraseResult, type EraseSelector, type AuditRecord } from "./erasure";
+export { createErasedIds, type ErasedIds, ERASED_IDS_STREAM } from "./erased-ids";

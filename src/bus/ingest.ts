@@ -1,7 +1,8 @@
 import {
   DEFAULT_WEBHOOK_LIMITS,
   ValidationError,
-  dlqSubject,
+  chatOfRefusedBody,
+  invalidDlqSubject,
   type WebhookLimits,
   eventId,
   instantFromMillis,
@@ -50,23 +51,41 @@ export interface IngestHooks {
   limits?: WebhookLimits;
   /** An invalid body was stored in ENGAGE_DLQ. */
   onDeadLetter?(): void;
+  /**
+   * Records that a customer (destination) has a chat, for erasure by customer; runs
+   * beside the store, and a failure fails the request (so Engage retries it).
+   */
+  noteChat?(tenant: string, destinationId: string, chatId: string): Promise<void>;
 }
+
+const lenient = new TextDecoder("utf-8");
 
 export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now: () => number = Date.now): Ingest {
   const limits = hooks.limits ?? DEFAULT_WEBHOOK_LIMITS;
   async function deadLetter(raw: Uint8Array, origin: Origin, err: ValidationError): Promise<never> {
-    await publisher.publishRaw(
-      dlqSubject(origin.tenant, "invalid"),
-      raw,
-      `invalid:${origin.tenant}:${sha256Hex(raw)}`,
-      {
-        [HEADER.reason]: headerSafe(err.message),
-        [HEADER.tenant]: origin.tenant,
-        [HEADER.field]: headerSafe(err.field ?? ""),
-      },
-    );
+    // The chat id, when readable, ends the subject: erasure finds the letter by it.
+    const ids = chatOfRefusedBody(lenient.decode(raw));
+    await Promise.all([
+      publisher.publishRaw(
+        invalidDlqSubject(origin.tenant, ids.chatId),
+        raw,
+        `invalid:${origin.tenant}:${sha256Hex(raw)}`,
+        {
+          [HEADER.reason]: headerSafe(err.message),
+          [HEADER.tenant]: origin.tenant,
+          [HEADER.field]: headerSafe(err.field ?? ""),
+        },
+      ),
+      ids.chatId && ids.destinationId ? hooks.noteChat?.(origin.tenant, ids.destinationId, ids.chatId) : undefined,
+    ]);
     hooks.onDeadLetter?.();
     throw err;
+  }
+
+  async function store(event: Event): Promise<Stored> {
+    if (!hooks.noteChat || event.destinationId === "") return publisher.publishEvent(event);
+    const [stored] = await Promise.all([publisher.publishEvent(event), hooks.noteChat(event.tenant, event.destinationId, event.chatId)]);
+    return stored;
   }
 
   return {
@@ -83,7 +102,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
         // Depth and string lengths are checked on the parsed value (validateWebhook).
         body = JSON.parse(text);
       } catch (err) {
-        return deadLetter(raw, origin, new ValidationError("body", `invalid JSON: ${(err as Error).message}`));
+        return deadLetter(raw, origin, new ValidationError("body", `invalid JSON: ${jsonErrorWithoutText((err as Error).message)}`));
       }
       let event: Event;
       try {
@@ -99,7 +118,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
         if (err instanceof ValidationError) return deadLetter(raw, origin, err);
         throw err;
       }
-      const stored = await publisher.publishEvent(event);
+      const stored = await store(event);
       return accepted(event, stored);
     },
 
@@ -120,7 +139,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
         const bytes = Event.encode({ ...input, receivedAt: undefined, tenant: "" }).finish();
         event.id = input.transactionId || `sha256:${sha256Hex(bytes)}`;
       }
-      const stored = await publisher.publishEvent(event);
+      const stored = await store(event);
       return accepted(event, stored);
     },
   };
@@ -144,4 +163,16 @@ function traceparentOf(origin: Origin): string {
 /** NATS header values: printable ASCII only, bounded. */
 function headerSafe(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
+}
+
+/**
+ * V8's JSON.parse message without the piece of the body it quotes (`…, "hello wor"... is
+ * not valid JSON`): error messages reach logs and the dead-letter reason, and the body
+ * may hold personal data. What is left says what is wrong and where.
+ */
+export function jsonErrorWithoutText(message: string): string {
+  return message
+    .replace(/,\s*"[\s\S]*"(\.\.\.)? is not valid JSON/, " (not valid JSON)")
+    .replace(/^Unexpected token '[\s\S]+?'/, "Unexpected token")
+    .slice(0, 200);
 }

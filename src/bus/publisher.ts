@@ -40,6 +40,8 @@ export interface PublisherOptions {
   timeoutMs: number;
   /** Called with each PubAck's stream and its latency in seconds. */
   onPubAck?(stream: string, seconds: number): void;
+  /** The sequence of an erased message with this id, within the duplicate window: answered as a duplicate. */
+  erasedSequence?(msgId: string): number | undefined;
 }
 
 /** Room kept for headers and the subject under max_payload. */
@@ -60,6 +62,8 @@ export function isTraceparent(v: string): boolean {
 export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
   const acks = createPubAckMux(bus.nc);
   async function publish(subject: string, data: Uint8Array, msgID: string, h: MsgHdrs): Promise<Stored> {
+    const erased = o.erasedSequence?.(msgID);
+    if (erased !== undefined) return { sequence: erased, duplicate: true };
     const deadline = Date.now() + o.timeoutMs;
     let delay = 25;
     // A message over the server's max_payload can never be stored: say so with a 413

@@ -9,6 +9,10 @@ export interface StreamStatus {
   lastSequence: number;
   consumers: number;
   replicas: number;
+  /** When the oldest message still held was stored (ISO 8601); absent when the stream is empty. */
+  oldest?: string;
+  /** The retention in force (the stream's max age), in ms; 0 = no age limit. */
+  maxAgeMs: number;
 }
 
 export interface GroupStatus {
@@ -38,6 +42,8 @@ export async function collectStatus(bus: Bus): Promise<{ streams: StreamStatus[]
       lastSequence: info.state.last_seq,
       consumers: info.state.consumer_count,
       replicas: info.config.num_replicas,
+      oldest: info.state.messages > 0 ? info.state.first_ts : undefined,
+      maxAgeMs: Math.round(info.config.max_age / 1e6),
     });
   }
   const groups = new Map<string, GroupStatus>();

@@ -4,13 +4,18 @@ import type { Bus } from "./connection";
 
 export const EVENTS_STREAM = "ENGAGE_EVENTS";
 export const DLQ_STREAM = "ENGAGE_DLQ";
+/** Who erased what, and when (never the erased data); kept with no age limit. */
+export const AUDIT_STREAM = "ENGAGE_AUDIT";
+export const AUDIT_SUBJECT_PREFIX = "engage.audit";
 
 export interface StreamOptions {
   replicas: number;
   partitions: number;
   duplicateWindowMs: number;
-  /** 0 = no age limit. */
+  /** Age limit of events; 0 = none. */
   maxAgeMs: number;
+  /** Age limit of dead letters; 0 = none. @default maxAgeMs */
+  dlqMaxAgeMs?: number;
 }
 
 // nats-server 2.9 has no stream metadata, so the partition count is recorded in the
@@ -18,8 +23,9 @@ export interface StreamOptions {
 const PARTITIONS_MARK = /partitions=(\d+)/;
 
 /**
- * Creates ENGAGE_EVENTS and ENGAGE_DLQ, or updates them to the configured replicas,
- * duplicate window and age. Refuses to go on when the stream was created with another
+ * Creates ENGAGE_EVENTS, ENGAGE_DLQ and ENGAGE_AUDIT, or updates them to the configured
+ * replicas, duplicate window and age (so a changed retention reaches existing streams at
+ * the next start). Refuses to go on when the stream was created with another
  * partition count: chats would change partition and lose their order.
  */
 export async function ensureStreams(bus: Bus, o: StreamOptions): Promise<void> {
@@ -34,6 +40,14 @@ export async function ensureStreams(bus: Bus, o: StreamOptions): Promise<void> {
     subjects: [`${DLQ_SUBJECT_PREFIX}.>`],
     description: "engage-gateway dead letters: unparsable webhook bodies and events past max deliveries",
     ...common(o),
+    max_age: nanos(o.dlqMaxAgeMs ?? o.maxAgeMs),
+  });
+  await ensureStream(bus, {
+    name: AUDIT_STREAM,
+    subjects: [`${AUDIT_SUBJECT_PREFIX}.>`],
+    description: "engage-gateway audit: erasures (who, when, selector, counts; no erased data)",
+    ...common(o),
+    max_age: 0,
   });
 }
 
@@ -80,4 +94,24 @@ async function ensureStream(bus: Bus, config: Partial<StreamConfig> & { name: st
 function isNotFound(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; code?: string };
   return e.api_error?.err_code === 10059 || e.code === "404";
+}
+
+/**
+ * Stops the start when a stream that is encrypted on disk is not served: nats-server
+ * has no key for it, or another one, and creating the stream afresh would write over
+ * the encrypted one.
+ */
+export async function assertEncryptedStreamsReadable(bus: Bus, encrypted: string[]): Promise<void> {
+  for (const name of encrypted) {
+    try {
+      await bus.jsm.streams.info(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      throw new GatewayError(
+        ErrorCode.FailedPrecondition,
+        `stream ${name} is encrypted in the embedded store, and nats-server cannot read it: GATEWAY_NATS_STORE_KEY_FILE ` +
+          "is unset or holds another key than the one it was written with. Set the right key; the gateway stops rather than create empty streams over it",
+      );
+    }
+  }
 }

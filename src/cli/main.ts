@@ -6,6 +6,8 @@ import { dlqCommand, DLQ_HELP } from "./dlq-command";
 import { sendCommand, SEND_HELP } from "./send-command";
 import { statusCommand, STATUS_HELP } from "./status-command";
 import { tailCommand, TAIL_HELP } from "./tail-command";
+import { chatCommand, CHAT_HELP } from "./chat-command";
+import { eraseCommand, ERASE_HELP } from "./erase-command";
 
 const HELP = `usage: engage-gateway [command] [options]
 
@@ -16,6 +18,8 @@ commands:
   dlq     list, show and replay dead letters
   status  readiness, streams, and consumer groups with their lag
   groups  list, describe and delete consumer groups
+  chat    print one chat as a conversation
+  erase   erase one chat, or every chat of one customer
 
 Run \`engage-gateway <command> --help\` for a command's options.`;
 
@@ -47,11 +51,15 @@ async function run(argv: string[]): Promise<number> {
     case "status":
       return statusCommand(rest);
     case "groups": return (await import("./groups-command")).groupsCommand(rest);
+    case "chat":
+      return chatCommand(rest, process.env);
+    case "erase":
+      return eraseCommand(rest, process.env);
     case "help":
-      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n\n${DLQ_HELP}\n\n${STATUS_HELP}\n`);
+      process.stdout.write(`${HELP}\n\n${SEND_HELP}\n\n${TAIL_HELP}\n\n${DLQ_HELP}\n\n${STATUS_HELP}\n\n${CHAT_HELP}\n\n${ERASE_HELP}\n`);
       return 0;
     default:
-      throw new UsageError(`unknown command ${command} (serve, send, tail, dlq, status)`);
+      throw new UsageError(`unknown command ${command} (serve, send, tail, dlq, status, chat, erase)`);
   }
 }
 

@@ -42,6 +42,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const lines = [`ready: ${status.ready ? "yes" : "NO"} (${checks})`, "", "streams:"];
   for (const s of status.streams ?? []) {
     lines.push(`  ${s.name.padEnd(14)} messages=${s.messages} bytes=${s.bytes} sequences=${s.firstSequence}..${s.lastSequence} consumers=${s.consumers} replicas=${s.replicas}`);
+    lines.push(`  ${"".padEnd(14)} oldest=${s.oldest ?? "-"} retention=${s.maxAgeMs === undefined ? "?" : s.maxAgeMs === 0 ? "unlimited" : formatDuration(s.maxAgeMs)}`);
   }
   lines.push("", "groups:");
   if ((status.groups ?? []).length === 0) lines.push("  (none)");
@@ -50,4 +51,12 @@ export async function statusCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${lines.join("\n")}\n`);
   return status.ready ? 0 : 1;
+}
+
+/** 604800000 → "7d", 5400000 → "90m": the largest unit that divides the value. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }

@@ -72,6 +72,7 @@ function requestOf(v: Map<string, string[]>): SubscribeRequest {
     start: StartPosition.START_POSITION_NEW,
     startSequence: 0,
     startTime: undefined,
+    stopAtEnd: false,
   };
   const starts = ["all", "from-sequence", "since"].filter((k) => v.has(k));
   if (starts.length > 1) throw new UsageError(`give only one of --${starts.join(", --")}`);

@@ -10,3 +10,4 @@ export * from "./event-filter";
 export * from "./group-spec";
 export * from "./start-position";
 export * from "./limits";
+export * from "./chat-subjects";

@@ -184,7 +184,8 @@ function optionalDateTime(o: JsonObject, key: string, parent: string): Instant |
   if (!t) {
     throw new ValidationError(
       path(parent, key),
-      `expected an RFC 3339 date-time such as 2020-07-06T07:11:33.2599382Z, got ${JSON.stringify(text.slice(0, 64))}`,
+      // The value is not echoed: error messages reach logs, and a body's values may be personal data.
+      `expected an RFC 3339 date-time such as 2020-07-06T07:11:33.2599382Z, got ${text.length} other characters`,
     );
   }
   return t;

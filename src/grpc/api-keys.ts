@@ -5,9 +5,10 @@ import type { EventFilter } from "../gen/engage/gateway/v1/gateway";
 
 /**
  * What a key may call. `dlq` covers ListDeadLetters and ReplayDeadLetter; `groups`
- * covers ListGroups, DescribeGroup and DeleteGroup.
+ * covers ListGroups, DescribeGroup and DeleteGroup; `subscribe` covers GetChat too (both
+ * read events); `erase` is Erase alone.
  */
-export const RPCS = ["subscribe", "consume", "publish", "dlq", "groups"] as const;
+export const RPCS = ["subscribe", "consume", "publish", "dlq", "groups", "erase"] as const;
 export type Rpc = (typeof RPCS)[number];
 
 /** A configured gRPC API key (GATEWAY_GRPC_KEYS). */

@@ -4,7 +4,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import type { Bus, GroupManager, Ingest } from "../bus";
+import type { Bus, Erasure, GroupManager, Ingest } from "../bus";
 import type { Metrics } from "../metrics";
 import { EventGatewayService } from "../gen/engage/gateway/v1/gateway";
 import { createAuthorize, type ApiKey } from "./api-keys";
@@ -17,6 +17,7 @@ import { createGroupHandlers } from "./group-handlers";
 import { createPublishHandler } from "./publish-handler";
 import { createStreamRegistry, type StreamRegistry } from "./stream-registry";
 import { createSubscribeHandler } from "./subscribe-handler";
+import { createEraseHandler, createGetChatHandler } from "./chat-handlers";
 
 export const SERVICE_NAME = "engage.gateway.v1.EventGateway";
 /** proto/ ships beside src/ and dist/; server reflection describes the services from it. */
@@ -36,6 +37,8 @@ export interface GrpcServerOptions {
   maxStreamsPerKey: number;
   /** Ceiling on a Consume member's max_in_flight. */
   maxInFlight: number;
+  /** Erases chats (Erase). */
+  erasure: Erasure;
   /** Server TLS; with `clientCa`, clients must present a certificate it signed (mTLS). */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -65,6 +68,8 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
     listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters, authorize),
     replayDeadLetter: createReplayDeadLetterHandler(o.groups.deadLetters, o.partitions, authorize),
     ...createGroupHandlers(o.groups.admin, authorize),
+    getChat: createGetChatHandler(o.bus, o.partitions, authorize),
+    erase: createEraseHandler(o.erasure, authorize, logger),
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   health.addToServer(server);

@@ -1,6 +1,6 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { openEventTail, type Bus } from "../bus";
+import { EVENTS_STREAM, openEventTail, type Bus } from "../bus";
 import { ErrorCode, GatewayError } from "../domain";
 import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
@@ -51,17 +51,24 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       };
       d.streams.add(call, end);
       call.once("cancelled", end);
+      // stop_at_end: the end is the stream's last sequence now; a tail caught up when
+      // nothing matching is pending, or when the next event came after the end.
+      const lastSeq = req.stopAtEnd ? await lastSequence(d.bus) : Infinity;
       tail = await openEventTail(d.bus, plan.filter.subject, plan.start);
       const t = tail;
       if (ended || call.cancelled || call.writableEnded) return t.stop();
+      if (t.pendingAtOpen === 0 && lastSeq !== Infinity) return finish(call, t);
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
       streaming = true;
       for await (const item of t) {
         if (call.cancelled || call.destroyed) break;
-        if (item.replayFor || !(plan.filter.bySubject || plan.filter.matches(item.event))) continue;
-        // The stored bytes go out as they are (see pre-encoded.ts).
-        const response = encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
-        if (!call.write(response as unknown as SubscribeResponse)) await waitForDrain(call);
+        if (item.sequence > lastSeq) return finish(call, t);
+        if (!item.replayFor && (plan.filter.bySubject || plan.filter.matches(item.event))) {
+          // The stored bytes go out as they are (see pre-encoded.ts).
+          const response = encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
+          if (!call.write(response as unknown as SubscribeResponse)) await waitForDrain(call);
+        }
+        if (lastSeq !== Infinity && (item.pending === 0 || item.sequence >= lastSeq)) return finish(call, t);
       }
       if (!call.cancelled && !call.writableEnded) {
         call.emit("error", { code: status.UNAVAILABLE, details: RESUME_HINT });
@@ -76,6 +83,20 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       }
     }
   };
+}
+
+async function lastSequence(bus: Bus): Promise<number> {
+  try {
+    return (await bus.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+  } catch (err) {
+    throw GatewayError.from(err, ErrorCode.Unavailable);
+  }
+}
+
+/** Ends a caught-up stop_at_end stream with OK. */
+function finish(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>, tail: { stop(): void }): void {
+  tail.stop();
+  if (!call.cancelled && !call.writableEnded) call.end();
 }
 
 /** Resolves on `drain`, or when the call ends first. */

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
+import type { Secret } from "../config";
 import { startNatsServer, type NatsServerProcess } from "./nats-server-process";
 
 /** Events: "up" (url), "down" (exit code or signal), "restart" (count). */
@@ -10,6 +11,8 @@ export interface EmbeddedNatsServer extends EventEmitter {
   /** How many times the server was restarted after it died. */
   readonly restarts: number;
   readonly running: boolean;
+  /** The JetStream store directory. */
+  readonly storeDir: string;
   stop(): Promise<void>;
 }
 
@@ -17,7 +20,12 @@ export interface EmbeddedNatsOptions {
   dataDir: string;
   bin?: string;
   logger: Logger;
+  /** Encrypts the JetStream store (ChaCha20-Poly1305) with keys derived from this one. */
+  storeKey?: Secret;
 }
+
+/** The variable that hands the store key to nats-server: its config reads `$NAME` from the environment. */
+const STORE_KEY_VAR = "ENGAGE_GATEWAY_JS_KEY";
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -58,13 +66,16 @@ export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promi
   // nats-server's default max_payload of 1 MB.
   const conf = path.resolve(opts.dataDir, "nats-embedded.conf");
   mkdirSync(path.dirname(conf), { recursive: true });
-  writeFileSync(conf, `max_payload: ${EMBEDDED_MAX_PAYLOAD}\n`);
+  // The key is named, not written: the file and the data directory never hold it.
+  const encryption = opts.storeKey ? `jetstream {\n  cipher: chachapoly\n  key: $${STORE_KEY_VAR}\n}\n` : "";
+  writeFileSync(conf, `max_payload: ${EMBEDDED_MAX_PAYLOAD}\n${encryption}`);
+  const env = opts.storeKey ? { [STORE_KEY_VAR]: opts.storeKey.reveal() } : undefined;
   // A gateway killed with SIGKILL leaves its nats-server running on the store; two
   // servers must never share one store, so stop that one first.
   const pidFile = path.resolve(opts.dataDir, "nats-embedded.pid");
   await stopStaleServer(pidFile, storeDir, log);
   const args = ["-c", conf, "-P", pidFile];
-  let current: NatsServerProcess = await startNatsServer({ bin: opts.bin, storeDir, args });
+  let current: NatsServerProcess = await startNatsServer({ bin: opts.bin, storeDir, args, env });
   const port = current.port;
   let stopping = false;
   let restarts = 0;
@@ -81,7 +92,7 @@ export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promi
       let backoff = 100;
       while (!stopping) {
         try {
-          current = await startNatsServer({ bin: opts.bin, storeDir, port, args });
+          current = await startNatsServer({ bin: opts.bin, storeDir, port, args, env });
           restarts++;
           running = true;
           log.info({ url: current.url, restarts }, "embedded nats-server restarted");
@@ -104,6 +115,7 @@ export async function createEmbeddedNatsServer(opts: EmbeddedNatsOptions): Promi
     url: { get: () => current.url },
     restarts: { get: () => restarts },
     running: { get: () => running },
+    storeDir: { value: storeDir },
   });
   emitter.stop = async () => {
     stopping = true;

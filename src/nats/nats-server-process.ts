@@ -14,6 +14,8 @@ export interface NatsServerOptions {
   port?: number;
   /** Extra command-line arguments, e.g. `["-c", "node.conf"]`. */
   args?: string[];
+  /** Extra environment variables (the config file may read them as `$NAME`). */
+  env?: Record<string, string>;
   /** How long to wait for "Server is ready". @default 15000 */
   readyTimeoutMs?: number;
 }
@@ -60,7 +62,8 @@ export function startNatsServer(opts: NatsServerOptions): Promise<NatsServerProc
   const host = opts.host ?? "127.0.0.1";
   mkdirSync(opts.storeDir, { recursive: true });
   const args = ["-a", host, "-p", String(opts.port ?? -1), "-js", "-sd", opts.storeDir, ...(opts.args ?? [])];
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env });
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });

@@ -99,6 +99,7 @@ export function fullRequest(req: Partial<SubscribeRequest>): SubscribeRequest {
     start: 0,
     startSequence: 0,
     startTime: undefined,
+    stopAtEnd: false,
     ...req,
   };
 }

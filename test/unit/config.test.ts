@@ -34,6 +34,7 @@ describe("loadConfig", () => {
       partitions: 16,
       duplicateWindowMs: 10 * 60_000,
       maxAgeMs: 7 * 86_400_000,
+      dlqMaxAgeMs: 7 * 86_400_000,
       bodyLimitBytes: 1024 * 1024,
       publishTimeoutMs: 1000,
       shutdownTimeoutMs: 10_000,

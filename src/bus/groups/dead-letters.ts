@@ -4,6 +4,7 @@ import {
   GatewayError,
   DLQ_SUBJECT_PREFIX,
   escapeToken,
+  groupDlqChatSubject,
   instantFromMillis,
   subjectOf,
   unescapeToken,
@@ -15,7 +16,10 @@ import { HEADER, type Publisher } from "../publisher";
 import { DLQ_STREAM } from "../streams";
 import type { Held } from "./partition-worker";
 
-/** The DLQ subject of a group's dead letters: `engage.dlq.<tenant>.group.<group>`. */
+/**
+ * The DLQ subject prefix of a group's dead letters: `engage.dlq.<tenant>.group.<group>`;
+ * each letter adds its chat id as a last token (see groupDlqChatSubject).
+ */
 export function groupDlqSubject(tenant: string, group: string): string {
   return `${DLQ_SUBJECT_PREFIX}.${escapeToken(tenant)}.group.${escapeToken(group)}`;
 }
@@ -65,7 +69,8 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
 
   return {
     async bury(group, h, reason) {
-      await publisher.publishRaw(groupDlqSubject(h.event.tenant, group), h.msg.data, `dlq:${group}:${h.seq}`, {
+      // The chat id ends the subject, so erasure finds a chat's letters by subject.
+      await publisher.publishRaw(groupDlqChatSubject(h.event.tenant, group, h.event.chatId), h.msg.data, `dlq:${group}:${h.seq}`, {
         [HEADER.reason]: reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 512),
         [HEADER.group]: group,
         [HEADER.tenant]: h.event.tenant,

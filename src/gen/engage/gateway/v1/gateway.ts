@@ -203,7 +203,15 @@ export interface SubscribeRequest {
    * The earliest store time to deliver, for START_POSITION_TIME: required then (else
    * INVALID_ARGUMENT), ignored otherwise.
    */
-  startTime: Timestamp | undefined;
+  startTime:
+    | Timestamp
+    | undefined;
+  /**
+   * Ends the stream with OK once it has caught up, for replay jobs: every matching
+   * event stored before the call opened is delivered, then the stream ends (events
+   * stored later are not waited for). False keeps the stream live until cancelled.
+   */
+  stopAtEnd: boolean;
 }
 
 /** One delivery on a Subscribe stream. */
@@ -627,6 +635,80 @@ export interface DeleteGroupResponse {
   membersDisconnected: number;
 }
 
+/** Which chat to read, and where. */
+export interface GetChatRequest {
+  /**
+   * The chat's tenant: 1 to 64 characters from A-Z, a-z, 0-9, `_` and `-`. Empty means
+   * the API key's tenant when the key has exactly one, else `default`.
+   */
+  tenant: string;
+  /** The chat id (Event.chat_id): required, at most 256 characters. */
+  chatId: string;
+  /** The most events in one page. 0 means 100; at most 1000 (else INVALID_ARGUMENT). */
+  pageSize: number;
+  /**
+   * Where the page starts: 0 for the chat's first event, else `next_cursor` of the
+   * previous page.
+   */
+  cursor: number;
+}
+
+/** One page of a chat. */
+export interface GetChatResponse {
+  /**
+   * The chat's events, in stream order (the order they were accepted). Empty for a chat
+   * the gateway holds nothing of: unknown, erased, or past retention.
+   */
+  events: ChatEvent[];
+  /** Pass as `cursor` for the next page; 0 when this page is the last. */
+  nextCursor: number;
+}
+
+/** One stored event of a chat. */
+export interface ChatEvent {
+  /** The event. */
+  event:
+    | Event
+    | undefined;
+  /** Its sequence in ENGAGE_EVENTS. */
+  sequence: number;
+  /** When JetStream stored it, by the NATS server's clock. */
+  publishedAt: Timestamp | undefined;
+}
+
+/** What to erase. */
+export interface EraseRequest {
+  /**
+   * The tenant: 1 to 64 characters from A-Z, a-z, 0-9, `_` and `-`. Empty means the
+   * API key's tenant when the key has exactly one, else `default`.
+   */
+  tenant: string;
+  /** Exactly one selector (else INVALID_ARGUMENT). */
+  selector:
+    | //
+    /** One chat (Event.chat_id). */
+    { $case: "chatId"; chatId: string }
+    | //
+    /**
+     * Every chat of one customer (Event.destination_id: a phone number, an e-mail
+     * address, a page-scoped id). Found through the gateway's customer index.
+     */
+    { $case: "destinationId"; destinationId: string }
+    | undefined;
+}
+
+/** What was erased. */
+export interface EraseResponse {
+  /** Events removed from ENGAGE_EVENTS. */
+  eventsRemoved: number;
+  /** Entries removed from ENGAGE_DLQ. */
+  deadLettersRemoved: number;
+  /** The chats erased (for a destination_id, every chat found for it). */
+  chatIds: string[];
+  /** The sequence of the audit record in ENGAGE_AUDIT. */
+  auditSequence: number;
+}
+
 function createBaseEventFilter(): EventFilter {
   return { types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: [] };
 }
@@ -813,7 +895,7 @@ export const EventFilter: MessageFns<EventFilter> = {
 };
 
 function createBaseSubscribeRequest(): SubscribeRequest {
-  return { filter: undefined, start: 0, startSequence: 0, startTime: undefined };
+  return { filter: undefined, start: 0, startSequence: 0, startTime: undefined, stopAtEnd: false };
 }
 
 export const SubscribeRequest: MessageFns<SubscribeRequest> = {
@@ -829,6 +911,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     }
     if (message.startTime !== undefined) {
       Timestamp.encode(message.startTime, writer.uint32(34).fork()).join();
+    }
+    if (message.stopAtEnd !== false) {
+      writer.uint32(40).bool(message.stopAtEnd);
     }
     return writer;
   },
@@ -878,6 +963,14 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
             message.startTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.stopAtEnd = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -904,6 +997,11 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
         : isSet(object.start_time)
         ? fromJsonTimestamp(object.start_time)
         : undefined,
+      stopAtEnd: isSet(object.stopAtEnd)
+        ? globalThis.Boolean(object.stopAtEnd)
+        : isSet(object.stop_at_end)
+        ? globalThis.Boolean(object.stop_at_end)
+        : false,
     };
   },
 
@@ -921,6 +1019,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     if (message.startTime !== undefined) {
       obj.startTime = fromTimestamp(message.startTime).toISOString();
     }
+    if (message.stopAtEnd !== false) {
+      obj.stopAtEnd = message.stopAtEnd;
+    }
     return obj;
   },
 
@@ -937,6 +1038,7 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     message.startTime = (object.startTime !== undefined && object.startTime !== null)
       ? Timestamp.fromPartial(object.startTime)
       : undefined;
+    message.stopAtEnd = object.stopAtEnd ?? false;
     return message;
   },
 };
@@ -4167,6 +4269,581 @@ export const DeleteGroupResponse: MessageFns<DeleteGroupResponse> = {
   },
 };
 
+function createBaseGetChatRequest(): GetChatRequest {
+  return { tenant: "", chatId: "", pageSize: 0, cursor: 0 };
+}
+
+export const GetChatRequest: MessageFns<GetChatRequest> = {
+  encode(message: GetChatRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.chatId !== "") {
+      writer.uint32(18).string(message.chatId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).uint32(message.pageSize);
+    }
+    if (message.cursor !== 0) {
+      writer.uint32(32).uint64(message.cursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetChatRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetChatRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chatId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cursor = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetChatRequest {
+    return {
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      chatId: isSet(object.chatId)
+        ? globalThis.String(object.chatId)
+        : isSet(object.chat_id)
+        ? globalThis.String(object.chat_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      cursor: isSet(object.cursor) ? globalThis.Number(object.cursor) : 0,
+    };
+  },
+
+  toJSON(message: GetChatRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.chatId !== "") {
+      obj.chatId = message.chatId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.cursor !== 0) {
+      obj.cursor = Math.round(message.cursor);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetChatRequest>): GetChatRequest {
+    return GetChatRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetChatRequest>): GetChatRequest {
+    const message = createBaseGetChatRequest();
+    message.tenant = object.tenant ?? "";
+    message.chatId = object.chatId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.cursor = object.cursor ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetChatResponse(): GetChatResponse {
+  return { events: [], nextCursor: 0 };
+}
+
+export const GetChatResponse: MessageFns<GetChatResponse> = {
+  encode(message: GetChatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      ChatEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextCursor !== 0) {
+      writer.uint32(16).uint64(message.nextCursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetChatResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetChatResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(ChatEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nextCursor = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetChatResponse {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => ChatEvent.fromJSON(e)) : [],
+      nextCursor: isSet(object.nextCursor)
+        ? globalThis.Number(object.nextCursor)
+        : isSet(object.next_cursor)
+        ? globalThis.Number(object.next_cursor)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetChatResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => ChatEvent.toJSON(e));
+    }
+    if (message.nextCursor !== 0) {
+      obj.nextCursor = Math.round(message.nextCursor);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetChatResponse>): GetChatResponse {
+    return GetChatResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetChatResponse>): GetChatResponse {
+    const message = createBaseGetChatResponse();
+    message.events = object.events?.map((e) => ChatEvent.fromPartial(e)) || [];
+    message.nextCursor = object.nextCursor ?? 0;
+    return message;
+  },
+};
+
+function createBaseChatEvent(): ChatEvent {
+  return { event: undefined, sequence: 0, publishedAt: undefined };
+}
+
+export const ChatEvent: MessageFns<ChatEvent> = {
+  encode(message: ChatEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.publishedAt !== undefined) {
+      Timestamp.encode(message.publishedAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.publishedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatEvent {
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      publishedAt: isSet(object.publishedAt)
+        ? fromJsonTimestamp(object.publishedAt)
+        : isSet(object.published_at)
+        ? fromJsonTimestamp(object.published_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChatEvent): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.publishedAt !== undefined) {
+      obj.publishedAt = fromTimestamp(message.publishedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatEvent>): ChatEvent {
+    return ChatEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatEvent>): ChatEvent {
+    const message = createBaseChatEvent();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.sequence = object.sequence ?? 0;
+    message.publishedAt = (object.publishedAt !== undefined && object.publishedAt !== null)
+      ? Timestamp.fromPartial(object.publishedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEraseRequest(): EraseRequest {
+  return { tenant: "", selector: undefined };
+}
+
+export const EraseRequest: MessageFns<EraseRequest> = {
+  encode(message: EraseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    switch (message.selector?.$case) {
+      case "chatId":
+        writer.uint32(18).string(message.selector.chatId);
+        break;
+      case "destinationId":
+        writer.uint32(26).string(message.selector.destinationId);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.selector = { $case: "chatId", chatId: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.selector = { $case: "destinationId", destinationId: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseRequest {
+    return {
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      selector: isSet(object.chatId)
+        ? { $case: "chatId", chatId: globalThis.String(object.chatId) }
+        : isSet(object.chat_id)
+        ? { $case: "chatId", chatId: globalThis.String(object.chat_id) }
+        : isSet(object.destinationId)
+        ? { $case: "destinationId", destinationId: globalThis.String(object.destinationId) }
+        : isSet(object.destination_id)
+        ? { $case: "destinationId", destinationId: globalThis.String(object.destination_id) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: EraseRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.selector?.$case === "chatId") {
+      obj.chatId = message.selector.chatId;
+    } else if (message.selector?.$case === "destinationId") {
+      obj.destinationId = message.selector.destinationId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EraseRequest>): EraseRequest {
+    return EraseRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EraseRequest>): EraseRequest {
+    const message = createBaseEraseRequest();
+    message.tenant = object.tenant ?? "";
+    switch (object.selector?.$case) {
+      case "chatId": {
+        if (object.selector?.chatId !== undefined && object.selector?.chatId !== null) {
+          message.selector = { $case: "chatId", chatId: object.selector.chatId };
+        }
+        break;
+      }
+      case "destinationId": {
+        if (object.selector?.destinationId !== undefined && object.selector?.destinationId !== null) {
+          message.selector = { $case: "destinationId", destinationId: object.selector.destinationId };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseEraseResponse(): EraseResponse {
+  return { eventsRemoved: 0, deadLettersRemoved: 0, chatIds: [], auditSequence: 0 };
+}
+
+export const EraseResponse: MessageFns<EraseResponse> = {
+  encode(message: EraseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventsRemoved !== 0) {
+      writer.uint32(8).uint64(message.eventsRemoved);
+    }
+    if (message.deadLettersRemoved !== 0) {
+      writer.uint32(16).uint64(message.deadLettersRemoved);
+    }
+    for (const v of message.chatIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.auditSequence !== 0) {
+      writer.uint32(32).uint64(message.auditSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventsRemoved = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deadLettersRemoved = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chatIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.auditSequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseResponse {
+    return {
+      eventsRemoved: isSet(object.eventsRemoved)
+        ? globalThis.Number(object.eventsRemoved)
+        : isSet(object.events_removed)
+        ? globalThis.Number(object.events_removed)
+        : 0,
+      deadLettersRemoved: isSet(object.deadLettersRemoved)
+        ? globalThis.Number(object.deadLettersRemoved)
+        : isSet(object.dead_letters_removed)
+        ? globalThis.Number(object.dead_letters_removed)
+        : 0,
+      chatIds: globalThis.Array.isArray(object?.chatIds)
+        ? object.chatIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.chat_ids)
+        ? object.chat_ids.map((e: any) => globalThis.String(e))
+        : [],
+      auditSequence: isSet(object.auditSequence)
+        ? globalThis.Number(object.auditSequence)
+        : isSet(object.audit_sequence)
+        ? globalThis.Number(object.audit_sequence)
+        : 0,
+    };
+  },
+
+  toJSON(message: EraseResponse): unknown {
+    const obj: any = {};
+    if (message.eventsRemoved !== 0) {
+      obj.eventsRemoved = Math.round(message.eventsRemoved);
+    }
+    if (message.deadLettersRemoved !== 0) {
+      obj.deadLettersRemoved = Math.round(message.deadLettersRemoved);
+    }
+    if (message.chatIds?.length) {
+      obj.chatIds = message.chatIds;
+    }
+    if (message.auditSequence !== 0) {
+      obj.auditSequence = Math.round(message.auditSequence);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EraseResponse>): EraseResponse {
+    return EraseResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EraseResponse>): EraseResponse {
+    const message = createBaseEraseResponse();
+    message.eventsRemoved = object.eventsRemoved ?? 0;
+    message.deadLettersRemoved = object.deadLettersRemoved ?? 0;
+    message.chatIds = object.chatIds?.map((e) => e) || [];
+    message.auditSequence = object.auditSequence ?? 0;
+    return message;
+  },
+};
+
 /** EventGateway streams Engage events to bots and accepts events from non-HTTP sources. */
 export type EventGatewayService = typeof EventGatewayService;
 export const EventGatewayService = {
@@ -4288,6 +4965,36 @@ export const EventGatewayService = {
     responseSerialize: (value: DeleteGroupResponse): Buffer => Buffer.from(DeleteGroupResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteGroupResponse => DeleteGroupResponse.decode(value),
   },
+  /**
+   * One chat's events in stream order, a page at a time. Answered from the stream's
+   * subject index (the chat id is the last subject token), so the cost follows the
+   * chat's size, not the stream's. Needs the `subscribe` scope and the tenant in the
+   * key's tenants.
+   */
+  getChat: {
+    path: "/engage.gateway.v1.EventGateway/GetChat" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetChatRequest): Buffer => Buffer.from(GetChatRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetChatRequest => GetChatRequest.decode(value),
+    responseSerialize: (value: GetChatResponse): Buffer => Buffer.from(GetChatResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetChatResponse => GetChatResponse.decode(value),
+  },
+  /**
+   * Erases one chat, or every chat of one customer, from ENGAGE_EVENTS, ENGAGE_DLQ and
+   * the groups reading them, and records who did it in ENGAGE_AUDIT (without the erased
+   * data). Idempotent: erasing again removes nothing and answers zero. Needs the
+   * `erase` scope.
+   */
+  erase: {
+    path: "/engage.gateway.v1.EventGateway/Erase" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EraseRequest): Buffer => Buffer.from(EraseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EraseRequest => EraseRequest.decode(value),
+    responseSerialize: (value: EraseResponse): Buffer => Buffer.from(EraseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EraseResponse => EraseResponse.decode(value),
+  },
 } as const;
 
 export interface EventGatewayServer extends UntypedServiceImplementation {
@@ -4340,6 +5047,20 @@ export interface EventGatewayServer extends UntypedServiceImplementation {
    * Consume calls with NOT_FOUND. Opening the group again creates a new group.
    */
   deleteGroup: handleUnaryCall<DeleteGroupRequest, DeleteGroupResponse>;
+  /**
+   * One chat's events in stream order, a page at a time. Answered from the stream's
+   * subject index (the chat id is the last subject token), so the cost follows the
+   * chat's size, not the stream's. Needs the `subscribe` scope and the tenant in the
+   * key's tenants.
+   */
+  getChat: handleUnaryCall<GetChatRequest, GetChatResponse>;
+  /**
+   * Erases one chat, or every chat of one customer, from ENGAGE_EVENTS, ENGAGE_DLQ and
+   * the groups reading them, and records who did it in ENGAGE_AUDIT (without the erased
+   * data). Idempotent: erasing again removes nothing and answers zero. Needs the
+   * `erase` scope.
+   */
+  erase: handleUnaryCall<EraseRequest, EraseResponse>;
 }
 
 export interface EventGatewayClient extends Client {
@@ -4482,6 +5203,48 @@ export interface EventGatewayClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteGroupResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One chat's events in stream order, a page at a time. Answered from the stream's
+   * subject index (the chat id is the last subject token), so the cost follows the
+   * chat's size, not the stream's. Needs the `subscribe` scope and the tenant in the
+   * key's tenants.
+   */
+  getChat(
+    request: GetChatRequest,
+    callback: (error: ServiceError | null, response: GetChatResponse) => void,
+  ): ClientUnaryCall;
+  getChat(
+    request: GetChatRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetChatResponse) => void,
+  ): ClientUnaryCall;
+  getChat(
+    request: GetChatRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetChatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Erases one chat, or every chat of one customer, from ENGAGE_EVENTS, ENGAGE_DLQ and
+   * the groups reading them, and records who did it in ENGAGE_AUDIT (without the erased
+   * data). Idempotent: erasing again removes nothing and answers zero. Needs the
+   * `erase` scope.
+   */
+  erase(
+    request: EraseRequest,
+    callback: (error: ServiceError | null, response: EraseResponse) => void,
+  ): ClientUnaryCall;
+  erase(
+    request: EraseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EraseResponse) => void,
+  ): ClientUnaryCall;
+  erase(
+    request: EraseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EraseResponse) => void,
   ): ClientUnaryCall;
 }
 
