@@ -1,5 +1,6 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type StreamConfig } from "nats";
 import { DLQ_SUBJECT_PREFIX, ErrorCode, EVENTS_SUBJECT_PREFIX, GatewayError } from "../domain";
+import type { Logger } from "pino";
 import type { Bus } from "./connection";
 
 export const EVENTS_STREAM = "ENGAGE_EVENTS";
@@ -80,4 +81,95 @@ async function ensureStream(bus: Bus, config: Partial<StreamConfig> & { name: st
 function isNotFound(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; code?: string };
   return e.api_error?.err_code === 10059 || e.code === "404";
+}
+
+/**
+ * ensureStreams at start, retried until `timeoutMs`: a cluster that is electing its
+ * metadata leader (a node was lost just before) answers no JetStream request for a few
+ * seconds, and a gateway that exits then only restarts into the same election. Its own
+ * refusals (a partition count that differs) are not retried.
+ */
+export async function ensureStreamsAtStart(bus: Bus, o: StreamOptions, timeoutMs: number, logger: Logger): Promise<void> {
+  const started = Date.now();
+  let lastLog = 0;
+  for (let attempt = 1, delay = 250; ; attempt++) {
+    try {
+      await ensureStreams(bus, o);
+      if (attempt > 1) logger.info({ attempts: attempt, waitedMs: Date.now() - started }, "JetStream answered; streams are ready");
+      return;
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      const waited = Date.now() - started;
+      const cause = describe(err);
+      if (waited + delay >= timeoutMs) {
+        throw new Error(
+          `JetStream did not create or confirm the streams within ${Math.round(timeoutMs / 1000)} s (GATEWAY_NATS_START_TIMEOUT); ` +
+            `last error: ${cause}. Check that the NATS servers run with JetStream and that a majority of the cluster is up`,
+          { cause: err },
+        );
+      }
+      if (attempt === 1 || Date.now() - lastLog >= 5000) {
+        lastLog = Date.now();
+        logger.warn(
+          { err: cause, attempt, waitedMs: waited, timeoutMs },
+          "JetStream is not answering yet (a cluster electing its leader, or JetStream starting); retrying stream creation",
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/** Whether the streams were confirmed since the last (re)connect. */
+export interface StreamKeeper {
+  readonly ready: boolean;
+}
+
+/**
+ * Confirms the streams again after every reconnect (a restarted server may have lost its
+ * store), retrying until it succeeds: one check that times out while the cluster
+ * recovers must not leave the gateway unready for good. `onChange` hears every flip.
+ */
+export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange: () => void): StreamKeeper {
+  let ready = true;
+  let generation = 0;
+  const set = (v: boolean): void => {
+    if (v === ready) return;
+    ready = v;
+    onChange();
+  };
+  const recheck = async (g: number): Promise<void> => {
+    for (let attempt = 1, delay = 250; g === generation; attempt++) {
+      if (bus.connected) {
+        try {
+          await ensureStreams(bus, o);
+          if (g === generation) set(true);
+          return;
+        } catch (err) {
+          if (attempt === 1 || attempt % 10 === 0) {
+            logger.error({ err: describe(err), attempt }, "could not confirm the streams after reconnecting; retrying");
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  };
+  bus.onChange((connected) => {
+    if (!connected) return;
+    const g = ++generation;
+    set(false);
+    void recheck(g);
+  });
+  return {
+    get ready() {
+      return ready;
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; code?: string };
+  return e.message || e.code || String(err);
 }
