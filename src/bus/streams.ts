@@ -1,4 +1,4 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type StreamConfig } from "nats";
+import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type StreamConfig } from "nats";
 import { DLQ_SUBJECT_PREFIX, ErrorCode, EVENTS_SUBJECT_PREFIX, GatewayError } from "../domain";
 import type { Logger } from "pino";
 import type { Bus } from "./connection";
@@ -23,14 +23,14 @@ const PARTITIONS_MARK = /partitions=(\d+)/;
  * duplicate window and age. Refuses to go on when the stream was created with another
  * partition count: chats would change partition and lose their order.
  */
-export async function ensureStreams(bus: Bus, o: StreamOptions): Promise<void> {
-  await ensureStream(bus, {
+export async function ensureStreams(bus: Bus, o: StreamOptions, jsm: JetStreamManager = bus.jsm): Promise<void> {
+  await ensureStream(jsm, {
     name: EVENTS_STREAM,
     subjects: [`${EVENTS_SUBJECT_PREFIX}.>`],
     description: `Webex Engage events from engage-gateway; partitions=${o.partitions}`,
     ...common(o),
   }, o.partitions);
-  await ensureStream(bus, {
+  await ensureStream(jsm, {
     name: DLQ_STREAM,
     subjects: [`${DLQ_SUBJECT_PREFIX}.>`],
     description: "engage-gateway dead letters: unparsable webhook bodies and events past max deliveries",
@@ -49,15 +49,15 @@ function common(o: StreamOptions): Partial<StreamConfig> {
   };
 }
 
-async function ensureStream(bus: Bus, config: Partial<StreamConfig> & { name: string }, partitions?: number): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, partitions?: number): Promise<void> {
   let existing: StreamConfig | undefined;
   try {
-    existing = (await bus.jsm.streams.info(config.name)).config;
+    existing = (await jsm.streams.info(config.name)).config;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   if (!existing) {
-    await bus.jsm.streams.add(config);
+    await jsm.streams.add(config);
     return;
   }
   if (partitions !== undefined) {
@@ -75,7 +75,7 @@ async function ensureStream(bus: Bus, config: Partial<StreamConfig> & { name: st
     existing.num_replicas !== config.num_replicas ||
     existing.duplicate_window !== config.duplicate_window ||
     existing.max_age !== config.max_age;
-  if (changed) await bus.jsm.streams.update(config.name, { ...existing, ...config });
+  if (changed) await jsm.streams.update(config.name, { ...existing, ...config });
 }
 
 function isNotFound(err: unknown): boolean {
@@ -94,7 +94,10 @@ export async function ensureStreamsAtStart(bus: Bus, o: StreamOptions, timeoutMs
   let lastLog = 0;
   for (let attempt = 1, delay = 250; ; attempt++) {
     try {
-      await ensureStreams(bus, o);
+      // Each attempt ends by the deadline: a request to a cluster without a leader
+      // would otherwise wait out nats.js's 5 s default.
+      const remaining = Math.max(timeoutMs - (Date.now() - started), 500);
+      await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout: Math.min(remaining, 5000) }));
       if (attempt > 1) logger.info({ attempts: attempt, waitedMs: Date.now() - started }, "JetStream answered; streams are ready");
       return;
     } catch (err) {
