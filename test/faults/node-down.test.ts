@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { StartPosition, type SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
+import { StartPosition } from "../../src/gen/engage/gateway/v1/gateway";
 import { TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
-import { fullRequest, startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { GROUP_ENV, unary } from "../helpers/groups";
 import { startTestCluster, type TestCluster } from "../helpers/nats-cluster";
+import { firstDelivery } from "./chaos-support";
 import { report } from "./support";
 
 const SUBSCRIBES = 50;
@@ -12,24 +13,6 @@ const SUBSCRIBES = 50;
 const GROUPS = 3;
 const DLQ_CALLS = 10;
 const STORED = 20;
-
-/** Milliseconds until a new Subscribe from sequence 1 delivers its first event, or its error. */
-function firstDelivery(gw: TestGateway, timeoutMs: number): Promise<{ ms: number; error?: string }> {
-  const started = Date.now();
-  const call = gw.client.subscribe(fullRequest({ start: StartPosition.START_POSITION_SEQUENCE, startSequence: 1 }));
-  return new Promise((resolve) => {
-    const done = (error?: string): void => {
-      clearTimeout(timer);
-      call.removeAllListeners("data");
-      call.on("error", () => undefined);
-      call.cancel();
-      resolve({ ms: Date.now() - started, error });
-    };
-    const timer = setTimeout(() => done(`no event within ${timeoutMs} ms`), timeoutMs);
-    call.once("data", (_r: SubscribeResponse) => done());
-    call.once("error", (e: { code: number; details: string }) => done(`${e.code}: ${e.details}`));
-  });
-}
 
 /** Milliseconds until a new group opened from the start of the stream delivers an event. */
 async function groupFirstDelivery(gw: TestGateway, group: string, timeoutMs: number): Promise<{ ms: number; error?: string }> {
@@ -81,7 +64,7 @@ describe("fault: one NATS node of three is down (R3 streams)", function () {
     const victim = cluster.nodes.find((n) => n.name !== leader && n.name !== connectedTo)!.name;
     await cluster.kill(victim);
     const subs: { ms: number; error?: string }[] = [];
-    for (let i = 0; i < SUBSCRIBES; i++) subs.push(await firstDelivery(gw, 8000));
+    for (let i = 0; i < SUBSCRIBES; i++) subs.push(await firstDelivery(gw.client, 1, 8000));
     const dlq: { ms: number; error?: string }[] = [];
     for (let i = 0; i < DLQ_CALLS; i++) {
       const started = Date.now();
