@@ -19,8 +19,12 @@ export class ChaosMember {
   private client?: EventGatewayClient;
   private clientAddress = "";
   private stopped = false;
+  /** Resolves when a call is first opened. */
+  readonly opened: Promise<string>;
+  private resolveOpened!: (id: string) => void;
 
   constructor(private readonly group: string, private readonly address: () => string, private readonly log: GroupLog) {
+    this.opened = new Promise((r) => (this.resolveOpened = r));
     this.open();
   }
 
@@ -32,7 +36,8 @@ export class ChaosMember {
       this.client = new EventGatewayClient(address, credentials.createInsecure());
       this.clientAddress = address;
     }
-    const m = new TestMember(this.client!, { group: this.group, maxInFlight: 32 });
+    // From the start of the stream: a group made after the first events still gets them.
+    const m = new TestMember(this.client!, { group: this.group, maxInFlight: 32, start: StartPosition.START_POSITION_ALL });
     this.member = m;
     m.onDelivery((d) => {
       this.log.delivered(d);
@@ -43,6 +48,7 @@ export class ChaosMember {
       this.log.endings.push(e ? `${e.code}: ${e.details}` : "ended");
       setTimeout(() => this.open(), 250);
     });
+    void m.opened.then(this.resolveOpened);
   }
 
   close(): void {

@@ -74,8 +74,15 @@ describe(`fault: chaos for ${SECONDS} s (a NATS node killed every 20 s, a gatewa
       new ChaosMember("chaos", () => addressB, group),
     ];
     closers.push(() => members.forEach((m) => m.close()));
+    await waitFor(() => Promise.race([Promise.all(members.map((m) => m.opened)), new Promise((r) => setTimeout(r, 500))]), `the group's members to open (${group.endings.join("; ")})`, 30_000);
 
     const t0 = Date.now();
+    const progress = setInterval(() => {
+      if (process.env.FAULT_DEBUG) {
+        report("chaos-progress", { s: Math.round((Date.now() - t0) / 1000), ...sender.stats, tail: tail.sequences.length, group: group.first.size, endings: group.endings.slice(-2) });
+      }
+    }, 5000);
+    closers.push(() => clearInterval(progress));
     const end = t0 + SECONDS * 1000;
     const events: string[] = [];
     const sends: Promise<unknown>[] = [];
