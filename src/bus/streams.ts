@@ -143,10 +143,14 @@ export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange
     onChange();
   };
   const recheck = async (g: number): Promise<void> => {
-    for (let attempt = 1, delay = 250; g === generation; attempt++) {
+    for (let attempt = 1; g === generation; attempt++) {
       if (bus.connected) {
         try {
-          await ensureStreams(bus, o);
+          // Short attempts, so readiness returns soon after the cluster does (a stream
+          // without a leader answers nothing); every fourth one waits longer, for a slow
+          // but working cluster.
+          const timeout = attempt % 4 === 0 ? 5000 : 1000;
+          await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout }));
           if (g === generation) set(true);
           return;
         } catch (err) {
@@ -155,8 +159,7 @@ export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange
           }
         }
       }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 2000);
+      await new Promise((r) => setTimeout(r, 250));
     }
   };
   bus.onChange((connected) => {
