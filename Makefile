@@ -50,6 +50,12 @@ cluster: setup
 run-cluster: cluster build
 	GATEWAY_NATS_URL=$$(bash scripts/nats-cluster.sh urls) GATEWAY_STREAM_REPLICAS=3 node dist/cli/main.js serve --dev
 
+# The chaos run for 3 minutes (make test runs it for 60 s): NATS nodes killed every 20 s,
+# a gateway restarted, a tail and a group reading; prints its counts.
+.PHONY: chaos
+chaos: setup
+	npm run test:chaos
+
 # Benchmarks on loopback, each against a baseline from the same run; writes BENCHMARKS.md.
 .PHONY: bench
 bench: setup

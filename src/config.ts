@@ -36,7 +36,10 @@ export interface Config {
   streamReplicas: number;
   /** Partitions per tenant; fixed for the life of the stream. @default 16 */
   partitions: number;
-  /** JetStream duplicate window, in ms. @default 10 minutes */
+  /**
+   * JetStream duplicate window, in ms: must outlast Engage's retry horizon (Webex Connect
+   * retries a bot webhook up to four times over an hour). @default 2 hours
+   */
   duplicateWindowMs: number;
   /** How long events are retained, in ms; 0 keeps them until the stream's other limits. @default 7 days */
   maxAgeMs: number;
@@ -48,6 +51,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long a webhook waits for the JetStream PubAck before answering 503. @default 1000 */
   publishTimeoutMs: number;
+  /** How long start-up waits for JetStream to create or confirm the streams. @default 60 s */
+  natsStartTimeoutMs: number;
   /** How long shutdown waits for in-flight work. @default 10 s */
   shutdownTimeoutMs: number;
   /** @default "info" */
@@ -101,12 +106,13 @@ export const OPTIONS: OptionSpec[] = [
   { key: "dev", env: "GATEWAY_DEV", default: "false", help: "with no token configured, generate one and print it", flag: true },
   { key: "streamReplicas", env: "GATEWAY_STREAM_REPLICAS", default: "1", help: "JetStream replicas of both streams (1, or 3 on a cluster)" },
   { key: "partitions", env: "GATEWAY_PARTITIONS", default: "16", help: "partitions per tenant; fixed for the life of the stream" },
-  { key: "duplicateWindowMs", env: "GATEWAY_DUPLICATE_WINDOW", default: "10m", help: "how long a retried webhook is recognised as a duplicate" },
+  { key: "duplicateWindowMs", env: "GATEWAY_DUPLICATE_WINDOW", default: "2h", help: "how long a retried webhook is recognised as a duplicate" },
   { key: "maxAgeMs", env: "GATEWAY_STREAM_MAX_AGE", default: "7d", help: "how long events are retained (0 = no age limit)" },
   { key: "dlqMaxAgeMs", env: "GATEWAY_DLQ_MAX_AGE", default: "", help: "how long dead letters are retained (0 = no age limit; unset = GATEWAY_STREAM_MAX_AGE)" },
   { key: "natsStoreKey", env: "GATEWAY_NATS_STORE_KEY_FILE", default: "", help: "file holding the key that encrypts the embedded nats-server's store" },
   { key: "bodyLimitBytes", env: "GATEWAY_BODY_LIMIT", default: "1mb", help: "largest webhook body" },
   { key: "publishTimeoutMs", env: "GATEWAY_PUBLISH_TIMEOUT", default: "1s", help: "wait for the JetStream PubAck before answering 503" },
+  { key: "natsStartTimeoutMs", env: "GATEWAY_NATS_START_TIMEOUT", default: "60s", help: "how long start-up waits for JetStream to create the streams" },
   { key: "shutdownTimeoutMs", env: "GATEWAY_SHUTDOWN_TIMEOUT", default: "10s", help: "how long shutdown waits for in-flight work" },
   { key: "logLevel", env: "GATEWAY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
   { key: "logFormat", env: "GATEWAY_LOG_FORMAT", default: "auto", help: "json, pretty, or auto (pretty on a terminal)" },
@@ -186,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     dlqMaxAgeMs: duration(get("GATEWAY_DLQ_MAX_AGE") || get("GATEWAY_STREAM_MAX_AGE"), "GATEWAY_DLQ_MAX_AGE"),
     bodyLimitBytes: bytes(get("GATEWAY_BODY_LIMIT"), "GATEWAY_BODY_LIMIT"),
     publishTimeoutMs: duration(get("GATEWAY_PUBLISH_TIMEOUT"), "GATEWAY_PUBLISH_TIMEOUT"),
+    natsStartTimeoutMs: duration(get("GATEWAY_NATS_START_TIMEOUT"), "GATEWAY_NATS_START_TIMEOUT"),
     shutdownTimeoutMs: duration(get("GATEWAY_SHUTDOWN_TIMEOUT"), "GATEWAY_SHUTDOWN_TIMEOUT"),
     logLevel: logLevel(get("GATEWAY_LOG_LEVEL")),
     logFormat: oneOf(get("GATEWAY_LOG_FORMAT"), "GATEWAY_LOG_FORMAT", ["json", "pretty", "auto"] as const),
@@ -229,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     }
     config.natsStoreKey = readStoreKey(get("GATEWAY_NATS_STORE_KEY_FILE"));
   }
+  if (config.natsStartTimeoutMs < 1000) throw new ConfigError("GATEWAY_NATS_START_TIMEOUT must be at least 1s");
   if (config.publishTimeoutMs < 50) throw new ConfigError("GATEWAY_PUBLISH_TIMEOUT must be at least 50ms");
   const natsAuth = readNatsAuth(raw);
   const natsTls = readNatsTls(raw);

@@ -12,7 +12,8 @@ import {
   createGroupManager,
   createIngest,
   createPublisher,
-  ensureStreams,
+  ensureStreamsAtStart,
+  keepStreams,
   redactUrl,
   type Bus,
 } from "./bus";
@@ -62,7 +63,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   };
   try {
     if (embedded) await assertEncryptedStreamsReadable(bus, encryptedStreams(embedded.storeDir));
-    await ensureStreams(bus, streamOptions);
+    await ensureStreamsAtStart(bus, streamOptions, config.natsStartTimeoutMs, logger);
   } catch (err) {
     await bus.drain().catch(() => undefined);
     await embedded?.stop();
@@ -76,16 +77,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       "NATS max_payload is small for GATEWAY_BODY_LIMIT: webhooks over about half of max_payload will get 413; raise max_payload on the NATS servers",
     );
   }
-  let streamsReady = true;
-  bus.onChange((connected) => {
-    if (!connected) return;
-    // A restarted server may have lost its store; make sure the streams exist again.
-    streamsReady = false;
-    ensureStreams(bus, streamOptions).then(
-      () => (streamsReady = true),
-      (err) => logger.error({ err }, "could not re-create the streams after reconnecting"),
-    );
-  });
+  // Set once the gRPC server exists; the readiness inputs below call it on every change.
+  let refreshHealth = (): void => undefined;
+  const streams = keepStreams(bus, streamOptions, logger, () => refreshHealth());
 
   const erasedIds = await createErasedIds(bus, { windowMs: config.duplicateWindowMs, replicas: config.streamReplicas, logger });
   const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
@@ -125,7 +119,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     readiness: () => {
       const checks = {
         nats_connected: bus.connected,
-        streams: streamsReady,
+        streams: streams.ready,
         ...(embedded ? { embedded_nats: embedded.running } : {}),
         accepting,
       };
@@ -183,8 +177,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     grpc.health.setStatus("", ok ? "SERVING" : "NOT_SERVING");
     grpc.health.setStatus(SERVICE_NAME, ok ? "SERVING" : "NOT_SERVING");
   };
-  setHealth(true);
-  bus.onChange(setHealth);
+  // gRPC health follows the same inputs as /readyz (its connection, streams and accepting).
+  refreshHealth = () => setHealth(accepting && bus.connected && streams.ready && (embedded?.running ?? true));
+  refreshHealth();
+  bus.onChange(() => refreshHealth());
   logger.info({ http: httpPort, grpc: grpcPort, nats: servers.map(redactUrl), embedded: Boolean(embedded) }, "gateway ready");
 
   return {
@@ -194,6 +190,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     bus,
     stop: async () => {
       accepting = false;
+      refreshHealth();
       const deadline = Date.now() + config.shutdownTimeoutMs;
       const httpClosed = closeHttp(http, config.shutdownTimeoutMs);
       // Members stay connected while partitions drain, so in-flight acks still land.

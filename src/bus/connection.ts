@@ -15,7 +15,10 @@ export interface Bus {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  /** False from a disconnect until the next reconnect. */
+  /**
+   * False from a disconnect until the next reconnect, and while the server does not
+   * answer a ping within PROBE_TIMEOUT_MS (a hung server keeps its socket open).
+   */
   readonly connected: boolean;
   /** Calls `fn` on every connect/disconnect. */
   onChange(fn: (connected: boolean) => void): void;
@@ -65,6 +68,16 @@ export function redactUrl(url: string | undefined): string | undefined {
   return url?.replace(/\/\/[^@/]*@/, "//[redacted]@");
 }
 
+/** How often the connection is probed with a ping. */
+export const PROBE_INTERVAL_MS = 500;
+/** A ping unanswered for this long makes the bus unresponsive (not connected). */
+export const PROBE_TIMEOUT_MS = 1000;
+/**
+ * A server unresponsive for this long is left: the client reconnects, to another node of
+ * a cluster when there is one. nats.js's own pings would notice only after about 15 s.
+ */
+export const PROBE_RECONNECT_MS = 4000;
+
 /** Errors that retrying cannot fix: bad credentials or a TLS mismatch. */
 function isPermanent(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -111,39 +124,116 @@ export async function createBus(opts: BusOptions): Promise<Bus> {
       delay = Math.min(delay * 2, 2000);
     }
   }
+  let socketUp = true;
+  let responsive = true;
   let connected = true;
   const listeners: ((c: boolean) => void)[] = [];
-  const set = (c: boolean): void => {
+  const update = (): void => {
+    const c = socketUp && responsive;
     if (c === connected) return;
     connected = c;
     for (const fn of listeners) fn(c);
   };
   log.info({ server: redactUrl(nc.getServer()) }, "connected to NATS");
+  const probe = startProbe(nc, log, (ok) => {
+    responsive = ok;
+    update();
+  });
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
         log.warn({ server: redactUrl(String(s.data)) }, "lost NATS; reconnecting");
-        set(false);
+        socketUp = false;
+        update();
       } else if (s.type === "reconnect") {
         log.info({ server: redactUrl(String(s.data)) }, "reconnected to NATS");
-        set(true);
+        socketUp = true;
+        probe.reset();
+        update();
       } else if (s.type === "error") {
         log.error({ err: s.data }, "NATS connection error");
       }
     }
   })();
-  void nc.closed().then(() => set(false));
+  void nc.closed().then(() => {
+    probe.stop();
+    socketUp = false;
+    update();
+  });
 
   return {
     nc,
     js: nc.jetstream(),
-    jsm: await nc.jetstreamManager(),
+    // No API check: it is a request, and a cluster electing its meta leader would fail
+    // the start here; stream provisioning waits for JetStream instead (ensureStreamsAtStart).
+    jsm: await nc.jetstreamManager({ checkAPI: false }),
     get connected() {
       return connected && !nc.isClosed();
     },
     onChange: (fn) => listeners.push(fn),
     drain: async () => {
+      probe.stop();
       if (!nc.isClosed()) await nc.drain();
     },
+  };
+}
+
+/**
+ * Pings the server every PROBE_INTERVAL_MS and reports whether it answers within
+ * PROBE_TIMEOUT_MS. A stopped or stalled nats-server (SIGSTOP, a GC or disk stall, a
+ * partition without a reset) keeps the TCP connection open, so no disconnect comes;
+ * readiness must still go false. After PROBE_RECONNECT_MS without an answer the client
+ * reconnects. A late answer makes the bus responsive again at once.
+ */
+function startProbe(nc: NatsConnection, log: Logger, report: (ok: boolean) => void): { reset(): void; stop(): void } {
+  let generation = 0;
+  let sentAt = 0; // when the outstanding ping went out; 0 = none
+  let ok = true;
+  let reconnected = false;
+  const set = (v: boolean): void => {
+    if (v === ok) return;
+    ok = v;
+    if (v) log.info("NATS answers again");
+    else log.warn({ timeoutMs: PROBE_TIMEOUT_MS }, "NATS does not answer pings; not ready until it does");
+    report(v);
+  };
+  const tick = (): void => {
+    if (nc.isClosed()) return;
+    const now = Date.now();
+    if (sentAt === 0) {
+      const g = generation;
+      sentAt = now;
+      nc.flush().then(
+        () => {
+          if (g !== generation) return;
+          sentAt = 0;
+          reconnected = false;
+          set(true);
+        },
+        () => {
+          // Rejected by a disconnect: the status events say so; start afresh.
+          if (g === generation) sentAt = 0;
+        },
+      );
+      return;
+    }
+    const waited = now - sentAt;
+    if (waited >= PROBE_TIMEOUT_MS) set(false);
+    if (waited >= PROBE_RECONNECT_MS && !reconnected) {
+      reconnected = true;
+      log.warn({ waitedMs: waited }, "NATS has not answered for a while; reconnecting");
+      nc.reconnect().catch(() => undefined);
+    }
+  };
+  const timer = setInterval(tick, PROBE_INTERVAL_MS);
+  timer.unref();
+  return {
+    reset: () => {
+      generation++;
+      sentAt = 0;
+      reconnected = false;
+      set(true);
+    },
+    stop: () => clearInterval(timer),
   };
 }

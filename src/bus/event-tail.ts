@@ -1,8 +1,19 @@
-import { AckPolicy, DeliverPolicy, nanos, type Consumer, type ConsumerConfig, type ConsumerMessages, type JsMsg } from "nats";
+import {
+  AckPolicy,
+  ConsumerEvents,
+  DeliverPolicy,
+  nanos,
+  type Consumer,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from "nats";
 import { Event } from "../gen/engage/events/v1/events";
 import { ErrorCode, GatewayError, type Instant, type StartAt } from "../domain";
 import type { Bus } from "./connection";
 import { HEADER } from "./publisher";
+import { withJetStreamRetry } from "./jetstream-retry";
 import { EVENTS_STREAM } from "./streams";
 
 /** Where a tail starts. */
@@ -31,6 +42,13 @@ export interface EventTail extends AsyncIterable<TailItem> {
 
 /** Messages buffered ahead of the reader; bounds memory per tail. */
 export const TAIL_BUFFER = 64;
+/**
+ * Idle heartbeat of a tail's pull requests. Two missed in a row (about 2 s) end the
+ * consumer and the tail makes a new one. nats.js would instead keep asking the server
+ * for the consumer's info, and a consumer whose node died is neither found nor missing:
+ * the request times out, forever, and the tail stalls for the whole outage.
+ */
+const HEARTBEAT_MS = 1000;
 /** Failed reads in a row, with no message between them, before a tail gives up. */
 const MAX_FAILURES = 5;
 
@@ -61,24 +79,29 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
   };
   let pendingAtOpen = 0;
   const open = async (from: Partial<ConsumerConfig>): Promise<NonNullable<typeof current>> => {
-    const info = await bus.jsm.consumers.add(EVENTS_STREAM, {
-      ...from,
-      ack_policy: AckPolicy.None,
-      filter_subject: subject,
-      inactive_threshold: nanos(30_000),
-      mem_storage: true,
-      num_replicas: 1,
+    // Retried with short attempts: on a cluster with a node down, a create placed on the
+    // dead node is never answered (see withJetStreamRetry).
+    const consumer = await withJetStreamRetry(bus, `creating the event consumer on ${EVENTS_STREAM}`, async (jsm, js) => {
+      const info = await jsm.consumers.add(EVENTS_STREAM, {
+        ...from,
+        ack_policy: AckPolicy.None,
+        filter_subject: subject,
+        inactive_threshold: nanos(30_000),
+        mem_storage: true,
+        num_replicas: 1,
+      });
+      pendingAtOpen = info.num_pending;
+      return js.consumers.get(EVENTS_STREAM, info.name);
     });
-    pendingAtOpen = info.num_pending;
-    const consumer = await bus.js.consumers.get(EVENTS_STREAM, info.name);
     // Short pull requests: after a leader change or a server restart, the tail notices
     // within seconds (missed heartbeats), not nats.js's default 30.
-    const messages = await consumer.consume({ max_messages: TAIL_BUFFER, expires: 5_000, abort_on_missing_resource: true });
+    const messages = await consumer.consume({ max_messages: TAIL_BUFFER, expires: 5_000, idle_heartbeat: HEARTBEAT_MS, abort_on_missing_resource: true });
+    void watchHeartbeats(messages);
     return { consumer, messages };
   };
   let first: Partial<ConsumerConfig>;
   try {
-    first = await startConfig(bus, start);
+    first = await withJetStreamRetry(bus, `reading the state of ${EVENTS_STREAM}`, (jsm) => startConfig(jsm, start));
     current = await open(first);
   } catch (err) {
     throw GatewayError.from(err, ErrorCode.Unavailable);
@@ -129,14 +152,24 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
   };
 }
 
+/** Stops `messages` (its iteration ends, and the tail makes a new consumer) when heartbeats stop. */
+async function watchHeartbeats(messages: ConsumerMessages): Promise<void> {
+  for await (const s of await messages.status()) {
+    if (s.type === ConsumerEvents.HeartbeatsMissed) {
+      void messages.stop();
+      return;
+    }
+  }
+}
+
 /** Where the first consumer of a tail starts. */
-async function startConfig(bus: Bus, start: TailStart): Promise<Partial<ConsumerConfig>> {
+async function startConfig(jsm: JetStreamManager, start: TailStart): Promise<Partial<ConsumerConfig>> {
   const opts: Partial<ConsumerConfig> = {};
   switch (start.kind) {
     case "new": {
       // The sequence "new" means now, so that a consumer created again before the first
       // message starts where this one did.
-      const info = await bus.jsm.streams.info(EVENTS_STREAM);
+      const info = await jsm.streams.info(EVENTS_STREAM);
       opts.deliver_policy = DeliverPolicy.StartSequence;
       opts.opt_start_seq = info.state.last_seq + 1;
       break;
@@ -145,7 +178,7 @@ async function startConfig(bus: Bus, start: TailStart): Promise<Partial<Consumer
       opts.deliver_policy = DeliverPolicy.All;
       break;
     case "sequence": {
-      const info = await bus.jsm.streams.info(EVENTS_STREAM);
+      const info = await jsm.streams.info(EVENTS_STREAM);
       if (start.sequence > info.state.last_seq + 1) {
         throw new GatewayError(
           ErrorCode.OutOfRange,

@@ -1,5 +1,6 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type StreamConfig } from "nats";
+import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type StreamConfig } from "nats";
 import { DLQ_SUBJECT_PREFIX, ErrorCode, EVENTS_SUBJECT_PREFIX, GatewayError } from "../domain";
+import type { Logger } from "pino";
 import type { Bus } from "./connection";
 
 export const EVENTS_STREAM = "ENGAGE_EVENTS";
@@ -28,21 +29,21 @@ const PARTITIONS_MARK = /partitions=(\d+)/;
  * the next start). Refuses to go on when the stream was created with another
  * partition count: chats would change partition and lose their order.
  */
-export async function ensureStreams(bus: Bus, o: StreamOptions): Promise<void> {
-  await ensureStream(bus, {
+export async function ensureStreams(bus: Bus, o: StreamOptions, jsm: JetStreamManager = bus.jsm): Promise<void> {
+  await ensureStream(jsm, {
     name: EVENTS_STREAM,
     subjects: [`${EVENTS_SUBJECT_PREFIX}.>`],
     description: `Webex Engage events from engage-gateway; partitions=${o.partitions}`,
     ...common(o),
   }, o.partitions);
-  await ensureStream(bus, {
+  await ensureStream(jsm, {
     name: DLQ_STREAM,
     subjects: [`${DLQ_SUBJECT_PREFIX}.>`],
     description: "engage-gateway dead letters: unparsable webhook bodies and events past max deliveries",
     ...common(o),
     max_age: nanos(o.dlqMaxAgeMs ?? o.maxAgeMs),
   });
-  await ensureStream(bus, {
+  await ensureStream(jsm, {
     name: AUDIT_STREAM,
     subjects: [`${AUDIT_SUBJECT_PREFIX}.>`],
     description: "engage-gateway audit: erasures (who, when, selector, counts; no erased data)",
@@ -62,15 +63,15 @@ function common(o: StreamOptions): Partial<StreamConfig> {
   };
 }
 
-async function ensureStream(bus: Bus, config: Partial<StreamConfig> & { name: string }, partitions?: number): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, partitions?: number): Promise<void> {
   let existing: StreamConfig | undefined;
   try {
-    existing = (await bus.jsm.streams.info(config.name)).config;
+    existing = (await jsm.streams.info(config.name)).config;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   if (!existing) {
-    await bus.jsm.streams.add(config);
+    await jsm.streams.add(config);
     return;
   }
   if (partitions !== undefined) {
@@ -88,7 +89,7 @@ async function ensureStream(bus: Bus, config: Partial<StreamConfig> & { name: st
     existing.num_replicas !== config.num_replicas ||
     existing.duplicate_window !== config.duplicate_window ||
     existing.max_age !== config.max_age;
-  if (changed) await bus.jsm.streams.update(config.name, { ...existing, ...config });
+  if (changed) await jsm.streams.update(config.name, { ...existing, ...config });
 }
 
 function isNotFound(err: unknown): boolean {
@@ -114,4 +115,101 @@ export async function assertEncryptedStreamsReadable(bus: Bus, encrypted: string
       );
     }
   }
+}
+
+/**
+ * ensureStreams at start, retried until `timeoutMs`: a cluster that is electing its
+ * metadata leader (a node was lost just before) answers no JetStream request for a few
+ * seconds, and a gateway that exits then only restarts into the same election. Its own
+ * refusals (a partition count that differs) are not retried.
+ */
+export async function ensureStreamsAtStart(bus: Bus, o: StreamOptions, timeoutMs: number, logger: Logger): Promise<void> {
+  const started = Date.now();
+  let lastLog = 0;
+  for (let attempt = 1, delay = 250; ; attempt++) {
+    try {
+      // Each attempt ends by the deadline: a request to a cluster without a leader
+      // would otherwise wait out nats.js's 5 s default.
+      const remaining = Math.max(timeoutMs - (Date.now() - started), 500);
+      await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout: Math.min(remaining, 5000) }));
+      if (attempt > 1) logger.info({ attempts: attempt, waitedMs: Date.now() - started }, "JetStream answered; streams are ready");
+      return;
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      const waited = Date.now() - started;
+      const cause = describe(err);
+      if (waited + delay >= timeoutMs) {
+        throw new Error(
+          `JetStream did not create or confirm the streams within ${Math.round(timeoutMs / 1000)} s (GATEWAY_NATS_START_TIMEOUT); ` +
+            `last error: ${cause}. Check that the NATS servers run with JetStream and that a majority of the cluster is up`,
+          { cause: err },
+        );
+      }
+      if (attempt === 1 || Date.now() - lastLog >= 5000) {
+        lastLog = Date.now();
+        logger.warn(
+          { err: cause, attempt, waitedMs: waited, timeoutMs },
+          "JetStream is not answering yet (a cluster electing its leader, or JetStream starting); retrying stream creation",
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/** Whether the streams were confirmed since the last (re)connect. */
+export interface StreamKeeper {
+  readonly ready: boolean;
+}
+
+/**
+ * Confirms the streams again after every reconnect (a restarted server may have lost its
+ * store), retrying until it succeeds: one check that times out while the cluster
+ * recovers must not leave the gateway unready for good. `onChange` hears every flip.
+ */
+export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange: () => void): StreamKeeper {
+  let ready = true;
+  let generation = 0;
+  const set = (v: boolean): void => {
+    if (v === ready) return;
+    ready = v;
+    onChange();
+  };
+  const recheck = async (g: number): Promise<void> => {
+    for (let attempt = 1; g === generation; attempt++) {
+      if (bus.connected) {
+        try {
+          // Short attempts, so readiness returns soon after the cluster does (a stream
+          // without a leader answers nothing); every fourth one waits longer, for a slow
+          // but working cluster.
+          const timeout = attempt % 4 === 0 ? 5000 : 1000;
+          await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout }));
+          if (g === generation) set(true);
+          return;
+        } catch (err) {
+          if (attempt === 1 || attempt % 10 === 0) {
+            logger.error({ err: describe(err), attempt }, "could not confirm the streams after reconnecting; retrying");
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  bus.onChange((connected) => {
+    if (!connected) return;
+    const g = ++generation;
+    set(false);
+    void recheck(g);
+  });
+  return {
+    get ready() {
+      return ready;
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; code?: string };
+  return e.message || e.code || String(err);
 }

@@ -8,6 +8,9 @@ import { fullRequest } from "../helpers/gateway";
  */
 export class ResumingSubscriber {
   readonly sequences: number[] = [];
+  /** The transaction id and arrival time of each delivery, in the order of `sequences`. */
+  readonly ids: string[] = [];
+  readonly times: number[] = [];
   readonly endings: string[] = [];
   private call?: ClientReadableStream<SubscribeResponse>;
   private client: EventGatewayClient;
@@ -26,7 +29,11 @@ export class ResumingSubscriber {
     if (this.stopped) return;
     const call = this.client.subscribe(fullRequest({ start: StartPosition.START_POSITION_SEQUENCE, startSequence: this.last + 1 }));
     this.call = call;
-    call.on("data", (r: SubscribeResponse) => this.sequences.push(r.sequence));
+    call.on("data", (r: SubscribeResponse) => {
+      this.sequences.push(r.sequence);
+      this.ids.push(r.event?.transactionId ?? "");
+      this.times.push(Date.now());
+    });
     let reopened = false;
     const reopen = (why: string): void => {
       if (reopened) return;

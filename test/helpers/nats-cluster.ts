@@ -11,6 +11,8 @@ export interface ClusterNode {
   name: string;
   port: number;
   url: string;
+  /** The node's HTTP monitoring port (/varz, /jsz). */
+  monitorPort: number;
   proc?: NatsServerProcess;
   readonly running: boolean;
 }
@@ -28,6 +30,11 @@ export interface TestCluster {
   /** Kills every node (a full outage); `startAll` brings them back. */
   killAll(): Promise<void>;
   startAll(): Promise<void>;
+  /** SIGSTOP one node: it hangs with its sockets open. `resume` sends SIGCONT. */
+  pause(name: string): void;
+  resume(name: string): void;
+  /** The server_name of the JetStream metadata leader, as a running node reports it. */
+  metaLeader(): Promise<string>;
   /** The server_name of the leader of a stream. */
   streamLeader(stream: string): Promise<string>;
   /** Resolves once JetStream answers account info (a meta leader exists). */
@@ -53,9 +60,11 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
   const root = mkdtempSync(path.join(tmpdir(), "engage-gw-cluster-"));
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
+  const monitorPorts: number[] = [];
   for (let i = 0; i < size; i++) {
     clientPorts.push(await freePort());
     routePorts.push(await freePort());
+    monitorPorts.push(await freePort());
   }
   const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(", ");
   const nodes: ClusterNode[] = clientPorts.map((port, i) => {
@@ -63,6 +72,7 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
       name: `n${i + 1}`,
       port,
       url: `nats://127.0.0.1:${port}`,
+      monitorPort: monitorPorts[i],
       proc: undefined as NatsServerProcess | undefined,
       get running() {
         return node.proc !== undefined && node.proc.child.exitCode === null && node.proc.child.signalCode === null;
@@ -75,6 +85,7 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
     writeFileSync(
       file,
       `server_name: ${nodes[i].name}\n` +
+        `http: 127.0.0.1:${monitorPorts[i]}\n` +
         `cluster {\n  name: engage-test\n  listen: 127.0.0.1:${routePorts[i]}\n  routes: [${routes}]\n}\n`,
     );
     return file;
@@ -101,6 +112,22 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
       await n.proc!.exited;
     },
     start: (name) => startNode(byName(name)),
+    pause: (name) => void byName(name).proc?.child.kill("SIGSTOP"),
+    resume: (name) => void byName(name).proc?.child.kill("SIGCONT"),
+    metaLeader: async () =>
+      waitFor(
+        async () => {
+          for (const n of nodes.filter((x) => x.running)) {
+            const res = await fetch(`http://127.0.0.1:${n.monitorPort}/jsz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+            const leader = res?.ok ? ((await res.json()) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader : undefined;
+            if (leader) return leader;
+          }
+          return undefined;
+        },
+        "a JetStream meta leader",
+        15_000,
+        100,
+      ),
     killAll: async () => {
       await Promise.all(nodes.map((n) => cluster.kill(n.name)));
     },
