@@ -15,7 +15,7 @@ import {
 import { ConfigError, loadConfig, type Config } from "./config";
 import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
 import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
-import { createHttpApp, createTokenCheck } from "./http";
+import { createHttpApp, createTokenCheck, handleClientErrors } from "./http";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 import { createEmbeddedNatsServer, type EmbeddedNatsServer } from "./nats";
@@ -25,7 +25,14 @@ export interface Gateway {
   httpPort: number;
   grpcPort: number;
   natsUrl: string;
+  /** The read connection: Subscribe tails, consumer groups, status. */
   bus: Bus;
+  /**
+   * The publish connection: webhooks and Publish. Its own TCP connection, so a reader
+   * that makes NATS cut the read connection (a slow consumer) cannot cost a webhook its
+   * PubAck.
+   */
+  publishBus: Bus;
   /** Graceful stop: refuse new webhooks, finish in-flight ones, end streams, drain NATS. */
   stop(): Promise<void>;
 }
@@ -48,7 +55,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     process.stderr.write(`\n  dev webhook token (tenant "default"): ${token}\n\n`);
   }
 
-  const bus = await createBus({ servers, logger, auth: config.natsAuth, tls: config.natsTls });
+  const bus = await createBus({ servers, logger, name: "engage-gateway", auth: config.natsAuth, tls: config.natsTls });
+  let publishBus: Bus;
+  try {
+    publishBus = await createBus({ servers, logger, name: "engage-gateway-publish", auth: config.natsAuth, tls: config.natsTls });
+  } catch (err) {
+    await bus.drain().catch(() => undefined);
+    await embedded?.stop();
+    throw err;
+  }
   const streamOptions = {
     replicas: config.streamReplicas,
     partitions: config.partitions,
@@ -59,6 +74,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     await ensureStreams(bus, streamOptions);
   } catch (err) {
     await bus.drain().catch(() => undefined);
+    await publishBus.drain().catch(() => undefined);
     await embedded?.stop();
     throw err;
   }
@@ -82,7 +98,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
 
   const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
-  const publisher = createPublisher(bus, {
+  const publisher = createPublisher(publishBus, {
     partitions: config.partitions,
     timeoutMs: config.publishTimeoutMs,
     // The child per stream (two streams) is kept: label lookup per publish costs more.
@@ -94,6 +110,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,
+    bodyLimitBytes: config.bodyLimitBytes,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }),
   });
   let accepting = true;
@@ -111,7 +128,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     accepting: () => accepting,
     readiness: () => {
       const checks = {
-        nats_connected: bus.connected,
+        nats_connected: bus.connected && publishBus.connected,
         streams: streamsReady,
         ...(embedded ? { embedded_nats: embedded.running } : {}),
         accepting,
@@ -121,13 +138,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   const tls = config.security.tls;
   // With a client CA, the webhook door also requires a client certificate (mTLS).
+  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default),
+  // which would hold a slow header sender for up to a minute whatever the timeout says.
+  const timeouts = {
+    headersTimeout: config.httpHeadersTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 4))),
+  };
   const http: HttpServer = tls
     ? createHttpsServer(
-        { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
+        { ...timeouts, cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
         app.callback(),
       )
-    : createServer(app.callback());
-  http.requestTimeout = 30_000;
+    : createServer(timeouts, app.callback());
+  handleClientErrors(http, logger);
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(config.httpPort, config.httpHost, () => resolve());
@@ -157,6 +181,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     apiKeys: config.security.grpcApiKeys,
     maxStreamsPerKey: config.security.maxStreamsPerKey,
     maxInFlight: config.security.maxInFlight,
+    tailBytesPerKey: config.security.tailBytesPerKey,
+    tailBytes: config.security.tailBytes,
+    publicHealth: config.security.publicHealth,
     tls: config.security.tls,
   });
   if (!config.security.grpcApiKeys) {
@@ -168,7 +195,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     grpc.health.setStatus(SERVICE_NAME, ok ? "SERVING" : "NOT_SERVING");
   };
   setHealth(true);
-  bus.onChange(setHealth);
+  const onNats = (): void => setHealth(bus.connected && publishBus.connected);
+  bus.onChange(onNats);
+  publishBus.onChange(onNats);
   logger.info({ http: httpPort, grpc: grpcPort, nats: servers.map(redactUrl), embedded: Boolean(embedded) }, "gateway ready");
 
   return {
@@ -176,6 +205,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     grpcPort,
     natsUrl: servers[0],
     bus,
+    publishBus,
     stop: async () => {
       accepting = false;
       const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -185,6 +215,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       await grpc.shutdown(Math.max(deadline - Date.now(), 0));
       await httpClosed;
       await bus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
+      await publishBus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
       await embedded?.stop();
       logger.info("gateway stopped");
     },

@@ -10,3 +10,5 @@ export * from "./event-filter";
 export * from "./group-spec";
 export * from "./start-position";
 export * from "./limits";
+export * from "./echo";
+export * from "./validate-event";

@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { GroupManager, MemberHandle, SettleResult } from "../bus";
-import { ErrorCode, GatewayError, ValidationError, groupSpecOf } from "../domain";
+import { ErrorCode, GatewayError, ValidationError, echo, groupSpecOf } from "../domain";
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
@@ -110,7 +110,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
         if (outcome === "unknown") {
           throw new GatewayError(
             ErrorCode.InvalidArgument,
-            `unknown delivery id ${JSON.stringify(idOf(r))}: it was never delivered to this member, or it was already settled`,
+            `unknown delivery id ${echo(idOf(r))}: it was never delivered to this member, or it was already settled`,
             "delivery_id",
           );
         }

@@ -1,6 +1,7 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { openEventTail, type Bus } from "../bus";
+import { openEventTail, tailPullBytes, type Bus } from "../bus";
+import type { TailBudget } from "./tail-budget";
 import { ErrorCode, GatewayError } from "../domain";
 import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
@@ -21,6 +22,8 @@ export interface SubscribeDeps {
   quota: StreamQuota;
   metrics: Metrics;
   bus: Bus;
+  /** Byte budgets the tail's pulls are reserved from. */
+  tailBudget: TailBudget;
   partitions: number;
   streams: StreamRegistry;
   logger: Logger;
@@ -42,6 +45,10 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       const req = assertDecoded(call.request);
       const plan = planSubscribe({ ...req, filter: scopeFilter(principal, req.filter, "filter") }, d.partitions);
       call.once("close", d.quota.acquire(principal.name));
+      // Each stream reserves its pull size, so its key's slow readers hold at most the
+      // key's byte budget, whatever their events weigh.
+      const pullBytes = tailPullBytes(d.bus);
+      call.once("close", d.tailBudget.acquire(principal.name, pullBytes));
       // Registered before the consumer exists, so a shutdown while it is being made
       // still ends this call (with UNAVAILABLE) instead of waiting for it.
       let ended = false;
@@ -51,7 +58,7 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       };
       d.streams.add(call, end);
       call.once("cancelled", end);
-      tail = await openEventTail(d.bus, plan.filter.subject, plan.start);
+      tail = await openEventTail(d.bus, plan.filter.subject, plan.start, pullBytes);
       const t = tail;
       if (ended || call.cancelled || call.writableEnded) return t.stop();
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
