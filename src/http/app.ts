@@ -2,7 +2,7 @@ import Router from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
 import type { Ingest } from "../bus";
-import { ErrorCode, GatewayError, echo } from "../domain";
+import { ErrorCode, GatewayError, boundMessage, echo } from "../domain";
 import { eventTypeLabel, type Metrics } from "../metrics";
 import { errorBody, httpStatusOf } from "./http-status";
 import { checkContentEncoding, checkJsonContentType, isClientAbort, readBody } from "./read-body";
@@ -97,7 +97,7 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
       if (e.code === ErrorCode.Unauthenticated) ctx.set("WWW-Authenticate", 'Bearer realm="engage-gateway"');
       if (e.code === ErrorCode.PayloadTooLarge) ctx.set("Connection", "close");
       if (e.code === ErrorCode.Internal) log.error({ err: e.cause ?? e }, "internal error");
-      else log.info({ status: ctx.status, code: e.code, field: e.field, msg: e.message, tenant: ctx.state.tenant }, "request refused");
+      else log.info({ status: ctx.status, code: e.code, field: e.field, reason: boundMessage(e.message, 256), tenant: ctx.state.tenant }, "request refused");
     } finally {
       if (ctx.state.webhook) {
         if (ctx.status === 401) o.metrics.authFailures.inc({ door: "webhook" });
