@@ -6,10 +6,10 @@ import { Struct, Struct_FieldsEntry } from "../gen/google/protobuf/struct";
  *
  * JSON.parse keeps a `"__proto__"` key as an own property, and the gateway promises to
  * keep every unknown field in `extra`. ts-proto's generated `Struct.wrap`, `unwrap` and
- * `decode` copy keys with `fields[key] = value` into `{}`, where assigning `__proto__`
- * sets the prototype instead: the key vanished from every stored event, at every level.
- * These replacements copy with `Object.defineProperty` into prototype-free objects, so
- * every key, `__proto__` included, is plain data. They replace the generated functions
+ * `decode` copy keys with `fields[key] = value`, where assigning `__proto__` sets the
+ * prototype instead: the key vanished from every stored event, at every level. These
+ * replacements copy with `Object.defineProperty`, which makes an own data property of
+ * any key, `__proto__` included, and never touches the prototype. They replace the generated functions
  * once, when the domain is loaded (the generated file is rebuilt by `make generate` and
  * must stay untouched); `Value.wrap` and `Event.encode` call them through `Struct.`.
  */
@@ -18,13 +18,13 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 Struct.wrap = (object) => {
-  const fields: Record<string, unknown> = Object.create(null);
+  const fields: Record<string, unknown> = {};
   if (object !== undefined) for (const key of Object.keys(object)) define(fields, key, object[key]);
   return { fields };
 };
 
 Struct.unwrap = (message) => {
-  const object: Record<string, unknown> = Object.create(null);
+  const object: Record<string, unknown> = {};
   if (message.fields) for (const key of Object.keys(message.fields)) define(object, key, message.fields[key]);
   return object;
 };
@@ -38,7 +38,7 @@ Struct.decode = (input, length) => {
   (reader as unknown as { __tsProtoDecodeDepth: number }).__tsProtoDecodeDepth = depth + 1;
   try {
     const end = length === undefined ? reader.len : reader.pos + length;
-    const fields: Record<string, unknown> = Object.create(null);
+    const fields: Record<string, unknown> = {};
     while (reader.pos < end) {
       const tag = reader.uint32();
       if (tag === 10) {
