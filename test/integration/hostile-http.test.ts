@@ -106,7 +106,7 @@ describe("the HTTP door under hostile requests", function () {
     const body = (n: number): string => JSON.stringify(messageBody("NBSP", n));
     const json = { "content-type": "application/json" };
     const before = await authFailures();
-    const wrong = [
+    const wrong: Record<string, string>[] = [
       { authorization: `Bearer ${TOKEN}\xa0` },
       { authorization: `Bearer \xa0${TOKEN}` },
       { authorization: `Bearer\xa0${TOKEN}` },
@@ -121,7 +121,8 @@ describe("the HTTP door under hostile requests", function () {
     }
     assert.equal(await authFailures(), before + wrong.length);
     assert.equal(await stored("NBSP"), 0);
-    for (const [i, h] of [{ authorization: `Bearer \t${TOKEN} \t` }, { "x-gateway-token": `\t${TOKEN} ` }].entries()) {
+    const right: Record<string, string>[] = [{ authorization: `Bearer \t${TOKEN} \t` }, { "x-gateway-token": `\t${TOKEN} ` }];
+    for (const [i, h] of right.entries()) {
       const a = await send("POST", WEBHOOK, { ...json, ...h }, body(100 + i));
       assert.equal(a.status, 200, `${JSON.stringify(h)}: ${a.status} ${a.body}`);
     }
