@@ -63,12 +63,19 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       if (ended || call.cancelled || call.writableEnded) return t.stop();
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
       streaming = true;
+      // Bytes handed to grpc-js and not yet taken by HTTP/2. The stream's own backpressure
+      // counts messages (16 before write() says wait), which for 1.6 MB events is 25 MB
+      // per stream; this holds it to the pull size in bytes as well.
+      const outgoing = createByteGate(pullBytes);
       for await (const item of t) {
         if (call.cancelled || call.destroyed) break;
         if (item.replayFor || !(plan.filter.bySubject || plan.filter.matches(item.event))) continue;
         // The stored bytes go out as they are (see pre-encoded.ts).
         const response = encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
-        if (!call.write(response as unknown as SubscribeResponse)) await waitForDrain(call);
+        const sent = outgoing.add(response.length);
+        const more = call.write(response as unknown as SubscribeResponse, sent);
+        if (!more) await waitForDrain(call);
+        await outgoing.room(call);
       }
       if (!call.cancelled && !call.writableEnded) {
         call.emit("error", { code: status.UNAVAILABLE, details: RESUME_HINT });
@@ -99,4 +106,33 @@ function waitForDrain(call: ServerWritableStream<unknown, unknown>): Promise<voi
     call.on("cancelled", done);
     call.on("close", done);
   });
+}
+
+/** Counts bytes in flight; `room` resolves once they are back under `limit` (or the call ended). */
+function createByteGate(limit: number): { add(bytes: number): () => void; room(call: ServerWritableStream<unknown, unknown>): Promise<void> } {
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  return {
+    add(bytes) {
+      inFlight += bytes;
+      return () => {
+        inFlight -= bytes;
+        if (inFlight <= limit) wake?.();
+      };
+    },
+    room(call) {
+      if (inFlight <= limit || call.cancelled || call.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = (): void => {
+          wake = undefined;
+          call.off("cancelled", done);
+          call.off("close", done);
+          resolve();
+        };
+        wake = done;
+        call.on("cancelled", done);
+        call.on("close", done);
+      });
+    },
+  };
 }
