@@ -160,6 +160,12 @@ describe("the HTTP door under hostile requests", function () {
     assert.deepEqual(errorLines(), []);
   });
 
+  it("answers headers over Node's 16 KiB limit with a JSON 431", async () => {
+    const a = await send("POST", WEBHOOK, { "x-big": "b".repeat(20_000) }, "{}");
+    assert.equal(a.status, 431);
+    assert.equal(JSON.parse(a.body).error.code, "invalid_argument");
+  });
+
   it("logs a client that goes away mid-upload at info, not as an internal error", async () => {
     const head = `POST ${WEBHOOK} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"event_type":`;
     await rawRequest(gw.httpPort, head, { destroyAfterWrite: true });
