@@ -53,6 +53,10 @@ export interface Config {
   publishTimeoutMs: number;
   /** How long start-up waits for JetStream to create or confirm the streams. @default 60 s */
   natsStartTimeoutMs: number;
+  /** How long a client may take to send a request's headers. @default 10 s */
+  httpHeadersTimeoutMs: number;
+  /** How long a client may take to send a whole request. @default 30 s */
+  httpRequestTimeoutMs: number;
   /** How long shutdown waits for in-flight work. @default 10 s */
   shutdownTimeoutMs: number;
   /** @default "info" */
@@ -113,6 +117,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: "bodyLimitBytes", env: "GATEWAY_BODY_LIMIT", default: "1mb", help: "largest webhook body" },
   { key: "publishTimeoutMs", env: "GATEWAY_PUBLISH_TIMEOUT", default: "1s", help: "wait for the JetStream PubAck before answering 503" },
   { key: "natsStartTimeoutMs", env: "GATEWAY_NATS_START_TIMEOUT", default: "60s", help: "how long start-up waits for JetStream to create the streams" },
+  { key: "httpHeadersTimeoutMs", env: "GATEWAY_HTTP_HEADERS_TIMEOUT", default: "10s", help: "how long a client may take to send a request's headers (then 408)" },
+  { key: "httpRequestTimeoutMs", env: "GATEWAY_HTTP_REQUEST_TIMEOUT", default: "30s", help: "how long a client may take to send a whole request (then 408)" },
   { key: "shutdownTimeoutMs", env: "GATEWAY_SHUTDOWN_TIMEOUT", default: "10s", help: "how long shutdown waits for in-flight work" },
   { key: "logLevel", env: "GATEWAY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
   { key: "logFormat", env: "GATEWAY_LOG_FORMAT", default: "auto", help: "json, pretty, or auto (pretty on a terminal)" },
@@ -193,6 +199,8 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     bodyLimitBytes: bytes(get("GATEWAY_BODY_LIMIT"), "GATEWAY_BODY_LIMIT"),
     publishTimeoutMs: duration(get("GATEWAY_PUBLISH_TIMEOUT"), "GATEWAY_PUBLISH_TIMEOUT"),
     natsStartTimeoutMs: duration(get("GATEWAY_NATS_START_TIMEOUT"), "GATEWAY_NATS_START_TIMEOUT"),
+    httpHeadersTimeoutMs: duration(get("GATEWAY_HTTP_HEADERS_TIMEOUT"), "GATEWAY_HTTP_HEADERS_TIMEOUT"),
+    httpRequestTimeoutMs: duration(get("GATEWAY_HTTP_REQUEST_TIMEOUT"), "GATEWAY_HTTP_REQUEST_TIMEOUT"),
     shutdownTimeoutMs: duration(get("GATEWAY_SHUTDOWN_TIMEOUT"), "GATEWAY_SHUTDOWN_TIMEOUT"),
     logLevel: logLevel(get("GATEWAY_LOG_LEVEL")),
     logFormat: oneOf(get("GATEWAY_LOG_FORMAT"), "GATEWAY_LOG_FORMAT", ["json", "pretty", "auto"] as const),
@@ -237,6 +245,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     config.natsStoreKey = readStoreKey(get("GATEWAY_NATS_STORE_KEY_FILE"));
   }
   if (config.natsStartTimeoutMs < 1000) throw new ConfigError("GATEWAY_NATS_START_TIMEOUT must be at least 1s");
+  if (config.httpHeadersTimeoutMs < 100) throw new ConfigError("GATEWAY_HTTP_HEADERS_TIMEOUT must be at least 100ms");
+  if (config.httpRequestTimeoutMs < config.httpHeadersTimeoutMs) {
+    throw new ConfigError("GATEWAY_HTTP_REQUEST_TIMEOUT must be at least GATEWAY_HTTP_HEADERS_TIMEOUT");
+  }
   if (config.publishTimeoutMs < 50) throw new ConfigError("GATEWAY_PUBLISH_TIMEOUT must be at least 50ms");
   const natsAuth = readNatsAuth(raw);
   const natsTls = readNatsTls(raw);

@@ -20,7 +20,7 @@ import {
 import { ConfigError, loadConfig, type Config } from "./config";
 import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
 import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
-import { createHttpApp, createTokenCheck } from "./http";
+import { createHttpApp, createTokenCheck, handleClientErrors } from "./http";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 import { createEmbeddedNatsServer, encryptedStreams, type EmbeddedNatsServer } from "./nats";
@@ -30,7 +30,14 @@ export interface Gateway {
   httpPort: number;
   grpcPort: number;
   natsUrl: string;
+  /** The read connection: Subscribe tails, consumer groups, status. */
   bus: Bus;
+  /**
+   * The publish connection: webhooks and Publish. Its own TCP connection, so a reader
+   * that makes NATS cut the read connection (a slow consumer) cannot cost a webhook its
+   * PubAck.
+   */
+  publishBus: Bus;
   /** Graceful stop: refuse new webhooks, finish in-flight ones, end streams, drain NATS. */
   stop(): Promise<void>;
 }
@@ -53,7 +60,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     process.stderr.write(`\n  dev webhook token (tenant "default"): ${token}\n\n`);
   }
 
-  const bus = await createBus({ servers, logger, auth: config.natsAuth, tls: config.natsTls });
+  const bus = await createBus({ servers, logger, name: "engage-gateway", auth: config.natsAuth, tls: config.natsTls });
+  let publishBus: Bus;
+  try {
+    publishBus = await createBus({ servers, logger, name: "engage-gateway-publish", auth: config.natsAuth, tls: config.natsTls });
+  } catch (err) {
+    await bus.drain().catch(() => undefined);
+    await embedded?.stop();
+    throw err;
+  }
   const streamOptions = {
     replicas: config.streamReplicas,
     partitions: config.partitions,
@@ -66,6 +81,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     await ensureStreamsAtStart(bus, streamOptions, config.natsStartTimeoutMs, logger);
   } catch (err) {
     await bus.drain().catch(() => undefined);
+    await publishBus.drain().catch(() => undefined);
     await embedded?.stop();
     throw err;
   }
@@ -83,7 +99,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const erasedIds = await createErasedIds(bus, { windowMs: config.duplicateWindowMs, replicas: config.streamReplicas, logger });
   const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
-  const publisher = createPublisher(bus, {
+  const publisher = createPublisher(publishBus, {
     partitions: config.partitions,
     timeoutMs: config.publishTimeoutMs,
     erasedSequence: (msgId) => erasedIds.sequenceOf(msgId),
@@ -100,6 +116,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const erasure = createErasure(bus, { partitions: config.partitions, index: customers, erasedIds });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,
+    bodyLimitBytes: config.bodyLimitBytes,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "invalid" }),
     noteChat: (tenant, destinationId, chatId) => customers.note(tenant, destinationId, chatId),
   });
@@ -118,7 +135,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     accepting: () => accepting,
     readiness: () => {
       const checks = {
-        nats_connected: bus.connected,
+        nats_connected: bus.connected && publishBus.connected,
         streams: streams.ready,
         ...(embedded ? { embedded_nats: embedded.running } : {}),
         accepting,
@@ -128,13 +145,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   const tls = config.security.tls;
   // With a client CA, the webhook door also requires a client certificate (mTLS).
+  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default),
+  // which would hold a slow header sender for up to a minute whatever the timeout says.
+  const timeouts = {
+    headersTimeout: config.httpHeadersTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 4))),
+  };
   const http: HttpServer = tls
     ? createHttpsServer(
-        { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
+        { ...timeouts, cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
         app.callback(),
       )
-    : createServer(app.callback());
-  http.requestTimeout = 30_000;
+    : createServer(timeouts, app.callback());
+  handleClientErrors(http, logger);
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(config.httpPort, config.httpHost, () => resolve());
@@ -166,6 +190,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     apiKeys: config.security.grpcApiKeys,
     maxStreamsPerKey: config.security.maxStreamsPerKey,
     maxInFlight: config.security.maxInFlight,
+    tailBytesPerKey: config.security.tailBytesPerKey,
+    tailBytes: config.security.tailBytes,
+    publicHealth: config.security.publicHealth,
     tls: config.security.tls,
     erasure,
   });
@@ -177,10 +204,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     grpc.health.setStatus("", ok ? "SERVING" : "NOT_SERVING");
     grpc.health.setStatus(SERVICE_NAME, ok ? "SERVING" : "NOT_SERVING");
   };
-  // gRPC health follows the same inputs as /readyz (its connection, streams and accepting).
-  refreshHealth = () => setHealth(accepting && bus.connected && streams.ready && (embedded?.running ?? true));
+  // gRPC health follows the same inputs as /readyz (both connections, streams and accepting).
+  refreshHealth = () => setHealth(accepting && bus.connected && publishBus.connected && streams.ready && (embedded?.running ?? true));
   refreshHealth();
   bus.onChange(() => refreshHealth());
+  publishBus.onChange(() => refreshHealth());
   logger.info({ http: httpPort, grpc: grpcPort, nats: servers.map(redactUrl), embedded: Boolean(embedded) }, "gateway ready");
 
   return {
@@ -188,6 +216,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     grpcPort,
     natsUrl: servers[0],
     bus,
+    publishBus,
     stop: async () => {
       accepting = false;
       refreshHealth();
@@ -199,6 +228,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       await httpClosed;
       erasedIds.stop();
       await bus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
+      await publishBus.drain().catch((err) => logger.warn({ err }, "NATS drain failed"));
       await embedded?.stop();
       logger.info("gateway stopped");
     },

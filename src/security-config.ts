@@ -13,6 +13,12 @@ export interface SecurityConfig {
   maxStreamsPerKey: number;
   /** Ceiling on a Consume member's max_in_flight. @default 1024 */
   maxInFlight: number;
+  /** Bytes of Subscribe pulls one API key may hold at once. @default 128 MiB */
+  tailBytesPerKey: number;
+  /** Bytes of Subscribe pulls the whole gateway may hold at once. @default 512 MiB */
+  tailBytes: number;
+  /** Health checks and server reflection answer without an API key. @default true */
+  publicHealth: boolean;
 }
 
 export const SECURITY_OPTIONS = [
@@ -29,6 +35,9 @@ export const SECURITY_OPTIONS = [
   { env: "GATEWAY_MAX_STRING_LENGTH", default: String(DEFAULT_WEBHOOK_LIMITS.maxStringLength), help: "longest string in a webhook body, in characters" },
   { env: "GATEWAY_MAX_STREAMS_PER_KEY", default: "32", help: "open Subscribe and Consume streams allowed per gRPC API key" },
   { env: "GATEWAY_MAX_IN_FLIGHT", default: "1024", help: "ceiling on a Consume member's max_in_flight" },
+  { env: "GATEWAY_TAIL_BYTES_PER_KEY", default: "128mb", help: "bytes of Subscribe buffers one gRPC API key may hold (each stream holds one NATS max_payload)" },
+  { env: "GATEWAY_TAIL_BYTES", default: "512mb", help: "bytes of Subscribe buffers the whole gateway may hold" },
+  { env: "GATEWAY_GRPC_PUBLIC_HEALTH", default: "true", help: "true: gRPC health checks and server reflection answer without an API key; false: they need one" },
 ] as const;
 
 type Fail = (message: string) => Error;
@@ -67,6 +76,19 @@ export function readSecurityConfig(get: (env: string) => string, dev: boolean, f
       throw fail(`${env} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
     }
     return Number(v);
+  };
+
+  const size = (env: string): number => {
+    const m = /^(\d+)(b|kb|mb|gb)?$/i.exec(get(env).trim());
+    const n = m ? Number(m[1]) * { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? "b").toLowerCase() as "b"] : 0;
+    if (!m || n < 1024) throw fail(`${env} must be a size of at least 1kb, such as 65536, 64kb, 128mb or 1gb, got ${JSON.stringify(get(env))}`);
+    return n;
+  };
+  const flag = (env: string): boolean => {
+    const v = get(env);
+    if (/^(true|1|yes)$/i.test(v)) return true;
+    if (/^(false|0|no)$/i.test(v)) return false;
+    throw fail(`${env} must be true or false, got ${JSON.stringify(v)}`);
   };
 
   const auth = get("GATEWAY_GRPC_AUTH");
@@ -118,5 +140,8 @@ export function readSecurityConfig(get: (env: string) => string, dev: boolean, f
     },
     maxStreamsPerKey: count("GATEWAY_MAX_STREAMS_PER_KEY", 1, 100_000),
     maxInFlight: count("GATEWAY_MAX_IN_FLIGHT", 1, 100_000),
+    tailBytesPerKey: size("GATEWAY_TAIL_BYTES_PER_KEY"),
+    tailBytes: size("GATEWAY_TAIL_BYTES"),
+    publicHealth: flag("GATEWAY_GRPC_PUBLIC_HEALTH"),
   };
 }

@@ -93,7 +93,7 @@ function isPermanent(err: unknown): boolean {
  * answer 503 until someone restarted it. The first connect also waits for NATS.
  */
 export async function createBus(opts: BusOptions): Promise<Bus> {
-  const log = opts.logger.child({ component: "nats" });
+  const log = opts.logger.child({ component: "nats", connection: opts.name ?? "engage-gateway" });
   const options: ConnectionOptions = {
     servers: opts.servers,
     name: opts.name ?? "engage-gateway",

@@ -40,8 +40,21 @@ export interface EventTail extends AsyncIterable<TailItem> {
   readonly pendingAtOpen: number;
 }
 
-/** Messages buffered ahead of the reader; bounds memory per tail. */
-export const TAIL_BUFFER = 64;
+/**
+ * Messages one pull asks for: nats.js's fixed batch when a pull is bounded in bytes (it
+ * takes one bound or the other, and then asks for 100 messages within the bytes).
+ */
+export const TAIL_BUFFER = 100;
+
+/**
+ * Bytes one pull of a tail asks for, at most: the server's max_payload, the largest
+ * message it can hold, so that any event fits in one pull (a pull smaller than the next
+ * message gets nothing). A slow reader holds at most about twice this: what arrived and
+ * one pull on its way. Counting messages alone let a tail ask for 64 events of 1.6 MB.
+ */
+export function tailPullBytes(bus: Bus): number {
+  return bus.nc.info?.max_payload ?? 1024 * 1024;
+}
 /**
  * Idle heartbeat of a tail's pull requests. Two missed in a row (about 2 s) end the
  * consumer and the tail makes a new one. nats.js would instead keep asking the server
@@ -57,7 +70,7 @@ const MAX_FAILURES = 5;
  * pull consumer (no acks, in memory, dropped by the server 30 s after a crashed
  * gateway stops pulling), read as an iterator, so the next pull goes out only when the
  * reader has taken what came before: a slow reader holds at most about TAIL_BUFFER
- * messages. (nats.js's ordered consumer refills as messages arrive, whatever the reader
+ * messages and twice `pullBytes` (see tailPullBytes). (nats.js's ordered consumer refills as messages arrive, whatever the reader
  * does, so a slow gRPC client would pile events up in memory.) On a gap in the delivery
  * sequence, or when the consumer fails (the server restarted and forgot it), the tail
  * creates a new one from the sequence after the last message read.
@@ -66,7 +79,7 @@ const MAX_FAILURES = 5;
  * NATS cannot be reached; the iteration throws UNAVAILABLE after MAX_FAILURES failures
  * in a row.
  */
-export async function openEventTail(bus: Bus, subject: string, start: TailStart): Promise<EventTail> {
+export async function openEventTail(bus: Bus, subject: string, start: TailStart, pullBytes = tailPullBytes(bus)): Promise<EventTail> {
   if (!bus.connected) throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");
   let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
   let stopped = false;
@@ -95,7 +108,8 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart)
     });
     // Short pull requests: after a leader change or a server restart, the tail notices
     // within seconds (missed heartbeats), not nats.js's default 30.
-    const messages = await consumer.consume({ max_messages: TAIL_BUFFER, expires: 5_000, idle_heartbeat: HEARTBEAT_MS, abort_on_missing_resource: true });
+    // Pulls are bounded in bytes (and, by nats.js, to TAIL_BUFFER messages).
+    const messages = await consumer.consume({ max_bytes: pullBytes, expires: 5_000, idle_heartbeat: HEARTBEAT_MS, abort_on_missing_resource: true });
     void watchHeartbeats(messages);
     return { consumer, messages };
   };

@@ -1,8 +1,13 @@
 import {
   DEFAULT_WEBHOOK_LIMITS,
+  ErrorCode,
+  GatewayError,
   ValidationError,
   chatOfRefusedBody,
   invalidDlqSubject,
+  maxStoredBytes,
+  validateEvent,
+  withoutParsedCopies,
   type WebhookLimits,
   eventId,
   instantFromMillis,
@@ -49,6 +54,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export interface IngestHooks {
   /** Bounds on a body beyond its size. @default DEFAULT_WEBHOOK_LIMITS */
   limits?: WebhookLimits;
+  /**
+   * Largest body (GATEWAY_BODY_LIMIT). The webhook refuses more before reading it; this
+   * holds gRPC Publish to the same bound. @default unbounded
+   */
+  bodyLimitBytes?: number;
   /** An invalid body was stored in ENGAGE_DLQ. */
   onDeadLetter?(): void;
   /**
@@ -62,7 +72,10 @@ const lenient = new TextDecoder("utf-8");
 
 export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now: () => number = Date.now): Ingest {
   const limits = hooks.limits ?? DEFAULT_WEBHOOK_LIMITS;
-  async function deadLetter(raw: Uint8Array, origin: Origin, err: ValidationError): Promise<never> {
+  const bodyLimit = hooks.bodyLimitBytes ?? Infinity;
+  const tooLarge = (what: string, size: number, limit: number): GatewayError =>
+    new GatewayError(ErrorCode.PayloadTooLarge, `${what} is ${size} bytes, larger than the limit of ${limit} bytes (GATEWAY_BODY_LIMIT)`);
+  async function deadLetter(raw: Uint8Array, origin: Origin, err: GatewayError): Promise<never> {
     // The chat id, when readable, ends the subject: erasure finds the letter by it.
     const ids = chatOfRefusedBody(lenient.decode(raw));
     await Promise.all([
@@ -82,14 +95,15 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
     throw err;
   }
 
-  async function store(event: Event): Promise<Stored> {
-    if (!hooks.noteChat || event.destinationId === "") return publisher.publishEvent(event);
-    const [stored] = await Promise.all([publisher.publishEvent(event), hooks.noteChat(event.tenant, event.destinationId, event.chatId)]);
+  async function store(event: Event, data?: Uint8Array): Promise<Stored> {
+    if (!hooks.noteChat || event.destinationId === "") return publisher.publishEvent(event, data);
+    const [stored] = await Promise.all([publisher.publishEvent(event, data), hooks.noteChat(event.tenant, event.destinationId, event.chatId)]);
     return stored;
   }
 
   return {
     async ingestJson(raw, origin) {
+      if (raw.length > bodyLimit) throw tooLarge("the body", raw.length, bodyLimit);
       const receivedAt = instantFromMillis(now());
       let body: unknown;
       let text: string;
@@ -118,14 +132,29 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
         if (err instanceof ValidationError) return deadLetter(raw, origin, err);
         throw err;
       }
-      const stored = await store(event);
+      // The stored size is bounded by maxStoredBytes: past it, the parsed copies of
+      // unknown fields are left to raw_json, so a body under the limit always fits.
+      let data = Event.encode(event).finish();
+      if (data.length > maxStoredBytes(raw.length)) {
+        event = withoutParsedCopies(event);
+        data = Event.encode(event).finish();
+      }
+      let stored: Stored;
+      try {
+        stored = await store(event, data);
+      } catch (err) {
+        // An authenticated body NATS cannot take (a max_payload below the documented
+        // minimum) is kept whole before the refusal, so it is never lost.
+        if (err instanceof GatewayError && err.code === ErrorCode.PayloadTooLarge) return deadLetter(raw, origin, err);
+        throw err;
+      }
       return accepted(event, stored);
     },
 
     async ingestEvent(input, origin) {
-      for (const [field, value] of [["event.chat_id", input.chatId], ["event.type_name", input.typeName], ["event.channel_name", input.channelName]] as const) {
-        if (value.trim() === "") throw new ValidationError(field, "is required");
-      }
+      validateEvent(input, limits);
+      const size = Event.encode(input).finish().length;
+      if (size > maxStoredBytes(bodyLimit)) throw tooLarge("the event", size, maxStoredBytes(bodyLimit));
       const event: Event = {
         ...input,
         type: eventTypeOf(input.typeName),

@@ -1,6 +1,6 @@
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from "nats";
 import { Event } from "../gen/engage/events/v1/events";
-import { ErrorCode, GatewayError, dedupeKey, escapeToken, nameToken, subjectOf } from "../domain";
+import { ErrorCode, GatewayError, dedupeKey, escapeToken, isTraceparent, nameToken, subjectOf } from "../domain";
 import type { Bus } from "./connection";
 import { createTurnBatch } from "./turn-batch";
 
@@ -28,8 +28,11 @@ export const HEADER = {
 } as const;
 
 export interface Publisher {
-  /** Stores an event; resolves after the JetStream PubAck. Throws `unavailable` when NATS is down or slow. */
-  publishEvent(event: Event): Promise<Stored>;
+  /**
+   * Stores an event; resolves after the JetStream PubAck. Throws `unavailable` when NATS is down or slow.
+   * @param data the event already encoded, when the caller had to encode it anyway
+   */
+  publishEvent(event: Event, data?: Uint8Array): Promise<Stored>;
   /** Stores a message in the DLQ stream; same guarantees. */
   publishRaw(subject: string, data: Uint8Array, msgId: string, hdrs: Record<string, string>): Promise<Stored>;
 }
@@ -47,12 +50,7 @@ export interface PublisherOptions {
 /** Room kept for headers and the subject under max_payload. */
 const HEADROOM = 4096;
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** True for a well-formed W3C traceparent header value. */
-export function isTraceparent(v: string): boolean {
-  return TRACEPARENT.test(v);
-}
+export { isTraceparent };
 
 /**
  * Publishes with `Nats-Msg-Id`, so JetStream drops retries within the duplicate window.
@@ -104,13 +102,13 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
   }
 
   return {
-    publishEvent(event) {
+    publishEvent(event, encoded) {
       // Fresh headers: append, which skips set()'s search for an existing key.
       const h = natsHeaders();
       h.append(HEADER.eventType, nameToken(event.typeName));
       h.append(HEADER.chatId, escapeToken(event.chatId));
       if (event.traceparent) h.append(HEADER.traceparent, event.traceparent);
-      const data = Event.encode(event).finish();
+      const data = encoded ?? Event.encode(event).finish();
       return publish(subjectOf(event, o.partitions), data, dedupeKey(event.tenant, event.id), h);
     },
     publishRaw(subject, data, msgId, hdrs) {

@@ -8,6 +8,7 @@ export const ErrorCode = {
   Unauthenticated: "unauthenticated",
   PermissionDenied: "permission_denied",
   NotFound: "not_found",
+  MethodNotAllowed: "method_not_allowed",
   FailedPrecondition: "failed_precondition",
   PayloadTooLarge: "payload_too_large",
   ResourceExhausted: "resource_exhausted",

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ConsumeOpen, EventFilter } from "../gen/engage/gateway/v1/gateway";
 import { ValidationError } from "./errors";
 import { compileFilter } from "./event-filter";
@@ -90,4 +91,29 @@ export function groupConflict(existing: GroupSpec, wanted: GroupSpec): string | 
     return `group ${existing.name} exists with unordered=${existing.unordered}; that is fixed when the group is created`;
   }
   return undefined;
+}
+
+/**
+ * The name a group has inside the gateway (NATS consumers, leases, metrics, dead
+ * letters), given the tenants of the API key that names it. Group names are scoped by
+ * tenant: two tenants' bots may both call their group "bots" and get two groups, and
+ * one tenant cannot take a name from another. A key for all tenants (`*`) uses names as
+ * given; a key for one tenant gets `<tenant>=<name>`; a key for several,
+ * `=<hash of the tenant set>=<name>`. `=` is in no tenant or group name, so the mapping
+ * cannot make two scopes meet.
+ */
+export function scopedGroupName(name: string, tenants: "*" | ReadonlySet<string>): string {
+  return tenants === "*" ? name : `${groupScope(tenants)}=${name}`;
+}
+
+/** The name a client gave, from the gateway's name (`scopedGroupName` undone). */
+export function clientGroupName(internal: string, tenants: "*" | ReadonlySet<string>): string {
+  if (tenants === "*") return internal;
+  const prefix = `${groupScope(tenants)}=`;
+  return internal.startsWith(prefix) ? internal.slice(prefix.length) : internal;
+}
+
+function groupScope(tenants: ReadonlySet<string>): string {
+  const sorted = [...tenants].sort();
+  return sorted.length === 1 ? sorted[0] : `=${createHash("sha256").update(sorted.join(",")).digest("hex").slice(0, 16)}`;
 }

@@ -11,3 +11,5 @@ export * from "./group-spec";
 export * from "./start-position";
 export * from "./limits";
 export * from "./chat-subjects";
+export * from "./echo";
+export * from "./validate-event";

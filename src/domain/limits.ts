@@ -59,3 +59,18 @@ function pathText(path: (string | number)[]): string {
   for (const k of path) p = typeof k === "number" ? `${p}[${k}]` : p === "body" ? k : `${p}.${k}`;
   return p;
 }
+
+/**
+ * Most bytes a stored event may take for a body of `bodyBytes`: twice the body plus
+ * 64 KiB. A stored event holds the body itself (`raw_json`) and its parsed form; the
+ * typed fields are never larger than the JSON they came from, but `extra` as
+ * google.protobuf.Struct can be (each array element costs about 11 bytes against 2 in
+ * JSON). Past this bound the gateway stores the event without its parsed copies of
+ * unknown fields (`withoutParsedCopies`); `raw_json` still holds them.
+ */
+export function maxStoredBytes(bodyBytes: number): number {
+  return 2 * bodyBytes + STORED_SLACK_BYTES;
+}
+
+/** The constant part of `maxStoredBytes`: headers of the event's own fields. */
+export const STORED_SLACK_BYTES = 64 * 1024;

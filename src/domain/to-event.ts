@@ -5,6 +5,7 @@ import type {
   Message,
 } from "../gen/engage/events/v1/events";
 import { channelOf, eventTypeOf, messageTypeOf } from "./enums";
+import "./safe-struct";
 import type { Instant } from "./timestamp";
 import type { JsonObject, WebhookEvent, WebhookMessage } from "./webhook";
 
@@ -113,4 +114,41 @@ function firstString(o: JsonObject, keys: string[]): string {
 
 function nonEmpty(o: JsonObject): JsonObject | undefined {
   return Object.keys(o).length > 0 ? o : undefined;
+}
+
+/**
+ * The event without its parsed copies of what `raw_json` already holds: every `extra`,
+ * an unknown event's payload, and each attachment's `raw`. The gateway stores this form
+ * when the full one would pass `maxStoredBytes` (see limits.ts): a body of 390,000 zeros
+ * in an unknown array is 780 KB of JSON but 5 MB as google.protobuf.Struct, which NATS
+ * would refuse, and the event would be lost. Every typed field stays; nothing Engage sent
+ * is lost, since `raw_json` holds the body byte for byte.
+ */
+export function withoutParsedCopies(e: Event): Event {
+  const p = e.payload;
+  let payload: Event["payload"];
+  switch (p?.$case) {
+    case "chatAssigned":
+      payload = { $case: p.$case, chatAssigned: { ...p.chatAssigned, extra: undefined, messages: p.chatAssigned.messages.map(bareMessage) } };
+      break;
+    case "messageReceived":
+      payload = { $case: p.$case, messageReceived: { ...p.messageReceived, extra: undefined, messages: p.messageReceived.messages.map(bareMessage) } };
+      break;
+    case "chatClosed":
+      payload = { $case: p.$case, chatClosed: { ...p.chatClosed, extra: undefined } };
+      break;
+    default:
+      payload = undefined;
+  }
+  return { ...e, extra: undefined, payload };
+}
+
+function bareMessage(m: Message): Message {
+  return {
+    ...m,
+    extra: undefined,
+    attachments: m.attachments.map((a) => ({ ...a, raw: undefined })),
+    interactiveResponse: m.interactiveResponse && { ...m.interactiveResponse, extra: undefined },
+    wabInteractiveResponse: m.wabInteractiveResponse && { ...m.wabInteractiveResponse, extra: undefined },
+  };
 }

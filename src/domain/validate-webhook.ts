@@ -141,7 +141,7 @@ function own(o: JsonObject, key: string): unknown {
 /** Longest `event_type`, `channel` and `chat_id`: each becomes a NATS subject token. */
 export const MAX_ID_LENGTH = 256;
 // A UTF-16 surrogate without its pair: JSON allows it ("\ud800"), UTF-8 cannot carry it.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function requiredString(o: JsonObject, key: string, parent: string): string {
   const v = own(o, key);
@@ -160,6 +160,9 @@ function optionalString(o: JsonObject, key: string, parent: string): string {
   if (typeof v !== "string") {
     throw new ValidationError(path(parent, key), `expected a string or null, got ${describe(v)}`);
   }
+  // Protobuf strings are UTF-8, which cannot carry a lone surrogate: stored, "X\ud800"
+  // and "X\udbff" would both become "X\uFFFD", one event id for two events.
+  if (LONE_SURROGATE.test(v)) throw new ValidationError(path(parent, key), "must be valid Unicode text (it holds a lone UTF-16 surrogate)");
   return v;
 }
 

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Metadata } from "@grpc/grpc-js";
-import { ErrorCode, GatewayError, ValidationError } from "../domain";
+import { ErrorCode, GatewayError, ValidationError, echo } from "../domain";
 import type { EventFilter } from "../gen/engage/gateway/v1/gateway";
 
 /**
@@ -27,8 +27,11 @@ export interface Principal {
   tenants: "*" | ReadonlySet<string>;
 }
 
-/** Checks a call's key and its right to `rpc`; throws UNAUTHENTICATED or PERMISSION_DENIED. */
-export type Authorize = (metadata: Metadata, rpc: Rpc) => Principal;
+/**
+ * Checks a call's key and its right to `rpc`; throws UNAUTHENTICATED or PERMISSION_DENIED.
+ * `"any"` asks only for a valid key (health and reflection, when not public).
+ */
+export type Authorize = (metadata: Metadata, rpc: Rpc | "any") => Principal;
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
 
@@ -42,7 +45,8 @@ export function createAuthorize(keys: ApiKey[] | undefined): Authorize {
   const entries = keys.map((k) => ({ ...k, digest: digest(k.key) }));
   return (metadata, rpc) => {
     const header = metadata.get("authorization")[0];
-    const m = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    // Only HTTP whitespace (SP, HTAB) around the key: the key is compared byte for byte.
+    const m = typeof header === "string" ? /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header) : null;
     if (!m) {
       throw new GatewayError(ErrorCode.Unauthenticated, "missing API key: send `authorization: Bearer <key>` metadata");
     }
@@ -50,7 +54,7 @@ export function createAuthorize(keys: ApiKey[] | undefined): Authorize {
     let found: (typeof entries)[number] | undefined;
     for (const e of entries) if (timingSafeEqual(d, e.digest)) found = e;
     if (!found) throw new GatewayError(ErrorCode.Unauthenticated, "unknown API key");
-    if (found.rpcs !== "*" && !found.rpcs.includes(rpc)) {
+    if (rpc !== "any" && found.rpcs !== "*" && !found.rpcs.includes(rpc)) {
       throw new GatewayError(ErrorCode.PermissionDenied, `API key ${found.name} may not call ${rpc}`);
     }
     return { name: found.name, tenants: found.tenants === "*" ? "*" : new Set(found.tenants) };
@@ -60,7 +64,7 @@ export function createAuthorize(keys: ApiKey[] | undefined): Authorize {
 /** Throws PERMISSION_DENIED unless the principal may act for `tenant`. */
 export function checkTenant(p: Principal, tenant: string, field = "tenant"): void {
   if (p.tenants !== "*" && !p.tenants.has(tenant)) {
-    throw new GatewayError(ErrorCode.PermissionDenied, `API key ${p.name} may not use tenant ${JSON.stringify(tenant)}`, field);
+    throw new GatewayError(ErrorCode.PermissionDenied, `API key ${p.name} may not use tenant ${echo(tenant)}`, field);
   }
 }
 

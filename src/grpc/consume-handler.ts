@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { GroupManager, MemberHandle, SettleResult } from "../bus";
-import { ErrorCode, GatewayError, ValidationError, groupSpecOf } from "../domain";
+import { ErrorCode, GatewayError, ValidationError, echo, groupSpecOf, scopedGroupName } from "../domain";
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
@@ -79,7 +79,10 @@ export function createConsumeHandler(d: ConsumeDeps) {
           opening = true;
           const principal = d.authorize(call.metadata, "consume");
           const open = { ...r.open, filter: scopeFilter(principal, r.open.filter, "open.filter") };
-          const spec = groupSpecOf(open, d.partitions, d.maxInFlight);
+          const checked = groupSpecOf(open, d.partitions, d.maxInFlight);
+          // Scoped by the key's tenants: another tenant's group of the same name is
+          // another group (see scopedGroupName).
+          const spec = { ...checked, group: { ...checked.group, name: scopedGroupName(checked.group.name, principal.tenants) } };
           call.once("close", d.quota.acquire(principal.name));
           group = spec.group.name;
           counters = { delivered: d.metrics.groupDeliveries.labels({ group }), acked: d.metrics.groupAcks.labels({ group }) };
@@ -97,7 +100,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
               if (ended) return void m.leave();
               member = m;
               // Opened goes out before any delivery, and acks are accepted from here on.
-              write({ $case: "opened", opened: { group: spec.group.name, memberId: m.id } });
+              write({ $case: "opened", opened: { group: checked.group.name, memberId: m.id } });
               m.activate();
             },
             (err) => fail(GatewayError.from(err, ErrorCode.Unavailable)),
@@ -111,7 +114,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
         if (outcome === "unknown") {
           throw new GatewayError(
             ErrorCode.InvalidArgument,
-            `unknown delivery id ${JSON.stringify(idOf(r))}: it was never delivered to this member, or it was already settled`,
+            `unknown delivery id ${echo(idOf(r))}: it was never delivered to this member, or it was already settled`,
             "delivery_id",
           );
         }

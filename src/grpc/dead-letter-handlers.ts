@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type { DeadLetters } from "../bus";
-import { ValidationError } from "../domain";
+import { ValidationError, clientGroupName, scopedGroupName } from "../domain";
 import type {
   ListDeadLettersRequest,
   ListDeadLettersResponse,
@@ -25,7 +25,7 @@ export function createListDeadLettersHandler(dl: DeadLetters, authorize: Authori
       if (r.tenant) checkTenant(principal, r.tenant);
       if (r.limit > MAX_DLQ_PAGE) throw new ValidationError("limit", `must be at most ${MAX_DLQ_PAGE}`);
       const page = await dl.list({
-        group: r.group || undefined,
+        group: r.group ? scopedGroupName(r.group, principal.tenants) : undefined,
         tenant: r.tenant || undefined,
         tenants: principal.tenants === "*" ? undefined : principal.tenants,
         startSequence: r.startSequence,
@@ -35,7 +35,7 @@ export function createListDeadLettersHandler(dl: DeadLetters, authorize: Authori
         deadLetters: page.entries.map((e) => ({
           sequence: e.sequence,
           kind: e.kind,
-          group: e.group,
+          group: clientGroupName(e.group, principal.tenants),
           tenant: e.tenant,
           reason: e.reason,
           attempts: e.attempts,
@@ -62,7 +62,7 @@ export function createReplayDeadLetterHandler(dl: DeadLetters, partitions: numbe
       const req = assertDecoded(call.request);
       if (req.sequence < 1) throw new ValidationError("sequence", "must be at least 1");
       const r = await dl.replay(req.sequence, partitions, (tenant) => checkTenant(principal, tenant, "sequence"));
-      callback(null, { group: r.group, sequence: r.sequence });
+      callback(null, { group: clientGroupName(r.group, principal.tenants), sequence: r.sequence });
     } catch (err) {
       callback(toServiceError(err));
     }

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -7,7 +7,9 @@ import type { Logger } from "pino";
 import type { Bus, Erasure, GroupManager, Ingest } from "../bus";
 import type { Metrics } from "../metrics";
 import { EventGatewayService } from "../gen/engage/gateway/v1/gateway";
-import { createAuthorize, type ApiKey } from "./api-keys";
+import { createAuthorize, type ApiKey, type Authorize } from "./api-keys";
+import { toServiceError } from "./grpc-status";
+import { createTailBudget } from "./tail-budget";
 import { createConsumeHandler } from "./consume-handler";
 import { withSafeDecode } from "./safe-decode";
 import { withPreEncodedResponses } from "./pre-encoded";
@@ -39,6 +41,11 @@ export interface GrpcServerOptions {
   maxInFlight: number;
   /** Erases chats (Erase). */
   erasure: Erasure;
+  /** Byte budgets of Subscribe tails, per API key and in all. */
+  tailBytesPerKey: number;
+  tailBytes: number;
+  /** Health and reflection answer without an API key. @default true */
+  publicHealth?: boolean;
   /** Server TLS; with `clientCa`, clients must present a certificate it signed (mTLS). */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -55,14 +62,18 @@ export interface GrpcServer {
 
 /** The gRPC server: EventGateway, grpc.health.v1 and server reflection. */
 export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
-  const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
+  const authorize = createAuthorize(o.apiKeys);
+  const server = new Server({
+    "grpc.keepalive_permit_without_calls": 1,
+    interceptors: o.publicHealth === false ? [requireKeyFor(INFO_SERVICES, authorize)] : [],
+  });
   const streams = createStreamRegistry();
   const logger = o.logger.child({ component: "grpc" });
-  const authorize = createAuthorize(o.apiKeys);
+  const tailBudget = createTailBudget({ perKeyBytes: o.tailBytesPerKey, totalBytes: o.tailBytes });
   const quota = createStreamQuota(o.maxStreamsPerKey);
   const guard = { authorize, quota, metrics: o.metrics, streams, logger, partitions: o.partitions };
   server.addService(withPreEncodedResponses(withSafeDecode(EventGatewayService)), {
-    subscribe: createSubscribeHandler({ ...guard, bus: o.bus }),
+    subscribe: createSubscribeHandler({ ...guard, bus: o.bus, tailBudget }),
     consume: createConsumeHandler({ ...guard, groups: o.groups, maxInFlight: o.maxInFlight }),
     publish: createPublishHandler(o.ingest, authorize),
     listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters, authorize),
@@ -109,4 +120,33 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
 function credentialsOf(tls: GrpcServerOptions["tls"]): ServerCredentials {
   if (!tls) return ServerCredentials.createInsecure();
   return ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.clientCa));
+}
+
+/** grpc.health.v1 and server reflection (v1 and v1alpha). */
+const INFO_SERVICES = /^\/grpc\.(health\.v1\.Health|reflection\.v1(alpha)?\.ServerReflection)\//;
+
+/**
+ * Asks the calls whose path matches for a valid API key (any scope) before they reach
+ * their handler: the health and reflection services come from libraries, so the check
+ * sits in front of them rather than in them.
+ */
+function requireKeyFor(paths: RegExp, authorize: Authorize): ServerInterceptor {
+  return (method, call) => {
+    if (!paths.test(method.path)) return new ServerInterceptingCall(call);
+    return new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, pass) => {
+            try {
+              authorize(metadata, "any");
+            } catch (err) {
+              const e = toServiceError(err);
+              call.sendStatus({ code: e.code!, details: e.details!, metadata: e.metadata! });
+              return;
+            }
+            pass(metadata);
+          },
+        }),
+    });
+  };
 }

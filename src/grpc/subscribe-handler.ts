@@ -1,6 +1,7 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { EVENTS_STREAM, openEventTail, type Bus } from "../bus";
+import { EVENTS_STREAM, openEventTail, tailPullBytes, type Bus } from "../bus";
+import type { TailBudget } from "./tail-budget";
 import { ErrorCode, GatewayError } from "../domain";
 import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
@@ -21,6 +22,8 @@ export interface SubscribeDeps {
   quota: StreamQuota;
   metrics: Metrics;
   bus: Bus;
+  /** Byte budgets the tail's pulls are reserved from. */
+  tailBudget: TailBudget;
   partitions: number;
   streams: StreamRegistry;
   logger: Logger;
@@ -42,6 +45,10 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       const req = assertDecoded(call.request);
       const plan = planSubscribe({ ...req, filter: scopeFilter(principal, req.filter, "filter") }, d.partitions);
       call.once("close", d.quota.acquire(principal.name));
+      // Each stream reserves its pull size, so its key's slow readers hold at most the
+      // key's byte budget, whatever their events weigh.
+      const pullBytes = tailPullBytes(d.bus);
+      call.once("close", d.tailBudget.acquire(principal.name, pullBytes));
       // Registered before the consumer exists, so a shutdown while it is being made
       // still ends this call (with UNAVAILABLE) instead of waiting for it.
       let ended = false;
@@ -54,19 +61,26 @@ export function createSubscribeHandler(d: SubscribeDeps) {
       // stop_at_end: the end is the stream's last sequence now; a tail caught up when
       // nothing matching is pending, or when the next event came after the end.
       const lastSeq = req.stopAtEnd ? await lastSequence(d.bus) : Infinity;
-      tail = await openEventTail(d.bus, plan.filter.subject, plan.start);
+      tail = await openEventTail(d.bus, plan.filter.subject, plan.start, pullBytes);
       const t = tail;
       if (ended || call.cancelled || call.writableEnded) return t.stop();
       if (t.pendingAtOpen === 0 && lastSeq !== Infinity) return finish(call, t);
       d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
       streaming = true;
+      // Bytes handed to grpc-js and not yet taken by HTTP/2. The stream's own backpressure
+      // counts messages (16 before write() says wait), which for 1.6 MB events is 25 MB
+      // per stream; this holds it to the pull size in bytes as well.
+      const outgoing = createByteGate(pullBytes);
       for await (const item of t) {
         if (call.cancelled || call.destroyed) break;
         if (item.sequence > lastSeq) return finish(call, t);
         if (!item.replayFor && (plan.filter.bySubject || plan.filter.matches(item.event))) {
           // The stored bytes go out as they are (see pre-encoded.ts).
           const response = encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
-          if (!call.write(response as unknown as SubscribeResponse)) await waitForDrain(call);
+          const sent = outgoing.add(response.length);
+          const more = call.write(response as unknown as SubscribeResponse, sent);
+          if (!more) await waitForDrain(call);
+          await outgoing.room(call);
         }
         if (lastSeq !== Infinity && (item.pending === 0 || item.sequence >= lastSeq)) return finish(call, t);
       }
@@ -113,4 +127,33 @@ function waitForDrain(call: ServerWritableStream<unknown, unknown>): Promise<voi
     call.on("cancelled", done);
     call.on("close", done);
   });
+}
+
+/** Counts bytes in flight; `room` resolves once they are back under `limit` (or the call ended). */
+function createByteGate(limit: number): { add(bytes: number): () => void; room(call: ServerWritableStream<unknown, unknown>): Promise<void> } {
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  return {
+    add(bytes) {
+      inFlight += bytes;
+      return () => {
+        inFlight -= bytes;
+        if (inFlight <= limit) wake?.();
+      };
+    },
+    room(call) {
+      if (inFlight <= limit || call.cancelled || call.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = (): void => {
+          wake = undefined;
+          call.off("cancelled", done);
+          call.off("close", done);
+          resolve();
+        };
+        wake = done;
+        call.on("cancelled", done);
+        call.on("close", done);
+      });
+    },
+  };
 }

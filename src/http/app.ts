@@ -2,10 +2,10 @@ import Router from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
 import type { Ingest } from "../bus";
-import { ErrorCode, GatewayError } from "../domain";
+import { ErrorCode, GatewayError, boundMessage, echo } from "../domain";
 import { eventTypeLabel, type Metrics } from "../metrics";
 import { errorBody, httpStatusOf } from "./http-status";
-import { checkJsonContentType, readBody } from "./read-body";
+import { checkContentEncoding, checkJsonContentType, isClientAbort, readBody } from "./read-body";
 import type { TokenCheck } from "./webhook-auth";
 
 /** What /readyz reports. */
@@ -35,14 +35,25 @@ export const RETRY_AFTER_SECONDS = 1;
 export const WEBHOOK_PATH = "/v1/engage/events";
 
 interface WebhookState {
+  /** Set by the webhook route itself, so the webhook metrics count every request it saw. */
+  webhook?: boolean;
   tenant?: string;
   eventType?: string;
 }
 
+/**
+ * Methods the router knows; any other is 501. TRACE is listed so that it gets a 405
+ * with `Allow` like the other standard methods (Node hands CONNECT elsewhere).
+ */
+const METHODS = ["HEAD", "OPTIONS", "GET", "PUT", "PATCH", "POST", "DELETE", "TRACE"];
+
 /** The Koa app: the webhook, health, readiness, status and metrics. */
 export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
   const app = new Koa<WebhookState>();
-  const router = new Router<WebhookState>();
+  // One canonical spelling of every path: case-sensitive, no trailing slash. Variants are
+  // 404 before any token is checked, so a brute force has one door, and every attempt
+  // at it is counted in engage_gateway_auth_failures_total.
+  const router = new Router<WebhookState>({ strict: true, sensitive: true, methods: METHODS });
   const log = o.logger.child({ component: "http" });
   // The labelled metric children, kept per label set: resolving labels costs more than
   // counting. Tenants come from configured tokens and event types from a fixed list, so
@@ -68,8 +79,15 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
     const started = process.hrtime.bigint();
     try {
       await next();
+      if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) {
+        // The router's answer (it set `Allow`), as a JSON error like every other.
+        const allow = ctx.response.get("Allow");
+        throw ctx.status === 405
+          ? new GatewayError(ErrorCode.MethodNotAllowed, `${echo(ctx.method)} is not allowed on ${ctx.path}; allowed: ${allow}`)
+          : new GatewayError(ErrorCode.Unimplemented, `method ${echo(ctx.method)} is not implemented; allowed: ${allow || "none"}`);
+      }
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new GatewayError(ErrorCode.NotFound, `no route for ${ctx.method} ${ctx.path}`);
+        throw new GatewayError(ErrorCode.NotFound, `no route for ${echo(ctx.method)} ${echo(ctx.path)}`);
       }
     } catch (err) {
       const e = GatewayError.from(err);
@@ -79,9 +97,9 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
       if (e.code === ErrorCode.Unauthenticated) ctx.set("WWW-Authenticate", 'Bearer realm="engage-gateway"');
       if (e.code === ErrorCode.PayloadTooLarge) ctx.set("Connection", "close");
       if (e.code === ErrorCode.Internal) log.error({ err: e.cause ?? e }, "internal error");
-      else log.info({ status: ctx.status, code: e.code, field: e.field, msg: e.message, tenant: ctx.state.tenant }, "request refused");
+      else log.info({ status: ctx.status, code: e.code, field: e.field, reason: boundMessage(e.message, 256), tenant: ctx.state.tenant }, "request refused");
     } finally {
-      if (ctx.method === "POST" && ctx.path === WEBHOOK_PATH) {
+      if (ctx.state.webhook) {
         if (ctx.status === 401) o.metrics.authFailures.inc({ door: "webhook" });
         const m = webhookMetrics(ctx.status, ctx.state.tenant ?? "unknown", ctx.state.eventType ?? "");
         m.requests.inc();
@@ -91,12 +109,14 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
   });
 
   router.post(WEBHOOK_PATH, async (ctx) => {
+    ctx.state.webhook = true;
     if (o.accepting && !o.accepting()) {
       throw new GatewayError(ErrorCode.Unavailable, "the gateway is shutting down; retry later");
     }
     const tenant = o.checkToken(ctx.req.headers);
     ctx.state.tenant = tenant;
     checkJsonContentType(ctx.get("content-type") || undefined);
+    checkContentEncoding(ctx.get("content-encoding") || undefined);
     const raw = await readBody(ctx.req, o.bodyLimitBytes);
     const traceparent = ctx.get("traceparent") || undefined;
     const accepted = await o.ingest.ingestJson(raw, { tenant, traceparent });
@@ -147,6 +167,13 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
   });
 
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
+  // Errors the middleware above did not answer (a response stream that failed after the
+  // headers): logged as JSON by the gateway's logger, not printed by Koa to stderr.
+  app.silent = true;
+  app.on("error", (err: Error & { code?: string }) => {
+    if (isClientAbort(err)) log.info({ code: err.code }, "the client went away");
+    else log.error({ err }, "internal error after the response began");
+  });
   return app;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError } from "../domain";
+import { ErrorCode, GatewayError, boundMessage } from "../domain";
 
 const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.InvalidArgument]: 400,
@@ -6,6 +6,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.Unauthenticated]: 401,
   [ErrorCode.PermissionDenied]: 403,
   [ErrorCode.NotFound]: 404,
+  [ErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.FailedPrecondition]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.ResourceExhausted]: 429,
@@ -22,5 +23,5 @@ export function httpStatusOf(code: ErrorCode): number {
 
 /** The JSON error body every non-200 answer carries. */
 export function errorBody(err: GatewayError): { error: { code: ErrorCode; message: string; field?: string } } {
-  return { error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } };
+  return { error: { code: err.code, message: boundMessage(err.message), ...(err.field ? { field: boundMessage(err.field, 256) } : {}) } };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { ErrorCode, GatewayError } from "../domain";
+import { ErrorCode, GatewayError, echo } from "../domain";
 
 /**
  * Reads a request body, refusing more than `limit` bytes before buffering them. Plain
@@ -35,10 +35,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       done();
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     };
-    const onError = (err: Error): void => fail(err);
-    // A client that goes away mid-body: no `end` will come.
+    const onError = (err: Error): void => fail(isClientAbort(err) ? clientAborted() : err);
+    // A client that goes away mid-body: no `end` will come. Nothing is wrong with the
+    // gateway, and no one is left to answer: it is logged at info, not as an error.
     const onClose = (): void => {
-      if (!req.complete) fail(Object.assign(new Error("aborted"), { code: "ECONNRESET" }));
+      if (!req.complete) fail(clientAborted());
     };
     req.on("data", onData);
     req.on("end", onEnd);
@@ -54,11 +55,30 @@ export function checkJsonContentType(contentType: string | undefined): void {
   if (!contentType || !JSON_TYPE.test(contentType)) {
     throw new GatewayError(
       ErrorCode.UnsupportedMediaType,
-      `expected Content-Type: application/json, got ${contentType ? JSON.stringify(contentType) : "none"}`,
+      `expected Content-Type: application/json, got ${contentType ? echo(contentType) : "none"}`,
     );
   }
   const charset = /charset\s*=\s*"?([\w-]+)/i.exec(contentType)?.[1];
   if (charset && !/^utf-?8$/i.test(charset)) {
-    throw new GatewayError(ErrorCode.UnsupportedMediaType, `expected charset utf-8, got ${charset}`);
+    throw new GatewayError(ErrorCode.UnsupportedMediaType, `expected charset utf-8, got ${echo(charset)}`);
   }
+}
+
+/** Refuses a body in an encoding the gateway does not decode: it would be read as JSON. */
+export function checkContentEncoding(encoding: string | undefined): void {
+  if (encoding === undefined || /^[ \t]*identity[ \t]*$/i.test(encoding)) return;
+  throw new GatewayError(
+    ErrorCode.UnsupportedMediaType,
+    `Content-Encoding ${echo(encoding)} is not supported: send the JSON body uncompressed`,
+  );
+}
+
+/** A connection the client reset or closed mid-request. */
+export function isClientAbort(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === "ECONNRESET" || code === "ECONNABORTED" || code === "EPIPE" || code === "ERR_STREAM_PREMATURE_CLOSE" || (err as Error)?.message === "aborted";
+}
+
+function clientAborted(): GatewayError {
+  return new GatewayError(ErrorCode.InvalidArgument, "the client closed the connection before the body ended");
 }

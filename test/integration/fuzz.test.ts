@@ -9,7 +9,10 @@ import {
   type ConsumeOpen,
   type SubscribeRequest,
 } from "../../src/gen/engage/gateway/v1/gateway";
+import { gzipSync } from "node:zlib";
 import { startTestGateway, TOKEN, type TestGateway } from "../helpers/gateway";
+import { sample as metricSample, scrape } from "../helpers/metrics";
+import { rawRequest, requestBytes } from "../helpers/raw-http";
 import { startTestNats, type TestNats } from "../helpers/nats-server";
 
 /**
@@ -18,6 +21,7 @@ import { startTestNats, type TestNats } from "../helpers/nats-server";
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_601);
 const HTTP_CASES = 10_000;
+const SHAPE_CASES = 600;
 const GRPC_CASES = 400;
 const BATCH = 16;
 const MAX_STRING = 2048;
@@ -293,6 +297,67 @@ const httpCase: fc.Arbitrary<HttpCase> = fc.oneof(
   { weight: 1, arbitrary: badHeaders },
 );
 
+/**
+ * The request around a valid body, mutated: method, path, the token's header bytes
+ * (non-ASCII whitespace included), Content-Type and Content-Encoding. `ok` says whether
+ * the gateway must take it (200): only POST, the canonical path (a query string is not
+ * part of it), the exact token with at most HTTP whitespace around it, JSON, no encoding.
+ */
+interface ShapeCase {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  ok: boolean;
+  /** A method Node's parser itself refuses (400 before any handler). */
+  label: string;
+}
+
+const OWS = ["", " ", "\t"];
+const NOT_OWS = ["\xa0", "\x85", "\xe2\x80\xa8", "\xc2\xa0", "\x0b", "\x0c", "\x00", "\x1f", "x"];
+const shapeCase: fc.Arbitrary<ShapeCase> = fc
+  .record({
+    event: validEvent,
+    method: fc.oneof({ weight: 6, arbitrary: fc.constant("POST") }, { weight: 3, arbitrary: fc.constantFrom("GET", "PUT", "PATCH", "DELETE", "HEAD", "TRACE", "post", "Post", "PROPFIND", "M-SEARCH", "FOO", "PURGE") }),
+    path: fc.oneof(
+      { weight: 6, arbitrary: fc.constant("/v1/engage/events") },
+      { weight: 1, arbitrary: fc.constantFrom("/v1/engage/events?x=1", "/v1/engage/events?") },
+      { weight: 3, arbitrary: fc.constantFrom("/V1/ENGAGE/EVENTS", "/v1/engage/events/", "//v1/engage/events", "/v1/engage/%65vents", "/v1/engage/events%00", "/v1/engage/./events", "/v1/engage/events/..", "*", `/${"a".repeat(6000)}`, "/v1/engage/events;x") },
+    ),
+    header: fc.constantFrom("authorization", "x-gateway-token"),
+    scheme: fc.oneof({ weight: 5, arbitrary: fc.constant("Bearer") }, { weight: 1, arbitrary: fc.constantFrom("bearer", "BEARER", "Basic", "Token") }),
+    before: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...OWS) }, { weight: 1, arbitrary: fc.constantFrom(...NOT_OWS) }),
+    after: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...OWS) }, { weight: 1, arbitrary: fc.constantFrom(...NOT_OWS) }),
+    contentType: fc.oneof({ weight: 5, arbitrary: fc.constant("application/json") }, { weight: 1, arbitrary: fc.constantFrom("application/json; charset=utf-8", "application/vnd.engage+json", "text/plain", "application/json; charset=latin1") }),
+    encoding: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.constantFrom("identity", "gzip", "GZIP", "deflate", "br", "identity, gzip", "x-gzip") }),
+  })
+  .map((r) => {
+    const token = `${r.before}${TOKEN}${r.after}`;
+    const headers: Record<string, string> = {
+      [r.header]: r.header === "authorization" ? `${r.scheme} ${token}` : token,
+      "content-type": r.contentType,
+    };
+    if (r.encoding !== undefined) headers["content-encoding"] = r.encoding;
+    const raw = Buffer.from(JSON.stringify(r.event));
+    const ok =
+      r.method === "POST" &&
+      /^\/v1\/engage\/events(\?.*)?$/.test(r.path) &&
+      (r.header === "x-gateway-token" || r.scheme.toLowerCase() === "bearer") &&
+      OWS.includes(r.before) &&
+      OWS.includes(r.after) &&
+      !r.contentType.includes("text/plain") &&
+      !r.contentType.includes("latin1") &&
+      (r.encoding === undefined || r.encoding === "identity");
+    return {
+      method: r.method,
+      path: r.path,
+      headers,
+      body: r.encoding?.toLowerCase().includes("gzip") ? gzipSync(raw) : raw,
+      ok,
+      label: `${r.method} ${r.path.slice(0, 40)} ${r.header}=${JSON.stringify(headers[r.header].replace(TOKEN, "<token>"))} ${r.contentType} ${r.encoding ?? "-"}`,
+    };
+  });
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
@@ -343,6 +408,52 @@ const parseForCompare = (b: Uint8Array): unknown => {
   if (t.charCodeAt(0) === 0xfeff) t = t.slice(1);
   return JSON.parse(t, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? `<${v}>` : v));
 };
+
+const KNOWN = {
+  envelope: ["event_type", "channel", "chat_id", "asset", "destination_id", "thread_id", "browserfingerprint", "subject", "posted_on", "transaction_id", "payload"],
+  "chat.assigned": ["skill", "messages"],
+  "message.received": ["messages"],
+  "chat.closed": ["timestamp", "chat_outcome"],
+  message: ["transid", "type", "text", "attachments", "timestamp", "interactive_response", "wab_interactive_response"],
+  interactive: ["title", "postback"],
+  wab: ["identifier", "title"],
+};
+
+/**
+ * Where an unknown key of the body is not in the stored event's `extra` at its level
+ * (top, payload, message, attachment, interactive responses), or undefined when every one
+ * is. An event stored without parsed copies (over the stored-size bound, 2 x body + 64 KiB)
+ * must have none at any level, `raw_json` keeping them; a body under 8 KB can never get
+ * there (google.protobuf.Struct is at most about 6 times the JSON).
+ */
+function unknownKeysMissing(body: Record<string, unknown>, event: Event, bodyBytes: number): string | undefined {
+  const unknown = (o: unknown, known: string[]): string[] =>
+    o && typeof o === "object" ? Object.keys(o).filter((k) => !known.includes(k)).sort() : [];
+  const keys = (o: object | undefined): string[] => (o ? Object.keys(o).sort() : []);
+  const levels: [string, string[], string[]][] = [["top", unknown(body, KNOWN.envelope), keys(event.extra)]];
+  const type = String(body.event_type).toLowerCase() as keyof typeof KNOWN;
+  const payload = body.payload as Record<string, unknown> | null | undefined;
+  const p = event.payload;
+  if (type === "chat.assigned" || type === "message.received" || type === "chat.closed") {
+    const known = KNOWN[type];
+    const parsed = p?.$case === "chatAssigned" ? p.chatAssigned : p?.$case === "messageReceived" ? p.messageReceived : p?.$case === "chatClosed" ? p.chatClosed : undefined;
+    levels.push(["payload", unknown(payload, known), keys(parsed?.extra)]);
+    const bodyMessages = (payload?.messages ?? []) as Record<string, unknown>[];
+    const messages = parsed && "messages" in parsed ? parsed.messages : [];
+    bodyMessages.forEach((m, i) => {
+      levels.push([`messages[${i}]`, unknown(m, KNOWN.message), keys(messages[i]?.extra)]);
+      ((m.attachments ?? []) as Record<string, unknown>[]).forEach((a, j) => levels.push([`messages[${i}].attachments[${j}]`, keys(a), keys(messages[i]?.attachments[j]?.raw)]));
+      if (m.interactive_response) levels.push([`messages[${i}].interactive_response`, unknown(m.interactive_response, KNOWN.interactive), keys(messages[i]?.interactiveResponse?.extra)]);
+      if (m.wab_interactive_response) levels.push([`messages[${i}].wab_interactive_response`, unknown(m.wab_interactive_response, KNOWN.wab), keys(messages[i]?.wabInteractiveResponse?.extra)]);
+    });
+  } else if (payload) {
+    levels.push(["payload(unknown type)", keys(payload), keys(p?.$case === "unknown" ? p.unknown : undefined)]);
+  }
+  const stripped = levels.every(([, , got]) => got.length === 0);
+  if (stripped && bodyBytes > 8 * 1024) return undefined;
+  for (const [at, want, got] of levels) if (JSON.stringify(want) !== JSON.stringify(got)) return `${at}: body ${JSON.stringify(want)}, extra ${JSON.stringify(got)}`;
+  return undefined;
+}
 
 /** Runs `fn` over `items` in parallel batches of `size`. */
 async function inBatches<T>(items: T[], size: number, fn: (item: T, index: number) => Promise<void>, afterBatch?: () => Promise<void>): Promise<void> {
@@ -440,6 +551,10 @@ describe("fuzzing the webhook and the gRPC API (fast-check, real nats-server)", 
         return fail(c, a, `200 with id ${JSON.stringify(a.body.id)} but sequence ${stored.seq} holds ${JSON.stringify(stored.msgId)}`);
       }
       if (!a.body.duplicate && !Buffer.from(event.rawJson).equals(c.bytes)) fail(c, a, "stored raw_json differs from the body");
+      if (!a.body.duplicate) {
+        const missing = unknownKeysMissing(parseForCompare(c.bytes) as Record<string, unknown>, event, c.bytes.length);
+        if (missing) fail(c, a, `an unknown field is not in extra: ${missing}`);
+      }
       if (a.body.duplicate) {
         try {
           assert.deepEqual(parseForCompare(event.rawJson), parseForCompare(c.bytes));
@@ -461,6 +576,42 @@ describe("fuzzing the webhook and the gRPC API (fast-check, real nats-server)", 
 
     await healthy();
     assert.deepEqual(failures.slice(0, 30), [], `${failures.length} property failures`);
+  });
+
+  it(`answers ${SHAPE_CASES} requests with mutated methods, paths, header bytes and encodings: never a 5xx, a 200 only for the canonical request, every 401 counted`, async function () {
+    this.timeout(60_000);
+    const cases = fc.sample(shapeCase, { numRuns: SHAPE_CASES, seed: SEED });
+    const failuresBefore = metricSample(await scrape(gw.baseUrl), "engage_gateway_auth_failures_total", { door: "webhook" }) ?? 0;
+    const answers = new Array<{ status: number; body: string }>(cases.length);
+    await inBatches(cases, BATCH, async (c, i) => {
+      answers[i] = await rawRequest(gw.httpPort, requestBytes(c.method, c.path, c.headers, c.body), { timeoutMs: 30_000 });
+    }, healthy);
+    const failures: string[] = [];
+    const byStatus = new Map<number, number>();
+    let unauthenticated = 0;
+    for (const [i, c] of cases.entries()) {
+      const a = answers[i];
+      byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);
+      if (a.status === 401) unauthenticated++;
+      const why = (s: string): void => void failures.push(`${s}: ${c.label} -> ${a.status} ${a.body.slice(0, 160)}`);
+      if (c.ok && a.status !== 200) why("expected 200");
+      else if (!c.ok && ![400, 401, 404, 405, 415, 501].includes(a.status)) why("expected a 4xx or 501");
+      if (a.status === 200) {
+        const id = JSON.parse(a.body).id as string;
+        const stored = (await nc.jetstreamManager()).streams.getMessage("ENGAGE_EVENTS", { seq: JSON.parse(a.body).sequence });
+        if (Event.decode((await stored).data).id !== id) why("answered id differs from the stored Event.id");
+      } else if (c.method !== "HEAD") {
+        try {
+          if (typeof JSON.parse(a.body).error.code !== "string") why("a refusal without a JSON error");
+        } catch {
+          why("a refusal without a JSON body");
+        }
+      }
+    }
+    const failuresAfter = metricSample(await scrape(gw.baseUrl), "engage_gateway_auth_failures_total", { door: "webhook" }) ?? 0;
+    console.log(`      fuzz http shapes: ${[...byStatus].sort(([x], [y]) => x - y).map(([s, n]) => `${s}=${n}`).join(" ")}`);
+    assert.equal(failuresAfter - failuresBefore, unauthenticated, "every 401 is counted in engage_gateway_auth_failures_total");
+    assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failures`);
   });
 
   describe("edge cases the generators keep away from (one assertion each)", () => {
@@ -488,8 +639,13 @@ describe("fuzzing the webhook and the gRPC API (fast-check, real nats-server)", 
       await expectEachStored([withTx("EDGE-LF", "EDGE\nLF"), withTx("EDGE-CR", "EDGE\rCR")]);
     });
 
-    it("stores events whose transaction_ids are different lone surrogates", async () => {
-      await expectEachStored([withTx("EDGE-SUR-1", "\udc00").replace("\udc00", "\\udc00"), withTx("EDGE-SUR-2", "\udc01").replace("\udc01", "\\udc01")]);
+    it("refuses transaction_ids with lone surrogates (UTF-8 would merge them into one id), naming the field", async () => {
+      for (const [chat, s] of [["EDGE-SUR-1", "dc00"], ["EDGE-SUR-2", "dc01"], ["EDGE-SUR-3", "d800"]]) {
+        const body = withTx(chat, "X").replace('"transaction_id":"X"', `"transaction_id":"X\\u${s}"`);
+        const a = await send(gw.baseUrl, { kind: "edge", bytes: Buffer.from(body), expect: "invalid" });
+        assert.equal(a.status, 400, `${body}: ${a.status}`);
+        assert.equal(a.body.error.field, "transaction_id");
+      }
     });
 
     it("stores a valid event whose transaction_id is 70,000 characters long", async () => {

@@ -38,6 +38,8 @@ describe("loadConfig", () => {
       bodyLimitBytes: 1024 * 1024,
       publishTimeoutMs: 1000,
       natsStartTimeoutMs: 60_000,
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
       shutdownTimeoutMs: 10_000,
       logLevel: "info",
       logFormat: "auto",
@@ -52,6 +54,9 @@ describe("loadConfig", () => {
         tls: undefined,
         limits: { maxDepth: 32, maxMessages: 100, maxAttachments: 50, maxStringLength: 262_144 },
         maxStreamsPerKey: 32,
+        tailBytesPerKey: 128 * 1024 * 1024,
+        tailBytes: 512 * 1024 * 1024,
+        publicHealth: true,
         maxInFlight: 1024,
       },
     };

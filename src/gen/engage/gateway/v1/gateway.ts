@@ -420,16 +420,22 @@ export interface PublishRequest {
     /**
      * A ready-made Event. `type_name`, `channel_name` and `chat_id` are required; the
      * gateway derives `type` and `channel` from them, sets `tenant` and `received_at`,
-     * and `id` when empty (see Event.id).
+     * and `id` when empty (see Event.id). It is held to the webhook's limits
+     * (GATEWAY_MAX_*; encoded, at most twice GATEWAY_BODY_LIMIT plus 64 KiB).
      */
     { $case: "event"; event: Event }
     | undefined;
   /**
    * The tenant to publish for: 1 to 64 characters from A-Z, a-z, 0-9, `_` and `-`.
-   * Empty means `default`.
+   * Empty means the API key's own tenant when the key has exactly one; otherwise
+   * `default`, which the key must be allowed (PERMISSION_DENIED if not).
    */
   tenant: string;
-  /** A W3C traceparent to carry with the event; optional. Overrides Event.traceparent. */
+  /**
+   * A W3C traceparent to carry with the event; optional. Overrides Event.traceparent.
+   * Malformed (not `00-<32 hex>-<16 hex>-<2 hex>`) is INVALID_ARGUMENT, here and in
+   * Event.traceparent.
+   */
   traceparent: string;
 }
 
