@@ -79,7 +79,7 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
       if (e.code === ErrorCode.Unauthenticated) ctx.set("WWW-Authenticate", 'Bearer realm="engage-gateway"');
       if (e.code === ErrorCode.PayloadTooLarge) ctx.set("Connection", "close");
       if (e.code === ErrorCode.Internal) log.error({ err: e.cause ?? e }, "internal error");
-      else log.info({ status: ctx.status, code: e.code, field: e.field, msg: e.message, tenant: ctx.state.tenant }, "request refused");
+      else log.info({ status: ctx.status, code: e.code, field: e.field, reason: e.message, tenant: ctx.state.tenant }, "request refused");
     } finally {
       if (ctx.method === "POST" && ctx.path === WEBHOOK_PATH) {
         if (ctx.status === 401) o.metrics.authFailures.inc({ door: "webhook" });
