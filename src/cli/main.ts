@@ -35,6 +35,10 @@ function serveHelp(): string {
 }
 
 async function run(argv: string[]): Promise<number> {
+  // grpc-js names an IP address as the TLS server name, which Node flags as deprecated on
+  // every connection (DEP0123); the user can do nothing about it, and it would bury the
+  // CLI's own one-line errors.
+  process.noDeprecation = true;
   const wantsHelp = argv[0] === "--help" || argv[0] === "-h";
   if (wantsHelp) {
     process.stdout.write(`${HELP}\n`);
