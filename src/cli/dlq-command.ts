@@ -93,7 +93,7 @@ export async function dlqCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    process.stderr.write(`engage-gateway dlq: ${describeGrpcError(err as ServiceError, address, access.keyGiven)}\n`);
+    process.stderr.write(`engage-gateway dlq: ${describeGrpcError(err as ServiceError, address, access.keyGiven, access.tls)}\n`);
     return 1;
   } finally {
     client.close();

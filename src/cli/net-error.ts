@@ -5,7 +5,9 @@ import { status, type ServiceError } from "@grpc/grpc-js";
  * A person reading `fetch failed` or grpc-js's `No connection established. Last error: …`
  * cannot tell a stopped gateway from a missing CA; these can.
  */
-export function describeConnectError(address: string, code: string, detail = ""): string {
+export function describeConnectError(address: string, code: string, rawDetail = ""): string {
+  // OpenSSL's reasons run to several lines of source locations; the first says it.
+  const detail = rawDetail.split("\n")[0].replace(/^[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:/, "");
   switch (code) {
     case "ECONNREFUSED":
       return `cannot connect to ${address} (ECONNREFUSED): is the gateway running?`;
@@ -25,6 +27,9 @@ export function describeConnectError(address: string, code: string, detail = "")
     case "TIMEOUT":
       return `no answer from ${address} (timeout): is the gateway overloaded, or the address wrong?`;
     default:
+      if (/CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA/.test(code)) {
+        return `TLS to ${address} failed (${code}): the gateway requires a client certificate its CA signed: give --tls-cert and --tls-key`;
+      }
       if (/CERT|SELF_SIGNED|UNABLE_TO|ALTNAME/.test(code)) {
         return `TLS to ${address} failed (${code}): give --tls-ca the PEM of the CA that signed the gateway's certificate${detail ? ` (${detail})` : ""}`;
       }
@@ -55,7 +60,7 @@ const GRPC_CONNECT_CAUSES: [RegExp, string][] = [
  * never opened, else `<CODE>: <details>` with a hint where one helps. grpc-js appends an
  * empty `Resolution note: ` to connection errors; it never reaches the user.
  */
-export function describeGrpcError(err: ServiceError, address: string, keyGiven: boolean): string {
+export function describeGrpcError(err: ServiceError, address: string, keyGiven: boolean, tls = true): string {
   const name = status[err.code] ?? "ERROR";
   const details = (err.details ?? err.message ?? "").replace(/\.?\s*Resolution note:\s*$/, "").trim();
   if (err.code === status.UNAVAILABLE && isConnectFailure(err)) {
@@ -65,7 +70,10 @@ export function describeGrpcError(err: ServiceError, address: string, keyGiven: 
       const m = re.exec(last);
       if (m) return `${name}: ${describeConnectError(address, code || m[1], code ? last.replace(/^Error:\s*/, "") : "")}`;
     }
-    return `${name}: cannot connect to ${address}: ${last || "no reason given"}`;
+    // grpc-js gives no cause when a plain-text client meets a TLS port.
+    const reason = (last || "no reason given").replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)$/, "");
+    const hint = tls ? "" : " (if the gateway serves TLS, give --tls-ca)";
+    return `${name}: cannot connect to ${address}: ${reason}${hint}`;
   }
   if (err.code === status.UNAUTHENTICATED && !keyGiven) {
     return `${name}: ${details}: pass --api-key or --api-key-file, or set GATEWAY_API_KEY`;

@@ -91,13 +91,13 @@ export async function tailCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
         // unless --wait asks to give it time to start.
         const retry = err.code === status.UNAVAILABLE && (reached || !connectFailure || Date.now() < waitUntil);
         if (!retry) {
-          process.stderr.write(`engage-gateway tail: ${describeGrpcError(err, address, access.keyGiven)}\n`);
+          process.stderr.write(`engage-gateway tail: ${describeGrpcError(err, address, access.keyGiven, access.tls)}\n`);
           return finish(1);
         }
         if (!connectFailure) reached = true;
         if (!noticed) {
           const from = lastSequence > 0 ? `resuming at sequence ${lastSequence + 1}` : "starting again";
-          const why = describeGrpcError(err, address, access.keyGiven);
+          const why = describeGrpcError(err, address, access.keyGiven, access.tls);
           process.stderr.write(`engage-gateway tail: ${reached ? "lost the gateway" : "waiting for the gateway"} (${why}); ${from}\n`);
           noticed = true;
         }
