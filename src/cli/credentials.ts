@@ -18,7 +18,6 @@ export const TLS_OPTIONS: OptionDef[] = [
 export const GRPC_CREDENTIAL_OPTIONS: OptionDef[] = [
   { name: "api-key", help: "gRPC API key (env GATEWAY_API_KEY); prefer --api-key-file: a flag shows in ps" },
   { name: "api-key-file", help: "file holding the gRPC API key (env GATEWAY_API_KEY_FILE)" },
-  { name: "tls", help: "use TLS with the system's trusted CAs (env GATEWAY_CLIENT_TLS=true)", flag: true },
   ...TLS_OPTIONS,
 ];
 
@@ -90,18 +89,17 @@ export interface GrpcAccess {
 
 export function grpcAccess(p: Parsed, env: Env): GrpcAccess {
   const tls = clientTls(p, env);
-  const systemTls = p.values.has("tls") || /^(true|1|yes)$/i.test(env.GATEWAY_CLIENT_TLS ?? "");
   const key = apiKey(p, env);
   // The key travels as plain metadata rather than call credentials: grpc-js sends call
   // credentials only over TLS, and a gateway on loopback may well run without it.
   return {
-    credentials: tls || systemTls ? credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null) : credentials.createInsecure(),
+    credentials: tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure(),
     metadata: () => {
       const m = new Metadata();
       if (key) m.set("authorization", `Bearer ${key}`);
       return m;
     },
-    tls: Boolean(tls || systemTls),
+    tls: Boolean(tls),
     keyGiven: key !== undefined,
   };
 }

@@ -203,12 +203,14 @@ describe("the engage-gateway CLI against a production gateway (API keys, TLS)", 
       assert.match(r.stdout, /^#1 /);
     });
 
-    it("takes the key from --api-key-file", async () => {
+    it("takes the key from --api-key-file, or from the file GATEWAY_API_KEY_FILE names", async () => {
       const file = path.join(mkdtempSync(path.join(tmpdir(), "cli-key-")), "key");
       writeFileSync(file, `${API_KEY}\n`, { mode: 0o600 });
       const r = await cli(["tail", "--grpc", grpc(), "--api-key-file", file, "--tls-ca", certs.caFile, "--all", "--limit", "1"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^#1 /);
+      const e = await cli(["dlq", "list", "--grpc", grpc(), "--tls-ca", certs.caFile], { env: { GATEWAY_API_KEY_FILE: file } });
+      assert.equal(e.code, 0, e.stderr);
     });
 
     it("without a key exits 1 with UNAUTHENTICATED and how to give one", async () => {
