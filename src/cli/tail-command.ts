@@ -96,9 +96,9 @@ export async function tailCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
         }
         if (!connectFailure) reached = true;
         if (!noticed) {
-          const from = lastSequence > 0 ? `resuming at sequence ${lastSequence + 1}` : "starting again";
+          const from = lastSequence > 0 ? `; resuming at sequence ${lastSequence + 1}` : reached ? "; starting again" : "";
           const why = describeGrpcError(err, address, access.keyGiven, access.tls);
-          process.stderr.write(`engage-gateway tail: ${reached ? "lost the gateway" : "waiting for the gateway"} (${why}); ${from}\n`);
+          process.stderr.write(`engage-gateway tail: ${reached ? "lost the gateway" : "waiting for the gateway"} (${why})${from}\n`);
           noticed = true;
         }
         setTimeout(open, backoff(failures++));

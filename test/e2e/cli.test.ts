@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { makeCerts, type TestCerts } from "../helpers/certs";
-import { cli, closedPort, duplicateKeys, lines } from "../helpers/cli";
+import { cli, closedPort, duplicateKeys, lines, startCli } from "../helpers/cli";
 import { FIXTURE_NAMES } from "../helpers/fixtures";
 import { TOKEN } from "../helpers/gateway";
 import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process";
@@ -442,5 +442,32 @@ describe("the engage-gateway CLI against a dev-mode gateway", function () {
     gw = await startGatewayProcess(env, ["--dev"]);
     assert.match(tokenLine(gw) ?? "", /'default' reused;/);
     assert.equal(readFileSync(path.join(dataDir, "dev-token"), "utf8").trim(), token);
+  });
+
+  it("send --wait and tail --wait, started before the gateway (the Quickstart's three terminals), wait for it and then work", async () => {
+    await gw?.stop();
+    const [httpPort, grpcPort] = [await closedPort(), await closedPort()];
+    const freshDir = mkdtempSync(path.join(tmpdir(), "cli-dev-wait-"));
+    const tail = startCli(["tail", "--grpc", `127.0.0.1:${grpcPort}`, "--wait", "60s", "--all", "--type", "chat.closed", "--limit", "1"]);
+    const send = startCli(["send", "--fresh", "--wait", "60s", FIXTURE_FILES[2], "--url", `http://127.0.0.1:${httpPort}`, "--data-dir", freshDir]);
+    try {
+      await waitFor(() => send.stderr().includes("waiting for"), "send to say what it waits for", 20_000);
+      await waitFor(() => tail.stderr().includes("waiting for the gateway"), "tail to say it waits", 20_000);
+      assert.equal(send.child.exitCode, null);
+      assert.equal(tail.child.exitCode, null);
+      gw = await startGatewayProcess(
+        { GATEWAY_NATS_URL: nats.url, GATEWAY_DATA_DIR: freshDir, GATEWAY_HTTP_PORT: String(httpPort), GATEWAY_GRPC_PORT: String(grpcPort) },
+        ["--dev"],
+      );
+      const sent = await send.exited;
+      assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+      assert.match(sent.stdout, /: 200 /);
+      const tailed = await tail.exited;
+      assert.equal(tailed.code, 0, tailed.stderr);
+      assert.match(tailed.stdout, /chat\.closed/);
+    } finally {
+      send.child.kill("SIGKILL");
+      tail.child.kill("SIGKILL");
+    }
   });
 });
