@@ -25,8 +25,11 @@ export function addressOf(url: URL): string {
   return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
 }
 
-/** Parses --url; TLS files only make sense with https. */
-export function gatewayUrl(text: string, tls: ClientTls | undefined): URL {
+/**
+ * Parses --url. TLS flags with an http:// URL are a mistake worth saying; TLS files from
+ * the environment are simply not used for http://, so one shell can reach both kinds.
+ */
+export function gatewayUrl(text: string, tlsFlags: boolean): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -34,7 +37,7 @@ export function gatewayUrl(text: string, tls: ClientTls | undefined): URL {
     throw new UsageError(`--url must be a URL such as http://127.0.0.1:8080, got ${JSON.stringify(text)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url must start with http:// or https://, got ${text}`);
-  if (tls && url.protocol !== "https:") throw new UsageError("--tls-ca, --tls-cert and --tls-key need an https:// --url");
+  if (tlsFlags && url.protocol !== "https:") throw new UsageError("--tls-ca, --tls-cert and --tls-key need an https:// --url");
   return url;
 }
 

@@ -30,8 +30,8 @@ export async function sendCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     return 0;
   }
   if (p.positionals.length === 0) throw new UsageError("send needs a file, or - for stdin");
-  const tls = clientTls(p, env);
-  const base = gatewayUrl(value(p, OPTIONS, "url")!, tls);
+  const base = gatewayUrl(value(p, OPTIONS, "url")!, TLS_OPTIONS.some((o) => p.values.has(o.name)));
+  const tls = base.protocol === "https:" ? clientTls(p, env) : undefined;
   const url = new URL(`${base.href.replace(/\/$/, "")}/v1/engage/events`);
   const attempts = Number(value(p, OPTIONS, "attempts"));
   if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError("--attempts must be a whole number of at least 1");

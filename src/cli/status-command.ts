@@ -27,8 +27,8 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     return 0;
   }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument ${p.positionals[0]}`);
-  const tls = clientTls(p, env);
-  const base = gatewayUrl(value(p, OPTIONS, "url")!, tls);
+  const base = gatewayUrl(value(p, OPTIONS, "url")!, TLS_OPTIONS.some((o) => p.values.has(o.name)));
+  const tls = base.protocol === "https:" ? clientTls(p, env) : undefined;
   const url = new URL(`${base.href.replace(/\/$/, "")}/status`);
   let status: Status;
   try {

@@ -143,10 +143,14 @@ describe("the engage-gateway CLI against a production gateway (API keys, TLS)", 
       assert.match(r.stdout, new RegExp(`: error TLS to 127\\.0\\.0\\.1:${gw.httpPort} failed \\([A-Z_]+\\): give --tls-ca`));
     });
 
-    it("refuses TLS files with an http:// URL (exit 2)", async () => {
+    it("refuses TLS flags with an http:// URL (exit 2), but leaves GATEWAY_CLIENT_TLS_CA unused for http://", async () => {
       const r = await cli(["send", FIXTURE_FILES[0], "--url", "http://127.0.0.1:1", "--token", TOKEN, "--tls-ca", certs.caFile]);
       assert.equal(r.code, 2);
       assert.equal(r.stderr, "engage-gateway: --tls-ca, --tls-cert and --tls-key need an https:// --url\n");
+      const port = await closedPort();
+      const env = await cli(["status", "--url", `http://127.0.0.1:${port}`], { env: { GATEWAY_CLIENT_TLS_CA: certs.caFile } });
+      assert.equal(env.code, 1);
+      assert.match(env.stderr, /\(ECONNREFUSED\): is the gateway running\?/);
     });
 
     it("reads the body from stdin with - and prints the 400 for an invalid body, exiting 1", async () => {
