@@ -4,8 +4,8 @@
 setup:
 	@bash scripts/setup.sh
 
-run: setup
-	npm run build
+# `build` compiles only when a source is newer than the last build (scripts/setup.sh).
+run: build
 	node dist/cli/main.js serve --dev
 
 test: setup
@@ -17,8 +17,8 @@ generate: setup
 lint: setup
 	npm run lint
 
-build: setup
-	npm run build
+build:
+	@bash scripts/setup.sh build
 
 clean:
 	rm -rf dist build data
@@ -34,12 +34,14 @@ clients: setup
 check-proto: setup
 	@bash scripts/check-proto.sh
 
-# Quickstart helpers, against `make run` on this machine.
+# Quickstart helpers, against `make run` on this machine. Both wait up to 2 minutes for
+# the gateway, so the three Quickstart terminals may be started together; `send --fresh`
+# gives each fixture a new transaction_id, so every `make send` stores three new events.
 send: build
-	node dist/cli/main.js send test/fixtures/chat.assigned.json test/fixtures/message.received.json test/fixtures/chat.closed.json
+	node dist/cli/main.js send --fresh --wait 2m test/fixtures/chat.assigned.json test/fixtures/message.received.json test/fixtures/chat.closed.json
 
 tail: build
-	node dist/cli/main.js tail --all
+	node dist/cli/main.js tail --all --wait 2m
 
 # A three-node JetStream cluster on loopback (data in data/cluster/);
 # `bash scripts/nats-cluster.sh stop|status` stops it or shows it.

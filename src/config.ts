@@ -289,11 +289,20 @@ function list(v: string): string[] {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "500ms", "30s", "10m", "2h", "7d", or a bare number of milliseconds. */
+/**
+ * "500ms", "30s", "10m", "2h" or "7d"; "0" alone may go without a unit. Any other bare
+ * number is refused: `GATEWAY_PUBLISH_TIMEOUT=5` would otherwise be read as 5 ms, when
+ * the person who wrote it almost surely meant seconds.
+ */
 export function duration(v: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  const text = v.trim();
+  if (text === "0") return 0;
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    throw new ConfigError(`${name} must be a duration with a unit (ms, s, m, h or d), such as ${text}s or ${text}ms, got ${JSON.stringify(v)}`);
+  }
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text);
   if (!m) throw new ConfigError(`${name} must be a duration such as 500ms, 30s, 10m, 2h or 7d, got ${JSON.stringify(v)}`);
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "ms"]);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]]);
 }
 
 const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 };

@@ -54,9 +54,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   }
   const tokens = new Map(config.webhookTokens);
   if (tokens.size === 0 && config.dev) {
-    const token = loadOrCreateDevToken(config.dataDir);
+    const { token, created } = loadOrCreateDevToken(config.dataDir);
     tokens.set(token, "default");
-    logger.warn({ tokenFile: devTokenPath(config.dataDir) }, "dev mode: webhook token for tenant 'default' generated; never use dev mode in production");
+    logger.warn(
+      { tokenFile: devTokenPath(config.dataDir) },
+      `dev mode: webhook token for tenant 'default' ${created ? "generated" : "reused"}; never use dev mode in production`,
+    );
     process.stderr.write(`\n  dev webhook token (tenant "default"): ${token}\n\n`);
   }
 

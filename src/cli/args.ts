@@ -58,14 +58,30 @@ export function value(p: Parsed, defs: OptionDef[], name: string): string | unde
   return p.values.get(name)?.[0] ?? defs.find((d) => d.name === name)?.default;
 }
 
+/**
+ * Two columns, the second starting where the longest first column ends, up to `maxLeft`
+ * characters: a longer first column puts its text on the next line, so one long flag
+ * does not push every description off the screen, nor run into its own.
+ */
+export function columns(rows: [left: string, right: string][], maxLeft = 34): string[] {
+  const width = Math.min(Math.max(...rows.map(([l]) => l.length)), maxLeft) + 2;
+  return rows.flatMap(([l, r]) => (l.length + 2 > width ? [l, `${"".padEnd(width)}${r}`] : [`${l.padEnd(width)}${r}`]));
+}
+
 export function usage(command: string, synopsis: string, defs: OptionDef[]): string {
-  const lines = [`usage: engage-gateway ${command} ${synopsis}`.trimEnd(), "", "options:"];
-  const width = Math.max(...defs.map((d) => d.name.length + (d.flag ? 0 : 8))) + 6;
-  for (const d of defs) {
-    const left = `  --${d.name}${d.flag ? "" : " <value>"}`;
+  const rows: [string, string][] = defs.map((d) => {
     const def = d.default !== undefined && d.default !== "" ? ` (default: ${d.default})` : "";
-    lines.push(`${left.padEnd(width)}${d.help}${def}${d.repeat ? " (repeatable)" : ""}`);
-  }
-  lines.push(`  ${"--help".padEnd(width - 2)}show this help`);
-  return lines.join("\n");
+    return [`  --${d.name}${d.flag ? "" : " <value>"}`, `${d.help}${def}${d.repeat ? " (repeatable)" : ""}`];
+  });
+  rows.push(["  --help", "show this help"]);
+  return [`usage: engage-gateway ${command} ${synopsis}`.trimEnd(), "", "options:", ...columns(rows)].join("\n");
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `30s`, `2m`, `1h` for a CLI option; a bare number is refused, as in the gateway's own options. */
+export function durationOption(v: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
+  if (!m) throw new UsageError(`--${name} must be a duration with a unit (ms, s, m or h), such as 30s or 2m, got ${JSON.stringify(v)}`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]]);
 }

@@ -1,14 +1,17 @@
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import { formatInstant } from "../domain";
 import {
+  DeadLetter,
   EventGatewayClient,
-  type DeadLetter,
   type ListDeadLettersRequest,
   type ListDeadLettersResponse,
   type ReplayDeadLetterRequest,
   type ReplayDeadLetterResponse,
 } from "../gen/engage/gateway/v1/gateway";
 import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { GRPC_CREDENTIAL_OPTIONS, grpcAccess } from "./credentials";
+import { describeGrpcError } from "./net-error";
+import { protoJson } from "./proto-json";
 
 const OPTIONS: OptionDef[] = [
   { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
@@ -16,26 +19,40 @@ const OPTIONS: OptionDef[] = [
   { name: "tenant", help: "list: only this tenant's" },
   { name: "from", help: "list: first ENGAGE_DLQ sequence", default: "1" },
   { name: "limit", help: "list: most entries", default: "100" },
-  { name: "json", help: "list, show: one JSON object per entry", flag: true },
+  { name: "json", help: "list, show: one JSON object per entry (protobuf JSON mapping)", flag: true },
+  ...GRPC_CREDENTIAL_OPTIONS,
 ];
 
 export const DLQ_HELP =
   usage("dlq", "list | show <sequence> | replay <sequence>", OPTIONS) +
-  "\n\nlist: dead letters, oldest first. show: one, with its event. replay: deliver a group's dead letter to that group again.";
+  "\n\nlist: dead letters, oldest first. show: one, with its event and raw body. replay: deliver a group's dead letter to that group again.";
+
+/** How long a dlq call may take, connection included. */
+const DEADLINE_MS = 15_000;
 
 /** `dlq list|show|replay`: wraps ListDeadLetters and ReplayDeadLetter. */
-export async function dlqCommand(argv: string[]): Promise<number> {
+export async function dlqCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const p = parseArgs(argv, OPTIONS);
   if (p.help) {
     process.stdout.write(`${DLQ_HELP}\n`);
     return 0;
   }
   const [action, arg] = p.positionals;
-  const client = new EventGatewayClient(value(p, OPTIONS, "grpc")!, credentials.createInsecure());
+  if (!["list", "show", "replay"].includes(action)) {
+    throw new UsageError(`dlq needs list, show <sequence> or replay <sequence>${action ? `, not ${action}` : ""}`);
+  }
+  const address = value(p, OPTIONS, "grpc")!;
+  const access = grpcAccess(p, env);
+  const client = new EventGatewayClient(address, access.credentials);
+  const deadline = (): { deadline: Date } => ({ deadline: new Date(Date.now() + DEADLINE_MS) });
   const list = (req: ListDeadLettersRequest): Promise<ListDeadLettersResponse> =>
-    new Promise((resolve, reject) => client.listDeadLetters(req, (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) =>
+      client.listDeadLetters(req, access.metadata(), deadline(), (err, res) => (err ? reject(err) : resolve(res))),
+    );
   const replay = (req: ReplayDeadLetterRequest): Promise<ReplayDeadLetterResponse> =>
-    new Promise((resolve, reject) => client.replayDeadLetter(req, (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) =>
+      client.replayDeadLetter(req, access.metadata(), deadline(), (err, res) => (err ? reject(err) : resolve(res))),
+    );
   const json = p.values.has("json");
   try {
     switch (action) {
@@ -46,7 +63,7 @@ export async function dlqCommand(argv: string[]): Promise<number> {
           startSequence: wholeNumber(value(p, OPTIONS, "from")!, "--from"),
           limit: wholeNumber(value(p, OPTIONS, "limit")!, "--limit"),
         });
-        for (const d of res.deadLetters) process.stdout.write(`${json ? JSON.stringify(toJson(d)) : line(d)}\n`);
+        for (const d of res.deadLetters) process.stdout.write(`${json ? JSON.stringify(protoJson(DeadLetter, d)) : line(d)}\n`);
         if (res.nextSequence) process.stderr.write(`more: --from ${res.nextSequence}\n`);
         return 0;
       }
@@ -58,21 +75,25 @@ export async function dlqCommand(argv: string[]): Promise<number> {
           process.stderr.write(`engage-gateway dlq: NOT_FOUND: no dead letter at ENGAGE_DLQ sequence ${seq}\n`);
           return 1;
         }
-        process.stdout.write(`${JSON.stringify(toJson(d), null, json ? 0 : 2)}\n`);
+        const entry = protoJson(DeadLetter, d);
+        if (json) {
+          process.stdout.write(`${JSON.stringify(entry)}\n`);
+        } else {
+          // For a person: the entry, then the refused body as text rather than base64.
+          process.stdout.write(`${JSON.stringify(entry, null, 2)}\n`);
+          if (d.raw.length > 0) process.stdout.write(`\nraw body:\n${Buffer.from(d.raw).toString("utf8")}\n`);
+        }
         return 0;
       }
-      case "replay": {
+      default: {
         const res = await replay({ sequence: wholeNumber(arg, "the sequence") });
         process.stdout.write(`replayed to group ${res.group} as ENGAGE_EVENTS sequence ${res.sequence}\n`);
         return 0;
       }
-      default:
-        throw new UsageError(`dlq needs list, show <sequence> or replay <sequence>${action ? `, not ${action}` : ""}`);
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    const e = err as ServiceError;
-    process.stderr.write(`engage-gateway dlq: ${status[e.code] ?? "ERROR"}: ${e.details ?? e.message}\n`);
+    process.stderr.write(`engage-gateway dlq: ${describeGrpcError(err as ServiceError, address, access.keyGiven, access.tls)}\n`);
     return 1;
   } finally {
     client.close();
@@ -88,19 +109,4 @@ function line(d: DeadLetter): string {
   const at = d.deadAt ? formatInstant(d.deadAt) : "-";
   const who = d.kind === "group" ? `group=${d.group} seq=${d.originalSequence} attempts=${d.attempts} chat=${d.event?.chatId}` : "invalid body";
   return `#${d.sequence} ${at} ${d.tenant} ${who}: ${d.reason}`;
-}
-
-function toJson(d: DeadLetter): Record<string, unknown> {
-  return {
-    sequence: d.sequence,
-    kind: d.kind,
-    group: d.group,
-    tenant: d.tenant,
-    reason: d.reason,
-    attempts: d.attempts,
-    original_sequence: d.originalSequence,
-    dead_at: d.deadAt ? formatInstant(d.deadAt) : undefined,
-    event: d.event ? { id: d.event.id, type_name: d.event.typeName, chat_id: d.event.chatId } : undefined,
-    raw: d.raw.length ? Buffer.from(d.raw).toString("utf8") : undefined,
-  };
 }

@@ -1,9 +1,12 @@
 import type { GroupStatus, StreamStatus } from "../bus";
 import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { clientTls, TLS_OPTIONS } from "./credentials";
+import { gatewayUrl, NetworkError, request } from "./http-client";
 
 const OPTIONS: OptionDef[] = [
-  { name: "url", help: "gateway base URL", default: "http://127.0.0.1:8080" },
+  { name: "url", help: "gateway base URL (https:// when the gateway serves TLS)", default: "http://127.0.0.1:8080" },
   { name: "json", help: "print the raw JSON", flag: true },
+  ...TLS_OPTIONS,
 ];
 
 export const STATUS_HELP =
@@ -17,21 +20,30 @@ interface Status {
 }
 
 /** `status`: what GET /status says, for a person. */
-export async function statusCommand(argv: string[]): Promise<number> {
+export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const p = parseArgs(argv, OPTIONS);
   if (p.help) {
     process.stdout.write(`${STATUS_HELP}\n`);
     return 0;
   }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument ${p.positionals[0]}`);
-  const url = `${value(p, OPTIONS, "url")!.replace(/\/$/, "")}/status`;
+  const base = gatewayUrl(value(p, OPTIONS, "url")!, TLS_OPTIONS.some((o) => p.values.has(o.name)));
+  const tls = base.protocol === "https:" ? clientTls(p, env) : undefined;
+  const url = new URL(`${base.href.replace(/\/$/, "")}/status`);
   let status: Status;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    status = (await res.json()) as Status;
-    if (!("checks" in status)) throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(status).slice(0, 200)}`);
+    const res = await request(url, { method: "GET", tls, timeoutMs: 5000 });
+    try {
+      status = JSON.parse(res.body) as Status;
+    } catch {
+      throw new Error(`${url.href} answered ${res.status} with something that is not JSON: ${res.body.slice(0, 200)}`);
+    }
+    if (typeof status !== "object" || status === null || !("checks" in status)) {
+      throw new Error(`${url.href} answered ${res.status} without a status: ${res.body.slice(0, 200)}`);
+    }
   } catch (err) {
-    process.stderr.write(`engage-gateway status: cannot read ${url}: ${(err as Error).message}\n`);
+    const why = err instanceof NetworkError ? err.message : (err as Error).message;
+    process.stderr.write(`engage-gateway status: ${why}\n`);
     return 1;
   }
   if (p.values.has("json")) {

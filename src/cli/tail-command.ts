@@ -1,68 +1,129 @@
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { channelOf, eventTypeOf, formatInstant, parseDateTime, type Instant } from "../domain";
-import { Event } from "../gen/engage/events/v1/events";
-import { EventGatewayClient, StartPosition, type SubscribeRequest, type SubscribeResponse } from "../gen/engage/gateway/v1/gateway";
-import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { channelName, channelOf, eventTypeName, eventTypeOf, formatInstant, parseDateTime, type Instant } from "../domain";
+import { Channel, EventType } from "../gen/engage/events/v1/events";
+import { EventGatewayClient, StartPosition, SubscribeResponse, type SubscribeRequest } from "../gen/engage/gateway/v1/gateway";
+import { durationOption, parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { GRPC_CREDENTIAL_OPTIONS, grpcAccess } from "./credentials";
+import { describeGrpcError, isConnectFailure } from "./net-error";
+import { protoJson } from "./proto-json";
 
 const OPTIONS: OptionDef[] = [
   { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
   { name: "all", help: "start with every retained event", flag: true },
   { name: "from-sequence", help: "start at this stream sequence" },
   { name: "since", help: "start at this time (RFC 3339)" },
-  { name: "type", help: "event type, e.g. message.received", repeat: true },
+  { name: "type", help: "event type: chat.assigned, message.received or chat.closed", repeat: true },
   { name: "channel", help: "channel, e.g. whatsapp", repeat: true },
   { name: "tenant", help: "tenant", repeat: true },
   { name: "asset", help: "channel asset id", repeat: true },
   { name: "chat", help: "chat id", repeat: true },
   { name: "limit", help: "exit after this many events" },
-  { name: "json", help: "print one JSON object per event", flag: true },
+  { name: "json", help: "print one JSON object per event (protobuf JSON mapping)", flag: true },
+  { name: "wait", help: "keep trying this long (e.g. 2m) while the gateway is not up yet", default: "0s" },
+  ...GRPC_CREDENTIAL_OPTIONS,
 ];
 
-export const TAIL_HELP = usage("tail", "", OPTIONS) +
-  "\n\nStreams events from the gateway (Subscribe). New events only, unless a start is given.";
+export const TAIL_HELP =
+  usage("tail", "", OPTIONS) +
+  "\n\nStreams events from the gateway (Subscribe). New events only, unless a start is given.\n" +
+  "When the gateway goes away (a restart), tail says so on stderr and resumes after the last\n" +
+  "sequence it printed, so nothing is skipped and nothing printed twice.";
 
-/** `tail`: print events as they arrive. Resolves with the exit code. */
-export async function tailCommand(argv: string[]): Promise<number> {
+/** How long to wait before reconnecting: from 250 ms, doubling, at most 5 s. */
+const backoff = (failures: number): number => Math.min(250 * 2 ** failures, 5000);
+
+/** `tail`: print events as they arrive, across gateway restarts. Resolves with the exit code. */
+export async function tailCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const p = parseArgs(argv, OPTIONS);
   if (p.help) {
     process.stdout.write(`${TAIL_HELP}\n`);
     return 0;
   }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument ${p.positionals[0]}`);
-  const req = requestOf(p.values);
+  const first = requestOf(p.values);
   const limitText = value(p, OPTIONS, "limit");
   const limit = limitText === undefined ? Infinity : Number(limitText);
   if (!(Number.isInteger(limit) && limit >= 1) && limit !== Infinity) throw new UsageError("--limit must be a whole number of at least 1");
+  const waitUntil = Date.now() + durationOption(value(p, OPTIONS, "wait")!, "wait");
   const json = p.values.has("json");
-  const client = new EventGatewayClient(value(p, OPTIONS, "grpc")!, credentials.createInsecure());
-  const stream = client.subscribe(req);
+  const address = value(p, OPTIONS, "grpc")!;
+  const access = grpcAccess(p, env);
+  // grpc-js backs off up to 2 minutes between connection attempts; a restarted gateway
+  // should be found again within seconds.
+  const client = new EventGatewayClient(address, access.credentials, {
+    "grpc.initial_reconnect_backoff_ms": 250,
+    "grpc.max_reconnect_backoff_ms": 2000,
+  });
+
   let seen = 0;
+  let lastSequence = 0;
+  let reached = false;
+  let failures = 0;
+  let noticed = false;
   return new Promise((resolve) => {
-    stream.on("data", (r: SubscribeResponse) => {
-      process.stdout.write(`${json ? toJsonLine(r) : toLine(r)}\n`);
-      if (++seen >= limit) {
-        stream.cancel();
-        client.close();
-        resolve(0);
-      }
-    });
-    stream.on("error", (err: ServiceError) => {
-      if (err.code === status.CANCELLED) return;
-      process.stderr.write(`engage-gateway tail: ${status[err.code]}: ${err.details}\n`);
+    const finish = (code: number, stream?: ClientReadableStream<SubscribeResponse>): void => {
+      stream?.cancel();
       client.close();
-      resolve(1);
-    });
+      resolve(code);
+    };
+    const open = (): void => {
+      // After a break, resume right after the last event printed: no gap, no repeat.
+      const req: SubscribeRequest =
+        lastSequence > 0 ? { ...first, start: StartPosition.START_POSITION_SEQUENCE, startSequence: lastSequence + 1, startTime: undefined } : first;
+      const stream = client.subscribe(req, access.metadata());
+      stream.on("metadata", () => (reached = true));
+      stream.on("data", (r: SubscribeResponse) => {
+        reached = true;
+        failures = 0;
+        if (noticed) {
+          process.stderr.write(`engage-gateway tail: reconnected to ${address}\n`);
+          noticed = false;
+        }
+        lastSequence = r.sequence;
+        process.stdout.write(`${json ? toJsonLine(r) : toLine(r)}\n`);
+        if (++seen >= limit) finish(0, stream);
+      });
+      stream.on("error", (err: ServiceError) => {
+        if (err.code === status.CANCELLED) return;
+        const connectFailure = isConnectFailure(err);
+        // A gateway that ended the call, or went away under it, is restarting: follow it.
+        // A gateway never reached is a wrong address or a stopped gateway: say so at once,
+        // unless --wait asks to give it time to start.
+        const retry = err.code === status.UNAVAILABLE && (reached || !connectFailure || Date.now() < waitUntil);
+        if (!retry) {
+          process.stderr.write(`engage-gateway tail: ${describeGrpcError(err, address, access.keyGiven, access.tls)}\n`);
+          return finish(1);
+        }
+        if (!connectFailure) reached = true;
+        if (!noticed) {
+          const from = lastSequence > 0 ? `; resuming at sequence ${lastSequence + 1}` : reached ? "; starting again" : "";
+          const why = describeGrpcError(err, address, access.keyGiven, access.tls);
+          process.stderr.write(`engage-gateway tail: ${reached ? "lost the gateway" : "waiting for the gateway"} (${why})${from}\n`);
+          noticed = true;
+        }
+        setTimeout(open, backoff(failures++));
+      });
+    };
+    open();
   });
 }
+
+const KNOWN_TYPES = Object.values(EventType).flatMap((t) => (typeof t === "number" && eventTypeName(t) ? [eventTypeName(t)!] : []));
+const KNOWN_CHANNELS = Object.values(Channel).flatMap((c) => (typeof c === "number" && channelName(c) ? [channelName(c)!] : []));
 
 function requestOf(v: Map<string, string[]>): SubscribeRequest {
   const req: SubscribeRequest = {
     filter: {
-      types: [],
-      typeNames: v.get("type") ?? [],
+      // A misspelt type would match nothing and the tail would wait forever: refuse it.
+      types: (v.get("type") ?? []).map((t) => {
+        const type = eventTypeOf(t);
+        if (type === EventType.EVENT_TYPE_UNSPECIFIED) throw new UsageError(`unknown event type ${t} (known: ${KNOWN_TYPES.join(", ")})`);
+        return type;
+      }),
+      typeNames: [],
       channels: (v.get("channel") ?? []).map((c) => {
         const ch = channelOf(c);
-        if (ch === 0) throw new UsageError(`unknown channel ${c}`);
+        if (ch === Channel.CHANNEL_UNSPECIFIED) throw new UsageError(`unknown channel ${c} (known: ${KNOWN_CHANNELS.join(", ")})`);
         return ch;
       }),
       tenants: v.get("tenant") ?? [],
@@ -109,7 +170,7 @@ export function toLine(r: SubscribeResponse): string {
   return `#${r.sequence} ${when(r.publishedAt)} ${e.tenant} ${e.typeName}${known} ${e.channelName} ${e.chatId} ${detail}`.trimEnd();
 }
 
+/** The SubscribeResponse in the protobuf JSON mapping, without the event's raw body (it is the webhook as sent). */
 export function toJsonLine(r: SubscribeResponse): string {
-  const e = Event.toJSON({ ...r.event!, rawJson: Buffer.alloc(0) }) as Record<string, unknown>;
-  return JSON.stringify({ sequence: r.sequence, published_at: when(r.publishedAt), event: e });
+  return JSON.stringify(protoJson(SubscribeResponse, { ...r, event: r.event && { ...r.event, rawJson: Buffer.alloc(0) } }));
 }

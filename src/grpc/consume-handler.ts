@@ -23,10 +23,18 @@ export interface ConsumeDeps {
   logger: Logger;
 }
 
+/** What a member hears when the gateway shuts down: it has no cursor to resume from, only a group to rejoin. */
+export const CONSUME_SHUTDOWN_DETAILS =
+  "the gateway is shutting down; open Consume again (on this or another gateway) to rejoin the group: deliveries not acknowledged will be redelivered";
+
 /**
  * Consume: one group member per call. The first message must be `open`; then acks, naks,
  * terms and in-progress marks by delivery id. The member leaves when the call ends, and
  * its unacked deliveries go to the other members at once.
+ *
+ * A client that half-closes (ends its side of the call) can send no more acks, so it
+ * leaves the group the same way, and the call ends with OK. That holds from the first
+ * instant: `open` then half-close is a valid call that gets `opened` and then OK.
  */
 export function createConsumeHandler(d: ConsumeDeps) {
   return (call: ServerDuplexStream<ConsumeRequest, ConsumeResponse>): void => {
@@ -53,17 +61,25 @@ export function createConsumeHandler(d: ConsumeDeps) {
     const write = (r: ConsumeResponse["response"]): void => {
       if (!ended && !call.cancelled && !call.writableEnded) call.write({ response: r });
     };
-    d.streams.add(call, () => {
-      ended = true;
-      leave();
-    });
+    d.streams.add(
+      call,
+      () => {
+        ended = true;
+        leave();
+      },
+      CONSUME_SHUTDOWN_DETAILS,
+    );
     call.on("cancelled", () => {
       ended = true;
       leave();
     });
     call.on("error", () => leave());
+    let halfClosed = false;
     call.on("end", () => {
-      if (!member && !ended) return fail(new ValidationError("request", "the call ended before an open request"));
+      if (!member && !opening && !ended) return fail(new ValidationError("request", "the call ended before an open request"));
+      halfClosed = true;
+      // Still joining: the join's answer ends the call (after `opened`).
+      if (!member && !ended) return;
       ended = true;
       leave();
       if (!call.writableEnded) call.end();
@@ -98,6 +114,14 @@ export function createConsumeHandler(d: ConsumeDeps) {
           }).then(
             (m) => {
               if (ended) return void m.leave();
+              if (halfClosed) {
+                // The open was valid; tell the client so, then leave before any delivery.
+                write({ $case: "opened", opened: { group: spec.group.name, memberId: m.id } });
+                ended = true;
+                void m.leave().catch((err) => d.logger.warn({ err }, "leaving the group failed"));
+                if (!call.writableEnded) call.end();
+                return;
+              }
               member = m;
               // Opened goes out before any delivery, and acks are accepted from here on.
               write({ $case: "opened", opened: { group: checked.group.name, memberId: m.id } });

@@ -8,17 +8,18 @@ interface OpenStream {
 
 /** The open streams, so shutdown can end each with a status that says what to do. */
 export interface StreamRegistry {
-  add(call: OpenStream & EventEmitter, onEnd?: () => void): () => void;
+  /** `details`, when given, replaces closeAll's: what to do next depends on the RPC. */
+  add(call: OpenStream & EventEmitter, onEnd?: () => void, details?: string): () => void;
   readonly size: number;
-  /** Ends every open stream with UNAVAILABLE and `details`. */
+  /** Ends every open stream with UNAVAILABLE and `details` (or the stream's own). */
   closeAll(details: string): void;
 }
 
 export function createStreamRegistry(): StreamRegistry {
-  const open = new Map<OpenStream, (() => void) | undefined>();
+  const open = new Map<OpenStream, { onEnd?: () => void; details?: string }>();
   return {
-    add(call, onEnd) {
-      open.set(call, onEnd);
+    add(call, onEnd, details) {
+      open.set(call, { onEnd, details });
       const remove = (): void => void open.delete(call);
       call.once("close", remove);
       call.once("finish", remove);
@@ -28,10 +29,10 @@ export function createStreamRegistry(): StreamRegistry {
       return open.size;
     },
     closeAll(details) {
-      for (const [call, onEnd] of [...open]) {
+      for (const [call, own] of [...open]) {
         open.delete(call);
-        onEnd?.();
-        call.emit("error", { code: status.UNAVAILABLE, details });
+        own.onEnd?.();
+        call.emit("error", { code: status.UNAVAILABLE, details: own.details ?? details });
       }
     },
   };

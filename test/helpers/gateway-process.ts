@@ -13,6 +13,8 @@ export interface GatewayProcess {
   natsUrl?: string;
   /** Every log line so far, parsed. */
   logs: Record<string, any>[];
+  /** Every stdout line so far, as written (JSON.parse hides a repeated key). */
+  lines: string[];
   exited: Promise<number | string>;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | string>;
@@ -25,10 +27,12 @@ export async function startGatewayProcess(env: Record<string, string>, args: str
   });
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
   const logs: Record<string, any>[] = [];
+  const lines: string[] = [];
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   const ready = new Promise<Record<string, any>>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
+      lines.push(line);
       try {
         const entry = JSON.parse(line);
         logs.push(entry);
@@ -50,6 +54,7 @@ export async function startGatewayProcess(env: Record<string, string>, args: str
     grpcPort: entry.grpc,
     natsUrl: logs.find((l) => l.msg === "embedded nats-server started")?.url,
     logs,
+    lines,
     exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

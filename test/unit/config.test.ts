@@ -186,7 +186,7 @@ describe("loadConfig", () => {
 describe("duration", () => {
   const cases: [string, number][] = [
     ["500ms", 500], ["30s", 30_000], ["10m", 600_000], ["2h", 7_200_000], ["7d", 604_800_000],
-    ["1500", 1500], ["1.5s", 1500], [" 10m ", 600_000], ["0", 0],
+    ["1h", 3_600_000], ["1.5s", 1500], [" 10m ", 600_000], ["0", 0],
   ];
   for (const [text, ms] of cases) {
     it(`reads "${text}" as ${ms} ms`, () => assert.equal(duration(text, "X"), ms));
@@ -197,4 +197,20 @@ describe("duration", () => {
       assert.throws(() => duration(text, "GATEWAY_X"), (err: unknown) => err instanceof ConfigError && /^GATEWAY_X must be a duration/.test(err.message));
     });
   }
+
+  for (const text of ["5", "1500", "2.5"]) {
+    it(`rejects the bare number "${text}", naming the units to add`, () => {
+      assert.throws(
+        () => duration(text, "GATEWAY_PUBLISH_TIMEOUT"),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message === `GATEWAY_PUBLISH_TIMEOUT must be a duration with a unit (ms, s, m, h or d), such as ${text}s or ${text}ms, got "${text}"`,
+      );
+    });
+  }
+
+  it("refuses GATEWAY_PUBLISH_TIMEOUT=5 at start with that message, not as 5 ms", () => {
+    assert.throws(() => loadConfig({ ...ENV, GATEWAY_PUBLISH_TIMEOUT: "5" }), /GATEWAY_PUBLISH_TIMEOUT must be a duration with a unit/);
+    assert.equal(loadConfig({ ...ENV, GATEWAY_PUBLISH_TIMEOUT: "5s" }).publishTimeoutMs, 5000);
+  });
 });
