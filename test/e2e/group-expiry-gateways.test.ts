@@ -37,7 +37,7 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
     await nats?.cleanup();
   });
 
-  it("deletes each idle group exactly once though both gateways sweep, and leaves no consumer", async () => {
+  it("deletes each idle group exactly once though both gateways sweep, and leaves no consumer or record", async () => {
     const groups = Array.from({ length: 6 }, (_, i) => `expire-${i}`);
     const md = new Metadata();
     md.set("authorization", `Bearer ${KEY}`);
@@ -47,14 +47,14 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
     await Promise.all(members.map((m) => m.opened));
     for (const m of members) m.cancel();
     const jsm = await nc.jetstreamManager();
+    // The record goes last.
     await waitFor(async () => {
-      for await (const c of jsm.consumers.list(EVENTS_STREAM)) if (c.name.startsWith("cg-expire-")) return false;
-      return true;
-    }, "every group's consumers to be deleted", 40_000, 250);
+      const info = await jsm.streams.info("KV_CG_GROUPS", { subjects_filter: "$KV.CG_GROUPS.>" });
+      return Object.keys(info.state.subjects ?? {}).length === 0;
+    }, "every group's record to be deleted", 40_000, 250);
+    for await (const c of jsm.consumers.list(EVENTS_STREAM)) assert.ok(!c.name.startsWith("cg-expire-"), `${c.name} left`);
     const deletions = gateways.flatMap((g) => g.logs.filter((l) => l.msg === "deleting an idle group").map((l) => l.group as string));
     assert.deepEqual(deletions.sort(), groups, "one deletion per group across both gateways");
-    const info = await jsm.streams.info("KV_CG_GROUPS", { subjects_filter: "$KV.CG_GROUPS.>" });
-    assert.deepEqual(Object.keys(info.state.subjects ?? {}), [], "no group record left");
     const failed = gateways.flatMap((g) => g.logs.filter((l) => l.component?.startsWith("group-") && l.level >= 40));
     assert.deepEqual(failed, [], "no sweep or deletion warning");
     for (const c of clients) c.close();
