@@ -104,10 +104,10 @@ export class GroupAdmin {
         return tenant === "*" ? t === "*" : t !== "*" && t.includes(tenant);
       }).length;
       if (count >= this.o.maxPerTenant) {
-        const who = tenant === "*" ? "groups reading every tenant" : `tenant ${tenant}`;
+        const who = tenant === "*" ? `${count} consumer groups read every tenant` : `tenant ${tenant} already has ${count} consumer groups`;
         throw new GatewayError(
           ErrorCode.ResourceExhausted,
-          `${who} already has ${count} consumer groups, the most allowed (GATEWAY_GROUP_MAX_PER_TENANT=${this.o.maxPerTenant}): ` +
+          `${who}, the most allowed (GATEWAY_GROUP_MAX_PER_TENANT=${this.o.maxPerTenant}): ` +
             "delete groups no longer used (DeleteGroup, or `engage-gateway groups delete <name>`) or join an existing group",
           "open.group",
         );

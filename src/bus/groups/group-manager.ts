@@ -74,7 +74,8 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const coordinators = new Map<string, GroupCoordinator>();
   let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry }> | undefined;
   let serial = 0;
-  // This gateway's members per group, to end their calls when the group is deleted.
+  // Every group this gateway has joined, with its members: when the group is deleted,
+  // their calls end and its coordinator goes.
   const local = new Map<string, { createdAtMs: number; sinks: Set<MemberSink> }>();
   const admin = new GroupAdmin({ ...o, maxPerTenant: o.maxGroupsPerTenant });
   const evict = (name: string): void => {
@@ -90,7 +91,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const sweeper = startGroupSweeper({
     ...o,
     admin,
-    local: () => new Map([...local].map(([name, e]) => [name, e.createdAtMs])),
+    local: () => new Map([...local].map(([name, e]) => [name, { createdAtMs: e.createdAtMs, members: e.sinks.size }])),
     evict,
   });
 
@@ -154,7 +155,6 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         leave: () => {
           mine.sinks.delete(sink);
           if (mine.sinks.size === 0 && local.get(group.name) === mine) {
-            local.delete(group.name);
             // The idle expiry counts from here, not from the last sweep.
             void admin.touch(group.name).catch(() => undefined);
           }

@@ -8,9 +8,9 @@ export interface GroupSweeperOptions {
   /** Idle time after which a group is deleted; 0 keeps idle groups forever. */
   idleExpiryMs: number;
   leaseTtlMs: number;
-  /** This gateway's groups with members: name → createdAtMs of the record they joined. */
-  local(): ReadonlyMap<string, number>;
-  /** Ends this gateway's members of a group that was deleted. */
+  /** The groups this gateway joined: the createdAtMs of the record joined, and members now. */
+  local(): ReadonlyMap<string, { createdAtMs: number; members: number }>;
+  /** Ends this gateway's members of a group that was deleted, and forgets the group. */
   evict(group: string): void;
   logger: Logger;
   /** How often local groups are checked for a deletion. @default 1000 */
@@ -38,7 +38,8 @@ export function startGroupSweeper(o: GroupSweeperOptions): { stop(): void } {
   let missing = new Set<string>();
   const checkLocal = async (): Promise<void> => {
     const gone = new Set<string>();
-    for (const [name, createdAtMs] of o.local()) {
+    for (const [name, { createdAtMs, members }] of o.local()) {
+      if (members === 0) continue; // left to the sweep, which reads every record anyway
       const at = await catalog.record(name);
       if (!at && !missing.has(name)) gone.add(name);
       else if (!at || at.record.deletingSinceMs || at.record.createdAtMs !== createdAtMs) o.evict(name);
@@ -50,6 +51,12 @@ export function startGroupSweeper(o: GroupSweeperOptions): { stop(): void } {
     const records = await catalog.records();
     const members = records.length > 0 ? await catalog.members() : new Map();
     const now = Date.now();
+    const byName = new Map(records.map((at) => [at.record.name, at.record]));
+    for (const [name, { createdAtMs, members: connected }] of o.local()) {
+      const r = byName.get(name);
+      // Without members there is no call to cut off by mistake: only the coordinator goes.
+      if (connected === 0 && (!r || r.deletingSinceMs || r.createdAtMs !== createdAtMs)) o.evict(name);
+    }
     for (const at of records) {
       const r = at.record;
       const lastActive = r.lastActiveMs ?? now;
