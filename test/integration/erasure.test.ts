@@ -153,6 +153,14 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     assert.deepEqual([twice.eventsRemoved, twice.deadLettersRemoved], [0, 0]);
   });
 
+  it("stores a refused body under its chat id, or under % when none can be read", async () => {
+    assert.equal((await gw.post({ chat_id: "refused.chat", channel: "LiveChat" })).status, 400);
+    assert.equal((await gw.post('{"chat_id": "x", broken')).status, 400);
+    const subjects = (await readStream(natsUrl.split(",")[0], "ENGAGE_DLQ")).map((m) => m.subject);
+    assert.ok(subjects.includes("engage.dlq.default.invalid.refused%2Echat"), subjects.join(" "));
+    assert.ok(subjects.includes("engage.dlq.default.invalid.%"));
+  });
+
   it("needs the erase scope and the tenant, and a selector", async () => {
     const reader = await failure(erase(gw.client, READER, { chatId: Z }));
     assert.equal(reader.code, status.PERMISSION_DENIED);
