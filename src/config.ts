@@ -1,10 +1,9 @@
 import { ConfigError } from "./config-error";
 import { TENANT_NAME } from "./domain/subject";
-import { readNatsAuth, readNatsTls, type NatsAuth, type NatsTls } from "./nats-config";
+import { readNatsAuth, readNatsTls, type NatsAuth, type NatsTls, type Secret } from "./nats-config";
 import { readStoreKey } from "./store-key-config";
 import { readEntries, readSecurityConfig, SECURITY_OPTIONS, type SecurityConfig } from "./security-config";
 
-import { Secret } from "./nats-config";
 export { Secret, type NatsAuth, type NatsTls } from "./nats-config";
 
 /**

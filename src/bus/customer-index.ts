@@ -1,5 +1,5 @@
 import { nanos, type KV } from "nats";
-import { customerChatKey, customerKeyPrefix, sha256Hex } from "../domain";
+import { customerChatKey, customerKeyPrefix, ErrorCode, GatewayError, sha256Hex } from "../domain";
 import type { Bus } from "./connection";
 
 export const CUSTOMERS_BUCKET = "CUSTOMER_CHATS";
@@ -68,7 +68,12 @@ export async function createCustomerIndex(bus: Bus, o: { replicas: number; maxAg
       const at = written.get(key);
       const now = Date.now();
       if (at !== undefined && now - at < refreshMs) return;
-      await kv.put(key, new TextEncoder().encode(chatId));
+      try {
+        await kv.put(key, new TextEncoder().encode(chatId));
+      } catch (err) {
+        // The event must not be accepted unindexed: Engage retries a 503, and the retry indexes it.
+        throw new GatewayError(ErrorCode.Unavailable, "could not record the chat in the customer index; retry later", undefined, { cause: err });
+      }
       written.delete(key);
       written.set(key, now);
       if (written.size > CUSTOMER_MEMO) written.delete(written.keys().next().value as string);

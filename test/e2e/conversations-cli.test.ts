@@ -54,9 +54,9 @@ function filesContaining(dir: string, text: string): string[] {
 
 /** A conversation: assigned with an earlier message and a button press, a message with an attachment and a choice, closed. */
 function conversation(chatId: string, marker: string): Record<string, any>[] {
-  const assigned = { ...fixture("chat.assigned"), chat_id: chatId, destination_id: CUSTOMER, transaction_id: `${chatId}-a` };
+  const assigned: Record<string, any> = { ...fixture("chat.assigned"), chat_id: chatId, destination_id: CUSTOMER, transaction_id: `${chatId}-a` };
   assigned.payload.messages[0].text = `hello, ${marker}`;
-  const received = { ...fixture("message.received"), chat_id: chatId, destination_id: CUSTOMER, transaction_id: `${chatId}-m` };
+  const received: Record<string, any> = { ...fixture("message.received"), chat_id: chatId, destination_id: CUSTOMER, transaction_id: `${chatId}-m` };
   received.payload.messages[0] = {
     ...received.payload.messages[0],
     type: "text",
@@ -133,13 +133,20 @@ describe("conversations through the built CLI, on the embedded nats-server with 
     gw = await startGatewayProcess(base);
   });
 
-  it("does keep the text in clear without a key (so the check above can fail)", async () => {
+  it("keeps the text in clear without a key (so the check above can fail), and encrypts that store once given the key", async () => {
     const plainDir = mkdtempSync(path.join(tmpdir(), "engage-gw-plain-"));
     try {
       const plain = await startGatewayProcess({ ...base, GATEWAY_DATA_DIR: plainDir, GATEWAY_NATS_STORE_KEY_FILE: "" });
       for (const body of conversation("conv-plain", marker)) assert.equal((await postWebhook(`http://127.0.0.1:${plain.httpPort}`, body)).status, 200);
       await plain.stop();
       assert.notDeepEqual(filesContaining(path.join(plainDir, "nats"), marker), []);
+      // With the key, an existing plaintext store is encrypted at start, and keeps its events.
+      const encrypted = await startGatewayProcess({ ...base, GATEWAY_DATA_DIR: plainDir });
+      const r = await cli(["chat", "conv-plain", "--grpc", `127.0.0.1:${encrypted.grpcPort}`, "--key-file", readerKey]);
+      await encrypted.stop();
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.includes(marker));
+      assert.deepEqual(filesContaining(path.join(plainDir, "nats"), marker), []);
     } finally {
       rmSync(plainDir, { recursive: true, force: true });
     }

@@ -27,7 +27,7 @@ const M = {
 };
 
 function marked(chatId: string, type: "chat.assigned" | "message.received" | "chat.closed", n: number): Record<string, any> {
-  const body = { ...fixture(type), chat_id: chatId, destination_id: M.destination, browserfingerprint: M.fingerprint, transaction_id: `${chatId}-${n}` };
+  const body: Record<string, any> = { ...fixture(type), chat_id: chatId, destination_id: M.destination, browserfingerprint: M.fingerprint, transaction_id: `${chatId}-${n}` };
   for (const m of body.payload.messages ?? []) {
     m.text = `${M.text} ${n}`;
     m.attachments = [{ url: M.attachmentUrl, name: M.attachmentName, mime_type: "application/pdf", caption: M.text }];

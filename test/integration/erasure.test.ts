@@ -153,6 +153,29 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     assert.deepEqual([twice.eventsRemoved, twice.deadLettersRemoved], [0, 0]);
   });
 
+  it("does not dead-letter an event that was erased while a member held it", async () => {
+    const W = "held-chat-w";
+    assert.equal((await gw.post(messageBody(W, 1))).status, 200);
+    const m = new TestMember(gw.client, { group: "holds", start: StartPosition.START_POSITION_ALL, filter: { ...NO_FILTER, chatIds: [W] } }, true, bearer(READER));
+    const d = await new Promise<{ deliveryId: string }>((resolve) => m.onDelivery(resolve));
+    assert.equal((await erase(gw.client, ERASER, { chatId: W })).eventsRemoved, 1);
+    m.term(d.deliveryId, "gave up after the erasure");
+    // A marker event after it: once it is delivered, the term has been handled.
+    assert.equal((await gw.post(messageBody(W, 2))).status, 200);
+    await waitFor(() => m.deliveries.some((x) => x.event!.transactionId === `${W}-2`), "the next event of the chat");
+    m.cancel();
+    assert.ok(!mentions(W, await list()), "no dead letter of the erased event");
+    await erase(gw.client, ERASER, { chatId: W });
+  });
+
+  it("stores a refused body under its chat id, or under % when none can be read", async () => {
+    assert.equal((await gw.post({ chat_id: "refused.chat", channel: "LiveChat" })).status, 400);
+    assert.equal((await gw.post('{"chat_id": "x", broken')).status, 400);
+    const subjects = (await readStream(natsUrl.split(",")[0], "ENGAGE_DLQ")).map((m) => m.subject);
+    assert.ok(subjects.includes("engage.dlq.default.invalid.refused%2Echat"), subjects.join(" "));
+    assert.ok(subjects.includes("engage.dlq.default.invalid.%"));
+  });
+
   it("needs the erase scope and the tenant, and a selector", async () => {
     const reader = await failure(erase(gw.client, READER, { chatId: Z }));
     assert.equal(reader.code, status.PERMISSION_DENIED);

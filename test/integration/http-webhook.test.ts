@@ -100,7 +100,7 @@ describe("HTTP webhook POST /v1/engage/events", () => {
     const dlq = await readStream(nats.url, "ENGAGE_DLQ");
     const kept = dlq.find((m) => Buffer.from(m.data).toString() === raw);
     assert.ok(kept, "the raw body is in ENGAGE_DLQ");
-    assert.equal(kept.subject, "engage.dlq.default.invalid");
+    assert.equal(kept.subject, "engage.dlq.default.invalid.BAD-TS", "the chat id ends the subject");
     assert.match(kept.header.get("Gateway-Reason"), /payload\.messages\[0\]\.timestamp/);
   });
 

@@ -13,7 +13,8 @@ import {
 import { Event } from "../../gen/engage/events/v1/events";
 import type { Bus } from "../connection";
 import { HEADER, type Publisher } from "../publisher";
-import { DLQ_STREAM } from "../streams";
+import { DLQ_STREAM, EVENTS_STREAM } from "../streams";
+import { isNoMessage } from "../subject-scan";
 import type { Held } from "./partition-worker";
 
 /**
@@ -51,7 +52,10 @@ export interface DeadLetterQuery {
 export const DLQ_SCAN_LIMIT = 10_000;
 
 export interface DeadLetters {
-  /** Stores a group's dead letter; idempotent per (group, sequence). */
+  /**
+   * Stores a group's dead letter; idempotent per (group, sequence). An event no longer in
+   * ENGAGE_EVENTS (erased while a member held it, or past its age) is not stored.
+   */
   bury(group: string, held: Held, reason: string): Promise<void>;
   list(q: DeadLetterQuery): Promise<{ entries: DeadLetterEntry[]; next: number }>;
   /** Publishes a group dead letter into ENGAGE_EVENTS again, for that group only. */
@@ -67,8 +71,21 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
     }
   };
 
+  /** False only when ENGAGE_EVENTS answers that the sequence is gone (erased, or past its age). */
+  const storedEvent = async (seq: number): Promise<boolean> => {
+    try {
+      await bus.jsm.streams.getMessage(EVENTS_STREAM, { seq });
+      return true;
+    } catch (err) {
+      if (isNoMessage(err)) return false;
+      throw err;
+    }
+  };
+
   return {
     async bury(group, h, reason) {
+      // An event erased while a member held it must not come back as a dead letter.
+      if (!(await storedEvent(h.seq))) return;
       // The chat id ends the subject, so erasure finds a chat's letters by subject.
       await publisher.publishRaw(groupDlqChatSubject(h.event.tenant, group, h.event.chatId), h.msg.data, `dlq:${group}:${h.seq}`, {
         [HEADER.reason]: reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 512),
