@@ -20,8 +20,8 @@ export interface RetryOptions {
  * 2.9 still places a new R1 consumer on any of the stream's peers, the dead one included
  * (it is not marked offline for as long as it stays unreachable), and the create request
  * then goes unanswered; the next attempt is placed again, at random. Likewise a stream
- * whose leader just died answers nothing until a new one is elected. A bad request (4xx
- * other than "not found") is not retried.
+ * whose leader just died answers nothing until a new one is elected. A 4xx answer is
+ * not retried.
  *
  * Throws UNAVAILABLE naming what was tried, how often, and the last error.
  */
@@ -63,11 +63,14 @@ export async function withJetStreamRetry<T>(
   );
 }
 
-/** Timeouts, no responders, 5xx and "not found" (a stream being re-created) are worth another try. */
+/**
+ * Timeouts, no responders and 5xx (JetStream temporarily unavailable) are worth another
+ * try; a 4xx (a bad request, a deleted stream) is the caller's to handle.
+ */
 function isRetryable(err: unknown): boolean {
-  const e = err as { api_error?: { code?: number }; code?: string };
+  const e = err as { api_error?: { code?: number } };
   const status = e.api_error?.code;
-  return status === undefined || status === 404 || status >= 500;
+  return status === undefined || status >= 500;
 }
 
 function pause(ms: number): Promise<void> {
