@@ -190,6 +190,7 @@ function startProbe(nc: NatsConnection, log: Logger, report: (ok: boolean) => vo
   let sentAt = 0; // when the outstanding ping went out; 0 = none
   let ok = true;
   let reconnected = false;
+  let lastTick = Date.now();
   const set = (v: boolean): void => {
     if (v === ok) return;
     ok = v;
@@ -200,6 +201,11 @@ function startProbe(nc: NatsConnection, log: Logger, report: (ok: boolean) => vo
   const tick = (): void => {
     if (nc.isClosed()) return;
     const now = Date.now();
+    // A late tick means this process was blocked (its event loop, or the machine), not
+    // NATS: an answer may be waiting unread in the socket. Judge at the next tick.
+    const late = now - lastTick > PROBE_INTERVAL_MS * 2;
+    lastTick = now;
+    if (late) return;
     if (sentAt === 0) {
       const g = generation;
       sentAt = now;

@@ -92,8 +92,8 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
   };
   let pendingAtOpen = 0;
   const open = async (from: Partial<ConsumerConfig>): Promise<NonNullable<typeof current>> => {
-    // Retried with short attempts: on a cluster with a node down, a create placed on the
-    // dead node is never answered (see withJetStreamRetry).
+    // Hedged: on a cluster with a node down, a create placed on the dead node is never
+    // answered, and another attempt is placed anew (see withJetStreamRetry).
     const consumer = await withJetStreamRetry(bus, `creating the event consumer on ${EVENTS_STREAM}`, async (jsm, js) => {
       const info = await jsm.consumers.add(EVENTS_STREAM, {
         ...from,
@@ -105,7 +105,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
       });
       pendingAtOpen = info.num_pending;
       return js.consumers.get(EVENTS_STREAM, info.name);
-    });
+    }, { discard: (c) => void c.delete().catch(() => undefined) });
     // Short pull requests: after a leader change or a server restart, the tail notices
     // within seconds (missed heartbeats), not nats.js's default 30.
     // Pulls are bounded in bytes (and, by nats.js, to TAIL_BUFFER messages).

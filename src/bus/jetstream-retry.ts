@@ -2,74 +2,101 @@ import type { JetStreamClient, JetStreamManager } from "nats";
 import { ErrorCode, GatewayError } from "../domain";
 import type { Bus } from "./connection";
 
-/** Per-attempt timeouts: short first, since a healthy cluster answers in milliseconds. */
-const ATTEMPT_TIMEOUTS_MS = [500, 750, 1000, 1500, 2000, 3000];
-/** How long one retried operation may take in all. @default 10 s */
+/** A new attempt starts when none has answered for this long (a healthy cluster answers in milliseconds). */
+const HEDGE_MS = 200;
+/** Attempts in flight at once, at most. */
+const MAX_IN_FLIGHT = 3;
+/** How long one attempt waits for its answer. */
+const ATTEMPT_TIMEOUT_MS = 2000;
+/** How long one operation may take in all. */
 export const DEFAULT_RETRY_BUDGET_MS = 10_000;
 
-export interface RetryOptions {
+export interface RetryOptions<T> {
   /** @default DEFAULT_RETRY_BUDGET_MS */
   budgetMs?: number;
-  /** Stops retrying (the caller went away). */
-  signal?: AbortSignal;
+  /** Undoes the result of an attempt that succeeded after another one had already won. */
+  discard?: (result: T) => void;
 }
 
 /**
- * Runs a JetStream API operation with a short timeout per attempt, retrying until it
- * succeeds or the budget is spent. On a 3-node cluster with one node down, nats-server
- * 2.9 still places a new R1 consumer on any of the stream's peers, the dead one included
- * (it is not marked offline for as long as it stays unreachable), and the create request
- * then goes unanswered; the next attempt is placed again, at random. Likewise a stream
- * whose leader just died answers nothing until a new one is elected. A bad request (4xx
- * other than "not found") is not retried.
+ * Runs a JetStream API operation as hedged attempts: when no attempt has answered within
+ * HEDGE_MS another one starts beside it (up to MAX_IN_FLIGHT), a failed attempt is
+ * replaced at once, and the first success wins. On a 3-node cluster with one node down,
+ * nats-server 2.9 places a new R1 consumer on any of the stream's peers, the dead one
+ * included (measured: about half the creates went unanswered for as long as the node
+ * stayed down), and each placement is drawn again; so the next attempt usually succeeds
+ * within milliseconds, where waiting out one timeout after another took seconds. Likewise
+ * a stream whose leader just died answers nothing until a new one is elected. A 4xx
+ * answer (a bad request, a deleted stream) is not retried.
  *
- * Throws UNAVAILABLE naming what was tried, how often, and the last error.
+ * Throws UNAVAILABLE naming what was tried, for how long, and the last error.
  */
-export async function withJetStreamRetry<T>(
+export function withJetStreamRetry<T>(
   bus: Bus,
   what: string,
   op: (jsm: JetStreamManager, js: JetStreamClient) => Promise<T>,
-  o: RetryOptions = {},
+  o: RetryOptions<T> = {},
 ): Promise<T> {
   const budget = o.budgetMs ?? DEFAULT_RETRY_BUDGET_MS;
   const started = Date.now();
-  let last: unknown;
-  for (let attempt = 0; ; attempt++) {
-    if (o.signal?.aborted) throw new GatewayError(ErrorCode.Unavailable, `${what}: cancelled`);
-    const left = budget - (Date.now() - started);
-    if (left < 200) break;
-    if (!bus.connected) {
-      last = new Error("NATS is not connected");
-      await pause(250);
-      continue;
-    }
-    const timeout = Math.min(ATTEMPT_TIMEOUTS_MS[Math.min(attempt, ATTEMPT_TIMEOUTS_MS.length - 1)], left);
-    try {
-      const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout });
-      return await op(jsm, bus.nc.jetstream({ timeout }));
-    } catch (err) {
-      if (err instanceof GatewayError || !isRetryable(err)) throw err;
-      last = err;
-      await pause(Math.min(100 * 2 ** attempt, 500));
-    }
-  }
-  const e = last as { message?: string; code?: string } | undefined;
-  throw new GatewayError(
-    ErrorCode.Unavailable,
-    `${what} failed for ${Math.round((Date.now() - started) / 1000)} s (last error: ${e?.message || e?.code || "none"}); ` +
-      "a NATS node or the stream leader is probably down; retry later",
-    undefined,
-    { cause: last },
-  );
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let inFlight = 0;
+    let last: unknown;
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(ticker);
+      clearTimeout(deadline);
+      fn();
+    };
+    const attempt = async (): Promise<void> => {
+      if (settled || inFlight >= MAX_IN_FLIGHT) return;
+      if (!bus.connected) {
+        last = new Error("NATS is not connected");
+        return;
+      }
+      inFlight++;
+      try {
+        const timeout = Math.max(Math.min(ATTEMPT_TIMEOUT_MS, budget - (Date.now() - started)), 100);
+        const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout });
+        const result = await op(jsm, bus.nc.jetstream({ timeout }));
+        inFlight--;
+        if (settled) o.discard?.(result);
+        else finish(() => resolve(result));
+      } catch (err) {
+        inFlight--;
+        if (err instanceof GatewayError || !isRetryable(err)) return finish(() => reject(err));
+        last = err;
+        // Replaced soon, not at once: "no responders" comes back in microseconds.
+        setTimeout(() => void attempt(), 50);
+      }
+    };
+    const ticker = setInterval(() => void attempt(), HEDGE_MS);
+    const deadline = setTimeout(() => {
+      const e = last as { message?: string; code?: string } | undefined;
+      finish(() =>
+        reject(
+          new GatewayError(
+            ErrorCode.Unavailable,
+            `${what} failed for ${Math.round(budget / 1000)} s (last error: ${e?.message || e?.code || "no answer"}); ` +
+              "a NATS node or the stream leader is probably down; retry later",
+            undefined,
+            { cause: last },
+          ),
+        ),
+      );
+    }, budget);
+    void attempt();
+  });
 }
 
-/** Timeouts, no responders, 5xx and "not found" (a stream being re-created) are worth another try. */
+/**
+ * Timeouts, no responders and 5xx (JetStream temporarily unavailable) are worth another
+ * try; a 4xx (a bad request, a deleted stream) is the caller's to handle.
+ */
 function isRetryable(err: unknown): boolean {
-  const e = err as { api_error?: { code?: number }; code?: string };
+  const e = err as { api_error?: { code?: number } };
   const status = e.api_error?.code;
-  return status === undefined || status === 404 || status >= 500;
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return status === undefined || status >= 500;
 }

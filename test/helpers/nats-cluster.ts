@@ -92,7 +92,17 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
   };
   const startNode = async (node: ClusterNode): Promise<void> => {
     const i = nodes.indexOf(node);
-    node.proc = await startNatsServer({ storeDir: path.join(root, node.name), port: node.port, args: ["-c", conf(i)] });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        node.proc = await startNatsServer({ storeDir: path.join(root, node.name), port: node.port, args: ["-c", conf(i)] });
+        return;
+      } catch (err) {
+        // A free port found earlier may have been taken since by another process; the
+        // monitoring port is the one that can move.
+        if (attempt >= 3 || !/monitor port/.test(String(err))) throw err;
+        monitorPorts[i] = node.monitorPort = await freePort();
+      }
+    }
   };
   await Promise.all(nodes.map(startNode));
   const clients: NatsConnection[] = [];
