@@ -20,13 +20,15 @@ WKT=$ROOT/node_modules/protoc/include
 PY_PKGS=(python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler)
 GO_PKGS=(golang-go golang-google-grpc-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc protobuf-compiler)
 # libgrpc-java pulls in neither netty nor perfmark, and Java 17 needs the geronimo
-# annotation jar for the javax.annotation.Generated the plugin writes.
+# annotation jar for the javax.annotation.Generated the plugin writes. Debian's netty
+# leaves out the JDK's ALPN support, which gRPC over TLS needs, so TLS goes through
+# OpenSSL with netty-tcnative.
 JAVA_PKGS=(default-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java libnetty-java
-  libperfmark-java libgeronimo-annotation-1.3-spec-java protobuf-compiler)
+  libperfmark-java libgeronimo-annotation-1.3-spec-java libnetty-tcnative-java libnetty-tcnative-jni protobuf-compiler)
 # The jars (in /usr/share/java) a grpc-java client needs at compile and run time, found by
-# building and running examples/java-bot over TLS: grpc-netty with its netty modules,
-# guava, perfmark, and protobuf 3.21 (Debian's protoc writes code for that version).
-JAVA_JARS=(grpc-api.jar grpc-context.jar grpc-core.jar grpc-netty.jar grpc-protobuf.jar grpc-protobuf-lite.jar grpc-stub.jar protobuf.jar guava.jar perfmark-api.jar geronimo-annotation-1.3-spec.jar netty-buffer.jar netty-codec.jar netty-codec-http.jar netty-codec-http2.jar netty-codec-socks.jar netty-common.jar netty-handler.jar netty-handler-proxy.jar netty-resolver.jar netty-transport.jar)
+# building and running examples/java-bot over mTLS: grpc-netty with its netty modules and
+# tcnative, guava, perfmark, and protobuf 3.21 (Debian's protoc writes code for that version).
+JAVA_JARS=(netty-tcnative.jar grpc-api.jar grpc-context.jar grpc-core.jar grpc-netty.jar grpc-protobuf.jar grpc-protobuf-lite.jar grpc-stub.jar protobuf.jar guava.jar perfmark-api.jar geronimo-annotation-1.3-spec.jar netty-buffer.jar netty-codec.jar netty-codec-http.jar netty-codec-http2.jar netty-codec-socks.jar netty-common.jar netty-handler.jar netty-handler-proxy.jar netty-resolver.jar netty-transport.jar)
 
 missing=()
 want() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done; }
@@ -111,9 +113,14 @@ gen_java() {
   cp=${cp%:}
   find "$d/src" -name '*.java' > "$d/sources.txt"
   javac -nowarn -encoding UTF-8 -cp "$cp" -d "$d/classes" @"$d/sources.txt"
-  # Bots run with: java -cp "$(cat build/clients/java/classpath)" ...
   echo "$d/classes:$cp" > "$d/classpath"
-  echo "clients: java -> $d/classes ($(find "$d/classes" -name '*.class' | wc -l) classes; classpath in $d/classpath)"
+  # netty looks for libnetty_tcnative.so and checks the name it was loaded under, which
+  # Debian ships as libnetty-tcnative.so: a copy under netty's name (not a symlink) works.
+  mkdir -p "$d/native"
+  cp "$(dpkg -L libnetty-tcnative-jni | grep '/libnetty-tcnative.so$')" "$d/native/libnetty_tcnative.so"
+  # An argument file for `java @build/clients/java/java.args Bot.java`: classpath and native path.
+  printf -- '-cp "%s"\n"-Djava.library.path=%s"\n' "$d/classes:$cp" "$d/native" > "$d/java.args"
+  echo "clients: java -> $d/classes ($(find "$d/classes" -name '*.class' | wc -l) classes; run with java @$d/java.args)"
 }
 
 for l in "${LANGS[@]}"; do "gen_$l"; done

@@ -2,9 +2,9 @@
 //
 // Default: joins a consumer group with Consume, prints each event and acks it.
 // --tail: a Subscribe tail, from --from-sequence N or from everything retained.
-// Generate the client first: `make clients` (compiles build/clients/java and writes its
-// classpath). Run from the repository root, as a single source file:
-//   java -cp "$(cat build/clients/java/classpath)" examples/java-bot/Bot.java [--tail] [...]
+// Generate the client first: `make clients` (compiles build/clients/java and writes the
+// java.args with its classpath). Run from the repository root, as a single source file:
+//   java @build/clients/java/java.args examples/java-bot/Bot.java [--tail] [...]
 // Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
 // GATEWAY_CLIENT_TLS_CA / _CERT / _KEY or GATEWAY_CLIENT_TLS=true for TLS.
 

@@ -12,8 +12,8 @@ Usage: reflection_client.py ADDRESS v1|v1alpha SERVICE [COUNT]
    key, to show what the gateway answers.
 
 Reflection is called without an API key. Subscribe sends `authorization: Bearer
-$GATEWAY_API_KEY` when it is set. TLS as for the example bots: GATEWAY_TLS_CA, and
-GATEWAY_TLS_CLIENT_CERT + GATEWAY_TLS_CLIENT_KEY for mTLS.
+$GATEWAY_API_KEY` when it is set. TLS as for the example bots: GATEWAY_CLIENT_TLS_CA, and
+GATEWAY_CLIENT_TLS_CERT + GATEWAY_CLIENT_TLS_KEY for mTLS.
 Prints one JSON object. Needs the stubs `make clients` writes to build/clients/python-reflection.
 """
 import importlib
@@ -40,10 +40,10 @@ def read(path):
 
 
 def open_channel():
-    ca = os.environ.get("GATEWAY_TLS_CA")
+    ca = os.environ.get("GATEWAY_CLIENT_TLS_CA")
     if not ca:
         return grpc.insecure_channel(address)
-    cert, key = os.environ.get("GATEWAY_TLS_CLIENT_CERT"), os.environ.get("GATEWAY_TLS_CLIENT_KEY")
+    cert, key = os.environ.get("GATEWAY_CLIENT_TLS_CERT"), os.environ.get("GATEWAY_CLIENT_TLS_KEY")
     creds = grpc.ssl_channel_credentials(read(ca), read(key) if key else None, read(cert) if cert else None)
     return grpc.secure_channel(address, creds)
 
