@@ -203,6 +203,8 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
         stdout,
       );
       assert.match(got.without_key, /^UNAUTHENTICATED: missing API key/, stdout);
+      // Health and reflection answer without a key (SECURITY.md says why).
+      assert.equal(got.health_without_key, "SERVING", stdout);
     });
   }
 });

@@ -114,4 +114,18 @@ with open_channel() as channel:
             out["without_key"] = "OK"
         except grpc.RpcError as err:
             out["without_key"] = f"{err.code().name}: {err.details()}"
+
+    # The health service, described by reflection too, called without a key.
+    [raw] = ask(stub, Req(file_containing_symbol="grpc.health.v1.Health")).file_descriptor_response.file_descriptor_proto
+    health_file = descriptor_pb2.FileDescriptorProto.FromString(raw)
+    files[health_file.name] = health_file
+    add(health_file.name)
+    check = pool.FindServiceByName("grpc.health.v1.Health").methods_by_name["Check"]
+    health_response = factory.GetPrototype(check.output_type)
+    answer = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=health_response.FromString,
+    )(factory.GetPrototype(check.input_type)(service=service_name), timeout=10)
+    out["health_without_key"] = check.output_type.fields_by_name["status"].enum_type.values_by_number[answer.status].name
 print(json.dumps(out))
