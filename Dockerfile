@@ -1,8 +1,12 @@
 # syntax=docker/dockerfile:1
 # engage-gateway: build in one stage, run as a non-root user in a slim one.
 #   docker build -t engage-gateway .
+# The webhook tokens and gRPC API keys come from files (see docs/operations.md#deployment);
+# without an API key the gateway refuses to start (exit 2):
 #   docker run -p 8080:8080 -p 50051:50051 -e GATEWAY_NATS_URL=nats://nats:4222 \
-#     -e GATEWAY_WEBHOOK_TOKENS=default:<token> engage-gateway
+#     -v "$PWD/secrets:/run/secrets:ro" \
+#     -e GATEWAY_WEBHOOK_TOKENS_FILE=/run/secrets/webhook-tokens \
+#     -e GATEWAY_GRPC_KEYS_FILE=/run/secrets/grpc-keys engage-gateway
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -23,8 +27,6 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
-# Server reflection serves the .proto files as written.
-COPY --from=build --chown=node:node /app/proto ./proto
 USER node
 ENV NODE_ENV=production GATEWAY_DATA_DIR=/data GATEWAY_LOG_FORMAT=json
 VOLUME ["/data"]

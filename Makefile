@@ -26,7 +26,7 @@ clean:
 check-generated: setup
 	npm run check-generated
 
-# Client code for Python, Go and Node in build/clients/<lang> (installs generators with apt).
+# Client code for Python, Go, Node and Java in build/clients/<lang> (installs generators with apt).
 clients: setup
 	@bash scripts/clients.sh
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Generates client code from proto/ into build/clients/<lang>: python (grpcio), go
-# (grpc-go, GOPATH layout) and node (ts-proto for grpc-js). Installs the code generators
-# it needs from apt, only when missing, so a second run only regenerates (seconds).
-# Usage: scripts/clients.sh [python] [go] [node]   (default: all three)
+# (grpc-go, GOPATH layout), node (ts-proto for grpc-js) and java (grpc-java, compiled to
+# classes with the classpath written beside them). Installs the code generators it needs
+# from apt, only when missing, so a second run only regenerates (seconds).
+# Usage: scripts/clients.sh [python] [go] [node] [java]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/build/clients
 LANGS=("$@")
-[ ${#LANGS[@]} -gt 0 ] || LANGS=(python go node)
+[ ${#LANGS[@]} -gt 0 ] || LANGS=(python go node java)
 PROTOS=$(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
 # Well-known types (google/protobuf/*.proto) ship with the npm protoc package.
 WKT=$ROOT/node_modules/protoc/include
@@ -18,6 +19,16 @@ WKT=$ROOT/node_modules/protoc/include
 # Go client then panics in Recv.
 PY_PKGS=(python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler)
 GO_PKGS=(golang-go golang-google-grpc-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc protobuf-compiler)
+# libgrpc-java pulls in neither netty nor perfmark, and Java 17 needs the geronimo
+# annotation jar for the javax.annotation.Generated the plugin writes. Debian's netty
+# leaves out the JDK's ALPN support, which gRPC over TLS needs, so TLS goes through
+# OpenSSL with netty-tcnative.
+JAVA_PKGS=(default-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java libnetty-java
+  libperfmark-java libgeronimo-annotation-1.3-spec-java libnetty-tcnative-java libnetty-tcnative-jni protobuf-compiler)
+# The jars (in /usr/share/java) a grpc-java client needs at compile and run time, found by
+# building and running examples/java-bot over mTLS: grpc-netty with its netty modules and
+# tcnative, guava, perfmark, and protobuf 3.21 (Debian's protoc writes code for that version).
+JAVA_JARS=(netty-tcnative.jar grpc-api.jar grpc-context.jar grpc-core.jar grpc-netty.jar grpc-protobuf.jar grpc-protobuf-lite.jar grpc-stub.jar protobuf.jar guava.jar perfmark-api.jar geronimo-annotation-1.3-spec.jar netty-buffer.jar netty-codec.jar netty-codec-http.jar netty-codec-http2.jar netty-codec-socks.jar netty-common.jar netty-handler.jar netty-handler-proxy.jar netty-resolver.jar netty-transport.jar)
 
 missing=()
 want() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done; }
@@ -26,7 +37,8 @@ for l in "${LANGS[@]}"; do
     python) want "${PY_PKGS[@]}" ;;
     go) want "${GO_PKGS[@]}" ;;
     node) ;;
-    *) echo "clients: unknown language '$l' (python, go, node)" >&2; exit 2 ;;
+    java) want "${JAVA_PKGS[@]}" ;;
+    *) echo "clients: unknown language '$l' (python, go, node, java)" >&2; exit 2 ;;
   esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -83,6 +95,32 @@ gen_node() {
     --ts_proto_opt="outputServices=grpc-js,esModuleInterop=true,env=node,useDate=false,oneof=unions,useExactTypes=false" \
     -I proto -I "$WKT" $PROTOS
   echo "clients: node -> $d ($(find "$d" -name '*.ts' | wc -l) files, ts-proto for @grpc/grpc-js)"
+}
+
+gen_java() {
+  local d=$OUT/java cp jar
+  rm -rf "$d" && mkdir -p "$d/src" "$d/classes"
+  # Debian's protoc (3.21), to match libprotobuf-java; the plugin's Debian name is grpc_java_plugin.
+  /usr/bin/protoc -I proto -I "$WKT" \
+    --java_out="$d/src" \
+    --plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin --grpc-java_out="$d/src" \
+    $PROTOS
+  cp=""
+  for jar in "${JAVA_JARS[@]}"; do
+    [ -f "/usr/share/java/$jar" ] || { echo "clients: /usr/share/java/$jar is missing" >&2; exit 1; }
+    cp+="/usr/share/java/$jar:"
+  done
+  cp=${cp%:}
+  find "$d/src" -name '*.java' > "$d/sources.txt"
+  javac -nowarn -encoding UTF-8 -cp "$cp" -d "$d/classes" @"$d/sources.txt"
+  echo "$d/classes:$cp" > "$d/classpath"
+  # netty looks for libnetty_tcnative.so and checks the name it was loaded under, which
+  # Debian ships as libnetty-tcnative.so: a copy under netty's name (not a symlink) works.
+  mkdir -p "$d/native"
+  cp "$(dpkg -L libnetty-tcnative-jni | grep '/libnetty-tcnative.so$')" "$d/native/libnetty_tcnative.so"
+  # An argument file for `java @build/clients/java/java.args Bot.java`: classpath and native path.
+  printf -- '-cp "%s"\n"-Djava.library.path=%s"\n' "$d/classes:$cp" "$d/native" > "$d/java.args"
+  echo "clients: java -> $d/classes ($(find "$d/classes" -name '*.class' | wc -l) classes; run with java @$d/java.args)"
 }
 
 for l in "${LANGS[@]}"; do "gen_$l"; done

@@ -2,15 +2,21 @@
 # A three-node JetStream cluster on loopback for local work: start | stop | status | urls.
 # Nodes n1..n3 listen for clients on 4222, 4223, 4224 (routes on 6222..6224, monitoring on
 # 8222..8224); each keeps its store in data/cluster/<node>/ and logs to data/cluster/<node>.log.
-# Override the directory with NATS_CLUSTER_DIR and the binary with NATS_SERVER_BIN.
+# Override the directory with NATS_CLUSTER_DIR, the binary with NATS_SERVER_BIN, and the
+# ports with NATS_CLUSTER_CLIENT_PORTS, NATS_CLUSTER_ROUTE_PORTS and NATS_CLUSTER_HTTP_PORTS
+# (three comma-separated ports each).
 set -euo pipefail
 
 DIR="${NATS_CLUSTER_DIR:-./data/cluster}"
 BIN="${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 NODES=(n1 n2 n3)
-CLIENT_PORTS=(4222 4223 4224)
-ROUTE_PORTS=(6222 6223 6224)
-HTTP_PORTS=(8222 8223 8224)
+IFS=, read -r -a CLIENT_PORTS <<<"${NATS_CLUSTER_CLIENT_PORTS:-4222,4223,4224}"
+IFS=, read -r -a ROUTE_PORTS <<<"${NATS_CLUSTER_ROUTE_PORTS:-6222,6223,6224}"
+IFS=, read -r -a HTTP_PORTS <<<"${NATS_CLUSTER_HTTP_PORTS:-8222,8223,8224}"
+# A stored event holds the webhook body twice (raw and parsed), so the default 1 MiB
+# GATEWAY_BODY_LIMIT needs more than nats-server's default max_payload of 1 MB: 4 MiB,
+# as the gateway's embedded server (and deploy/nats.conf) use.
+MAX_PAYLOAD=4194304
 
 urls() {
   local out=()
@@ -35,6 +41,7 @@ start() {
     cat > "$DIR/$n.conf" <<CONF
 server_name: $n
 listen: 127.0.0.1:${CLIENT_PORTS[$i]}
+max_payload: $MAX_PAYLOAD
 http: 127.0.0.1:${HTTP_PORTS[$i]}
 jetstream { store_dir: "$(cd "$DIR/$n" && pwd)" }
 cluster {

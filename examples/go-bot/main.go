@@ -3,20 +3,28 @@
 // Default: joins a consumer group with Consume, prints each event and acks it.
 // -tail: a Subscribe tail, from -from-sequence N or from everything retained.
 // Generate the client first with `make clients` (build/clients/go, GOPATH layout).
+// Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
+// GATEWAY_CLIENT_TLS_CA / _CERT / _KEY or GATEWAY_CLIENT_TLS=true for TLS.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"io/ioutil"
 	"log"
 	"os"
+	"strings"
 
 	eventsv1 "engagegateway/gen/go/engage/events/v1"
 	gatewayv1 "engagegateway/gen/go/engage/gateway/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 )
 
 func main() {
@@ -27,24 +35,76 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	conn, err := grpc.Dial(*addr, grpc.WithInsecure()) // grpc-go 1.33 (Debian)
+	transport, err := transportOption()
+	if err != nil {
+		log.Fatalf("tls: %v", err)
+	}
+	conn, err := grpc.Dial(*addr, transport)
 	if err != nil {
 		log.Fatalf("dial %s: %v", *addr, err)
 	}
 	defer conn.Close()
 	client := gatewayv1.NewEventGatewayClient(conn)
+	ctx, err := withAPIKey(context.Background())
+	if err != nil {
+		log.Fatalf("api key: %v", err)
+	}
 	if *tail {
-		err = runTail(client, *from)
+		err = runTail(ctx, client, *from)
 	} else {
-		err = runConsume(client, *group)
+		err = runConsume(ctx, client, *group)
 	}
 	if err != nil {
 		log.Fatalf("gateway: %v", err)
 	}
 }
 
-func runConsume(client gatewayv1.EventGatewayClient, group string) error {
-	stream, err := client.Consume(context.Background())
+// transportOption is TLS when a CA, a client certificate or GATEWAY_CLIENT_TLS=true is
+// given, else plaintext (grpc.WithInsecure: grpc-go 1.33, Debian).
+func transportOption() (grpc.DialOption, error) {
+	ca, cert, key := os.Getenv("GATEWAY_CLIENT_TLS_CA"), os.Getenv("GATEWAY_CLIENT_TLS_CERT"), os.Getenv("GATEWAY_CLIENT_TLS_KEY")
+	if ca == "" && cert == "" && os.Getenv("GATEWAY_CLIENT_TLS") != "true" {
+		return grpc.WithInsecure(), nil
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := ioutil.ReadFile(ca)
+		if err != nil {
+			return nil, err
+		}
+		config.RootCAs = x509.NewCertPool()
+		if !config.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", ca)
+		}
+	}
+	if cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("GATEWAY_CLIENT_TLS_CERT and GATEWAY_CLIENT_TLS_KEY: %v", err)
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(config)), nil
+}
+
+// withAPIKey makes every call made with ctx carry `authorization: Bearer <key>` metadata.
+func withAPIKey(ctx context.Context) (context.Context, error) {
+	key := os.Getenv("GATEWAY_API_KEY")
+	if file := os.Getenv("GATEWAY_API_KEY_FILE"); key == "" && file != "" {
+		b, err := ioutil.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	if key == "" {
+		return ctx, nil
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key), nil
+}
+
+func runConsume(ctx context.Context, client gatewayv1.EventGatewayClient, group string) error {
+	stream, err := client.Consume(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,12 +134,12 @@ func runConsume(client gatewayv1.EventGatewayClient, group string) error {
 	}
 }
 
-func runTail(client gatewayv1.EventGatewayClient, from uint64) error {
+func runTail(ctx context.Context, client gatewayv1.EventGatewayClient, from uint64) error {
 	req, fromText := &gatewayv1.SubscribeRequest{Start: gatewayv1.StartPosition_START_POSITION_ALL}, "all"
 	if from > 0 {
 		req.Start, req.StartSequence, fromText = gatewayv1.StartPosition_START_POSITION_SEQUENCE, from, fmt.Sprint(from)
 	}
-	stream, err := client.Subscribe(context.Background(), req)
+	stream, err := client.Subscribe(ctx, req)
 	if err != nil {
 		return err
 	}

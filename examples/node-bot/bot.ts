@@ -4,7 +4,10 @@
 // --tail: a Subscribe tail, from --from-sequence N or from everything retained.
 // Generate the client first: `make clients` (writes build/clients/node).
 // Run from the repository root: npx tsx examples/node-bot/bot.ts [--tail] [...]
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+// Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
+// GATEWAY_CLIENT_TLS_CA / _CERT / _KEY or GATEWAY_CLIENT_TLS=true for TLS.
+import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Event } from "../../build/clients/node/engage/events/v1/events";
 import {
@@ -38,8 +41,28 @@ function show(sequence: number, event: Event): void {
   console.log(`event seq=${sequence} chat=${event.chatId} type=${event.typeName} text=${JSON.stringify(textOf(event))}`);
 }
 
+/** TLS when a CA, a client certificate or GATEWAY_CLIENT_TLS=true is given; else plaintext. */
+function channelCredentials(env: NodeJS.ProcessEnv): ChannelCredentials {
+  const { GATEWAY_CLIENT_TLS_CA: ca, GATEWAY_CLIENT_TLS_CERT: cert, GATEWAY_CLIENT_TLS_KEY: key } = env;
+  if (!ca && !cert && env.GATEWAY_CLIENT_TLS !== "true") return credentials.createInsecure();
+  if (Boolean(cert) !== Boolean(key)) {
+    console.error("GATEWAY_CLIENT_TLS_CERT and GATEWAY_CLIENT_TLS_KEY go together");
+    process.exit(2);
+  }
+  const read = (f: string | undefined): Buffer | null => (f ? readFileSync(f) : null);
+  return credentials.createSsl(read(ca), read(key), read(cert));
+}
+
+/** Every call carries the key as `authorization: Bearer <key>` metadata. */
+function callMetadata(env: NodeJS.ProcessEnv): Metadata {
+  const metadata = new Metadata();
+  const key = env.GATEWAY_API_KEY || (env.GATEWAY_API_KEY_FILE ? readFileSync(env.GATEWAY_API_KEY_FILE, "utf8").trim() : "");
+  if (key) metadata.set("authorization", `Bearer ${key}`);
+  return metadata;
+}
+
 function consume(client: EventGatewayClient, group: string): void {
-  const call = client.consume();
+  const call = client.consume(callMetadata(process.env));
   // `open` must be the first message of the call.
   call.write(ConsumeRequest.fromPartial({ request: { $case: "open", open: ConsumeOpen.fromPartial({ group }) } }));
   call.on("data", (res: ConsumeResponse) => {
@@ -62,7 +85,7 @@ function tail(client: EventGatewayClient, fromSequence: number): void {
     ? SubscribeRequest.fromPartial({ start: StartPosition.START_POSITION_SEQUENCE, startSequence: fromSequence })
     : SubscribeRequest.fromPartial({ start: StartPosition.START_POSITION_ALL });
   console.log(`tailing from=${fromSequence > 0 ? fromSequence : "all"}`);
-  client.subscribe(req).on("data", (res: SubscribeResponse) => show(res.sequence, res.event!)).on("error", fail);
+  client.subscribe(req, callMetadata(process.env)).on("data", (res: SubscribeResponse) => show(res.sequence, res.event!)).on("error", fail);
 }
 
 function fail(err: ServiceError): void {
@@ -75,6 +98,6 @@ if (!Number.isSafeInteger(fromSequence) || fromSequence < 0) {
   console.error(`--from-sequence: expected a stream sequence, got ${opts["from-sequence"]}`);
   process.exit(2);
 }
-const client = new EventGatewayClient(opts.address!, credentials.createInsecure());
+const client = new EventGatewayClient(opts.address!, channelCredentials(process.env));
 if (opts.tail) tail(client, fromSequence);
 else consume(client, opts.group!);

@@ -4,6 +4,8 @@
 Default: joins a consumer group with Consume, prints each event and acks it.
 --tail: a Subscribe tail, from --from-sequence N or from everything retained.
 Generate the client first: `make clients` (writes build/clients/python).
+Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
+GATEWAY_CLIENT_TLS_CA / _CERT / _KEY or GATEWAY_CLIENT_TLS=true for TLS.
 """
 import argparse
 import json
@@ -33,10 +35,38 @@ def show(sequence, event):
     print(f"event seq={sequence} chat={event.chat_id} type={event.type_name} text={json.dumps(text_of(event))}", flush=True)
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def open_channel(address):
+    """TLS when a CA, a client certificate or GATEWAY_CLIENT_TLS=true is given; else plaintext."""
+    ca, cert, key = (os.environ.get(f"GATEWAY_CLIENT_TLS_{n}") for n in ("CA", "CERT", "KEY"))
+    if not (ca or cert or os.environ.get("GATEWAY_CLIENT_TLS") == "true"):
+        return grpc.insecure_channel(address)
+    if bool(cert) != bool(key):
+        sys.exit("GATEWAY_CLIENT_TLS_CERT and GATEWAY_CLIENT_TLS_KEY go together")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=read(ca) if ca else None,
+        private_key=read(key) if key else None,
+        certificate_chain=read(cert) if cert else None,
+    )
+    return grpc.secure_channel(address, creds)
+
+
+def call_metadata():
+    """Every call carries the key as `authorization: Bearer <key>` metadata."""
+    key = os.environ.get("GATEWAY_API_KEY")
+    if not key and os.environ.get("GATEWAY_API_KEY_FILE"):
+        key = read(os.environ["GATEWAY_API_KEY_FILE"]).decode().strip()
+    return [("authorization", f"Bearer {key}")] if key else []
+
+
 def consume(stub, group):
     requests = queue.Queue()
     requests.put(gw.ConsumeRequest(open=gw.ConsumeOpen(group=group)))  # `open` must come first
-    for res in stub.Consume(iter(requests.get, None)):
+    for res in stub.Consume(iter(requests.get, None), metadata=call_metadata()):
         kind = res.WhichOneof("response")
         if kind == "opened":
             print(f"opened group={res.opened.group} member={res.opened.member_id}", flush=True)
@@ -55,7 +85,7 @@ def tail(stub, from_sequence):
     else:
         req = gw.SubscribeRequest(start=gw.START_POSITION_ALL)
     print(f"tailing from={from_sequence or 'all'}", flush=True)
-    for res in stub.Subscribe(req):
+    for res in stub.Subscribe(req, metadata=call_metadata()):
         show(res.sequence, res.event)
 
 
@@ -68,7 +98,7 @@ def main():
     p.add_argument("--from-sequence", type=int, default=0,
                    help="with --tail: first stream sequence; default every retained event, then new ones")
     args = p.parse_args()
-    with grpc.insecure_channel(args.address) as channel:
+    with open_channel(args.address) as channel:
         stub = gw_grpc.EventGatewayStub(channel)
         try:
             if args.tail:

@@ -1,7 +1,4 @@
-import path from "node:path";
 import { Server, ServerCredentials, ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Bus, Erasure, GroupManager, Ingest } from "../bus";
@@ -17,14 +14,12 @@ import { createStreamQuota } from "./stream-quota";
 import { createListDeadLettersHandler, createReplayDeadLetterHandler } from "./dead-letter-handlers";
 import { createGroupHandlers } from "./group-handlers";
 import { createPublishHandler } from "./publish-handler";
+import { addReflection } from "./reflection";
 import { createStreamRegistry, type StreamRegistry } from "./stream-registry";
 import { createSubscribeHandler } from "./subscribe-handler";
 import { createEraseHandler, createGetChatHandler } from "./chat-handlers";
 
 export const SERVICE_NAME = "engage.gateway.v1.EventGateway";
-/** proto/ ships beside src/ and dist/; server reflection describes the services from it. */
-const PROTO_DIR = path.resolve(__dirname, "../../proto");
-const HEALTH_PROTO_DIR = path.dirname(require.resolve("grpc-health-check/package.json")) + "/proto";
 
 export interface GrpcServerOptions {
   bus: Bus;
@@ -84,10 +79,8 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   health.addToServer(server);
-  const definition = loadSync(["engage/gateway/v1/gateway.proto", "engage/events/v1/events.proto", "health/v1/health.proto"], {
-    includeDirs: [PROTO_DIR, HEALTH_PROTO_DIR],
-  });
-  new ReflectionService(definition).addToServer(server);
+  // Health and reflection take no API key: see SECURITY.md.
+  addReflection(server);
 
   return {
     server,

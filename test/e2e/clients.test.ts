@@ -1,31 +1,22 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { BotProcess, type BotEvent } from "../helpers/bot-process";
+import { BOT_LANGS, buildBots, startBot, type BotEvent, type BotLang, type BotProcess } from "../helpers/bot-process";
+import { makeCerts, type TestCerts } from "../helpers/certs";
 import { fixture, FIXTURE_NAMES } from "../helpers/fixtures";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { TOKEN } from "../helpers/gateway";
+import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process";
 import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "../..");
-const GO_ENV = {
-  GO111MODULE: "off",
-  GOPROXY: "off",
-  GOFLAGS: "",
-  GOPATH: `${ROOT}/build/clients/go:/usr/share/gocode`,
-  GOCACHE: `${ROOT}/build/clients/.gocache`,
-};
-const GO_BOT = path.join(ROOT, "build/clients/go/bin/go-bot");
-
-/** How each example bot is started, with its own arguments. */
-const LANGS = {
-  python: (args: string[]) => ["/usr/bin/python3", ["examples/python-bot/bot.py", ...args]] as const,
-  go: (args: string[]) => [GO_BOT, args] as const,
-  node: (args: string[]) => [process.execPath, ["--require", "tsx/cjs", "examples/node-bot/bot.ts", ...args]] as const,
-};
-type Lang = keyof typeof LANGS;
+const LANGS = Object.keys(BOT_LANGS) as BotLang[];
 
 /** What a bot must print for each documented fixture: chat id, raw event type, and text
  * (the first message's text, else the chosen interactive option's title). */
@@ -35,113 +26,220 @@ const EXPECTED_TEXT: Record<(typeof FIXTURE_NAMES)[number], string> = {
   "chat.closed": "",
 };
 
-describe("example bots in Python, Go and Node against a live gateway (e2e)", function () {
+/** POSTs a webhook body over HTTPS with the client certificate (the gateway runs mTLS). */
+function postTls(port: number, certs: TestCerts, body: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/v1/engage/events",
+        method: "POST",
+        ca: certs.read(certs.caFile),
+        cert: certs.read(certs.clientCert),
+        key: certs.read(certs.clientKey),
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const waitForEvents = async (bot: BotProcess, n: number, what: string, ms: number): Promise<void> => {
+  await waitFor(() => bot.has((b) => b.events.length >= n), `${bot.name} ${what}`, ms).catch((err: Error) => {
+    throw new Error(`${err.message}\n${bot.describe()}`);
+  });
+};
+
+const assertGot = (bot: BotProcess, want: BotEvent[]): void => {
+  assert.deepEqual(
+    [...bot.events].sort((a, b) => a.seq - b.seq),
+    want.map(({ seq, chat, type, text }) => ({ seq, chat, type, text })),
+    bot.describe(),
+  );
+};
+
+describe("example bots in Python, Go, Node and Java against the built gateway with API keys and mTLS (e2e)", function () {
   // The first run on a fresh machine installs the code generators with apt.
   this.timeout(15 * 60_000);
   let nats: TestNats;
-  let gw: TestGateway;
+  let gw: GatewayProcess;
+  let certs: TestCerts;
+  const apiKey = randomBytes(16).toString("hex");
   const bots: BotProcess[] = [];
-  const posted: (BotEvent & { name: string })[] = [];
+  const posted: BotEvent[] = [];
+  /** The settings each bot's README documents, as a production bot would get them. */
+  let botEnv: Record<string, string>;
 
-  const startBot = (lang: Lang, args: string[]): BotProcess => {
-    const [cmd, argv] = LANGS[lang](["--address", `127.0.0.1:${gw.grpcPort}`, ...args]);
-    const bot = new BotProcess(`${lang} bot ${args.join(" ")}`, cmd, [...argv], { cwd: ROOT, env: GO_ENV });
-    bots.push(bot);
-    return bot;
+  const bot = (lang: BotLang, args: string[], env: Record<string, string> = botEnv): BotProcess => {
+    const b = startBot(lang, ["--address", `127.0.0.1:${gw.grpcPort}`, ...args], env);
+    bots.push(b);
+    return b;
   };
 
   before(async function () {
     this.timeout(15 * 60_000);
-    // The same script as `make clients`: installs what is missing, then regenerates (about 1 s).
-    await run("bash", ["scripts/clients.sh"], { cwd: ROOT, maxBuffer: 64 << 20 });
-    await run("go", ["build", "-o", GO_BOT, "./examples/go-bot"], { cwd: ROOT, env: { ...process.env, ...GO_ENV } });
+    await buildBots();
+    certs = makeCerts();
+    const keyFile = path.join(certs.dir, "api-key");
+    writeFileSync(keyFile, `${apiKey}\n`);
+    botEnv = {
+      GATEWAY_API_KEY_FILE: keyFile,
+      GATEWAY_CLIENT_TLS_CA: certs.caFile,
+      GATEWAY_CLIENT_TLS_CERT: certs.clientCert,
+      GATEWAY_CLIENT_TLS_KEY: certs.clientKey,
+    };
     nats = await startTestNats();
-    gw = await startTestGateway(nats.url);
+    gw = await startGatewayProcess({
+      GATEWAY_NATS_URL: nats.url,
+      GATEWAY_WEBHOOK_TOKENS: `default:${TOKEN}`,
+      GATEWAY_GRPC_AUTH: "keys",
+      GATEWAY_GRPC_KEYS: `bots:${apiKey}:*:*`,
+      GATEWAY_TLS_CERT: certs.serverCert,
+      GATEWAY_TLS_KEY: certs.serverKey,
+      GATEWAY_TLS_CLIENT_CA: certs.caFile,
+    });
   });
 
   after(async function () {
     this.timeout(30_000);
     await Promise.all(bots.map((b) => b.kill()));
-    await gw?.close();
+    await gw?.stop();
     await nats?.cleanup();
+    if (certs) rmSync(certs.dir, { recursive: true, force: true });
   });
 
-  const assertGot = (bot: BotProcess, want: BotEvent[]): void => {
-    assert.deepEqual(
-      [...bot.events].sort((a, b) => a.seq - b.seq),
-      want.map(({ seq, chat, type, text }) => ({ seq, chat, type, text })),
-      bot.describe(),
-    );
-  };
-
   it("each bot joins its consumer group, prints the three documented events with chat id, type and text, and acks them", async function () {
-    const groupBots = (Object.keys(LANGS) as Lang[]).map((lang) => startBot(lang, ["--group", `example-bots-${lang}`]));
+    // GATEWAY_API_KEY for two bots, GATEWAY_API_KEY_FILE for the other two: both are documented.
+    const groupBots = LANGS.map((lang, i) =>
+      bot(lang, ["--group", `example-bots-${lang}`], i % 2 ? botEnv : { ...botEnv, GATEWAY_API_KEY_FILE: "", GATEWAY_API_KEY: apiKey }),
+    );
     // A new group starts with the events stored from its creation on: wait for `opened`.
-    for (const bot of groupBots) {
-      await waitFor(() => bot.has((b) => b.lines.some((l) => /^opened group=example-bots-\w+ member=\S+$/.test(l))), `${bot.name} opened`, 60_000);
+    for (const b of groupBots) {
+      await waitFor(() => b.has((x) => x.lines.some((l) => /^opened group=example-bots-\w+ member=\S+$/.test(l))), `${b.name} opened`, 60_000);
     }
     for (const name of FIXTURE_NAMES) {
       const body = fixture(name);
-      const res = await gw.post(body);
+      const res = await postTls(gw.httpPort, certs, body);
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      posted.push({ name, seq: res.body.sequence, chat: body.chat_id, type: body.event_type, text: EXPECTED_TEXT[name] });
+      posted.push({ seq: res.body.sequence, chat: body.chat_id, type: body.event_type, text: EXPECTED_TEXT[name] });
     }
     // chat.assigned and message.received share a chat, and a group holds a chat's next
     // event until the previous one is acked: the second one arriving well within the
     // default 30 s ack_wait (and no duplicate) shows the bot's ack reached the gateway.
-    for (const bot of groupBots) {
-      await waitFor(() => bot.has((b) => b.events.length >= 3), `${bot.name} to print 3 events`, 20_000).catch((err) => {
-        throw new Error(`${err.message}\n${bot.describe()}`);
-      });
-      assertGot(bot, posted);
+    for (const b of groupBots) {
+      await waitForEvents(b, 3, "to print 3 events", 20_000);
+      assertGot(b, posted);
     }
   });
 
   it("--tail subscribes from everything retained, or from --from-sequence, then follows new events", async function () {
     assert.equal(posted.length, 3, "needs the events of the group test");
-    const all = startBot("python", ["--tail"]);
-    const fromSecond = startBot("go", ["--tail", "--from-sequence", String(posted[1]!.seq)]);
-    const fromThird = startBot("node", ["--tail", "--from-sequence", String(posted[2]!.seq)]);
     const cases: [BotProcess, BotEvent[]][] = [
-      [all, posted],
-      [fromSecond, posted.slice(1)],
-      [fromThird, posted.slice(2)],
+      [bot("python", ["--tail"]), posted],
+      [bot("go", ["--tail", "--from-sequence", String(posted[1]!.seq)]), posted.slice(1)],
+      [bot("node", ["--tail", "--from-sequence", String(posted[2]!.seq)]), posted.slice(2)],
+      [bot("java", ["--tail", "--from-sequence", String(posted[1]!.seq)]), posted.slice(1)],
     ];
-    for (const [bot, want] of cases) {
-      await waitFor(() => bot.has((b) => b.events.length >= want.length), `${bot.name} to replay ${want.length}`, 60_000).catch((err) => {
-        throw new Error(`${err.message}\n${bot.describe()}`);
-      });
-      assertGot(bot, want);
+    for (const [b, want] of cases) {
+      await waitForEvents(b, want.length, `to replay ${want.length}`, 60_000);
+      assertGot(b, want);
     }
     // A live event after the replay reaches every tail.
     const live = fixture("message.received");
     live.transaction_id = "clients-e2e-live-1";
     live.payload.messages[0].text = "a live one";
-    const res = await gw.post(live);
+    const res = await postTls(gw.httpPort, certs, live);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const liveEvent: BotEvent = { seq: res.body.sequence, chat: live.chat_id, type: "message.received", text: "a live one" };
-    for (const [bot, want] of cases) {
-      await waitFor(() => bot.has((b) => b.events.length >= want.length + 1), `${bot.name} to print the live event`, 20_000).catch((err) => {
-        throw new Error(`${err.message}\n${bot.describe()}`);
-      });
-      assertGot(bot, [...want, liveEvent]);
+    for (const [b, want] of cases) {
+      await waitForEvents(b, want.length + 1, "to print the live event", 20_000);
+      assertGot(b, [...want, liveEvent]);
     }
-    assert.match(all.lines[0]!, /^tailing from=all$/);
-    assert.match(fromSecond.lines[0]!, new RegExp(`^tailing from=${posted[1]!.seq}$`));
+    assert.match(cases[0]![0].lines[0]!, /^tailing from=all$/);
+    assert.match(cases[1]![0].lines[0]!, new RegExp(`^tailing from=${posted[1]!.seq}$`));
+  });
+
+  it("a bot without the API key is refused with UNAUTHENTICATED, says so and exits 1", async function () {
+    const keyless = LANGS.map((lang) => bot(lang, ["--tail"], { ...botEnv, GATEWAY_API_KEY_FILE: "" }));
+    await Promise.all(keyless.map((b) => waitFor(() => b.exitCode !== null, `${b.name} to exit`, 60_000)));
+    for (const b of keyless) {
+      assert.equal(b.exitCode, 1, b.describe());
+      assert.match(b.stderr, /unauthenticated/i, b.describe());
+      assert.match(b.stderr, /missing API key/, b.describe());
+      assert.deepEqual(b.events, [], b.describe());
+    }
   });
 
   for (const version of ["v1", "v1alpha"]) {
-    it(`server reflection ${version} answers a Python client with EventGateway and its methods`, async function () {
+    it(`a generic Python client builds a descriptor pool from reflection ${version} (no key) and calls Subscribe with dynamic messages (with the key)`, async function () {
       const { stdout } = await run(
         "/usr/bin/python3",
-        ["test/helpers/reflection_client.py", `127.0.0.1:${gw.grpcPort}`, version, "engage.gateway.v1.EventGateway"],
-        { cwd: ROOT, timeout: 30_000 },
+        ["test/helpers/reflection_client.py", `127.0.0.1:${gw.grpcPort}`, version, "engage.gateway.v1.EventGateway", "3"],
+        { cwd: ROOT, timeout: 60_000, env: { ...process.env, ...botEnv, GATEWAY_API_KEY_FILE: "", GATEWAY_API_KEY: apiKey } },
       );
-      const got = JSON.parse(stdout) as { services: string[]; files: string[]; packages: string[]; methods: string[] };
-      assert.ok(got.services.includes("engage.gateway.v1.EventGateway"), stdout);
-      // The service's file comes with its dependencies, so a dynamic client can decode Event.
-      assert.ok(got.packages.includes("engage.gateway.v1") && got.packages.includes("engage.events.v1"), stdout);
-      assert.deepEqual([...got.methods].sort(), ["Consume", "DeleteGroup", "DescribeGroup", "ListDeadLetters", "ListGroups", "Publish", "ReplayDeadLetter", "Subscribe"], stdout);
+      const got = JSON.parse(stdout);
+      assert.deepEqual([...got.services].sort(), ["engage.gateway.v1.EventGateway", "grpc.health.v1.Health"], stdout);
+      // File names as in proto/, with their real dependencies, as protoc builds them.
+      assert.deepEqual(got.files["engage/gateway/v1/gateway.proto"], [
+        "engage/events/v1/events.proto",
+        "google/protobuf/duration.proto",
+        "google/protobuf/timestamp.proto",
+      ]);
+      assert.deepEqual(got.files["engage/events/v1/events.proto"], ["google/protobuf/struct.proto", "google/protobuf/timestamp.proto"]);
+      assert.deepEqual([...got.methods].sort(), ["Consume", "DeleteGroup", "DescribeGroup", "Erase", "GetChat", "ListDeadLetters", "ListGroups", "Publish", "ReplayDeadLetter", "Subscribe"], stdout);
+      assert.ok(got.request_fields.includes("start_sequence"), `snake_case field names: ${got.request_fields}`);
+      // The events, decoded with nothing but the reflected descriptors.
+      assert.deepEqual(
+        got.events.map((r: any) => [Number(r.sequence), r.event.chat_id, r.event.type_name]),
+        posted.map((p) => [p.seq, p.chat, p.type]),
+        stdout,
+      );
+      assert.match(got.without_key, /^UNAUTHENTICATED: missing API key/, stdout);
+      // Health and reflection answer without a key (SECURITY.md says why).
+      assert.equal(got.health_without_key, "SERVING", stdout);
     });
   }
+});
+
+describe("an example bot against the built gateway in dev mode (e2e)", function () {
+  this.timeout(5 * 60_000);
+  let dataDir: string;
+  let gw: GatewayProcess;
+  let b: BotProcess | undefined;
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    await buildBots();
+    dataDir = mkdtempSync(path.join(tmpdir(), "engage-gw-dev-bots-"));
+    // What `make run` does: --dev, an embedded nats-server, no key and no TLS.
+    gw = await startGatewayProcess({ GATEWAY_DATA_DIR: dataDir, GATEWAY_GRPC_AUTH: "keys" }, ["--dev"]);
+  });
+  after(async function () {
+    this.timeout(30_000);
+    await b?.kill();
+    await gw?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("the Python bot with no credentials set tails the events `make send` would post", async function () {
+    b = startBot("python", ["--address", `127.0.0.1:${gw.grpcPort}`, "--tail"], { GATEWAY_API_KEY: "", GATEWAY_CLIENT_TLS_CA: "" });
+    const token = readFileSync(path.join(dataDir, "dev-token"), "utf8").trim();
+    const body = fixture("chat.closed");
+    const res = await fetch(`http://127.0.0.1:${gw.httpPort}/v1/engage/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await waitForEvents(b, 1, "to print the event", 60_000);
+    assert.deepEqual(b.events, [{ seq: 1, chat: body.chat_id, type: "chat.closed", text: "" }], b.describe());
+  });
 });

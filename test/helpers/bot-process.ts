@@ -1,5 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { createInterface } from "node:readline";
+import { promisify } from "node:util";
 
 /** One `event …` line an example bot printed. */
 export interface BotEvent {
@@ -58,4 +60,48 @@ export class BotProcess {
       await this.exited;
     }
   }
+}
+
+const ROOT = path.resolve(__dirname, "../..");
+const run = promisify(execFile);
+
+/** Go builds offline in GOPATH mode against Debian's packages (see examples/go-bot). */
+export const GO_ENV = {
+  GO111MODULE: "off",
+  GOPROXY: "off",
+  GOFLAGS: "",
+  GOPATH: `${ROOT}/build/clients/go:/usr/share/gocode`,
+  GOCACHE: `${ROOT}/build/clients/.gocache`,
+};
+const GO_BOT = path.join(ROOT, "build/clients/go/bin/go-bot");
+
+/** How each example bot is started, with its own arguments. */
+export const BOT_LANGS = {
+  python: (args: string[]) => ["/usr/bin/python3", ["examples/python-bot/bot.py", ...args]] as const,
+  go: (args: string[]) => [GO_BOT, args] as const,
+  node: (args: string[]) => [process.execPath, ["--require", "tsx/cjs", "examples/node-bot/bot.ts", ...args]] as const,
+  java: (args: string[]) => ["java", ["@build/clients/java/java.args", "examples/java-bot/Bot.java", ...args]] as const,
+};
+export type BotLang = keyof typeof BOT_LANGS;
+
+/**
+ * Generates every client with the script behind `make clients` (installing what is
+ * missing with apt on a fresh machine), then builds the Go bot once as its README does.
+ * The Java bot runs as a single source file, as its README does.
+ */
+export function buildBots(): Promise<void> {
+  built ??= build();
+  return built;
+}
+let built: Promise<void> | undefined;
+
+async function build(): Promise<void> {
+  await run("bash", ["scripts/clients.sh"], { cwd: ROOT, maxBuffer: 64 << 20 });
+  await run("go", ["build", "-o", GO_BOT, "./examples/go-bot"], { cwd: ROOT, env: { ...process.env, ...GO_ENV } });
+}
+
+/** Starts an example bot from the repository root with `env` added to the test's environment. */
+export function startBot(lang: BotLang, args: string[], env: Record<string, string> = {}): BotProcess {
+  const [cmd, argv] = BOT_LANGS[lang](args);
+  return new BotProcess(`${lang} bot ${args.join(" ")}`, cmd, [...argv], { cwd: ROOT, env: { ...GO_ENV, ...env } });
 }
