@@ -141,7 +141,7 @@ describe("example bots in Python, Go and Node against a live gateway (e2e)", fun
       assert.ok(got.services.includes("engage.gateway.v1.EventGateway"), stdout);
       // The service's file comes with its dependencies, so a dynamic client can decode Event.
       assert.ok(got.packages.includes("engage.gateway.v1") && got.packages.includes("engage.events.v1"), stdout);
-      assert.deepEqual([...got.methods].sort(), ["Consume", "ListDeadLetters", "Publish", "ReplayDeadLetter", "Subscribe"], stdout);
+      assert.deepEqual([...got.methods].sort(), ["Consume", "Erase", "GetChat", "ListDeadLetters", "Publish", "ReplayDeadLetter", "Subscribe"], stdout);
     });
   }
 });
