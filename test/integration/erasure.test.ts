@@ -47,7 +47,7 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     nc = await connect({ servers: natsUrl.split(",") });
     // A group with no member yet: its position is before every event below.
     const idle = new TestMember(gw.client, { group: "idle", start: StartPosition.START_POSITION_NEW }, true, bearer(READER));
-    await idle.opened;
+    await Promise.race([idle.opened, idle.ended.then((e) => Promise.reject(new Error(`the group did not open: ${e?.details}`)))]);
     idle.cancel();
     await idle.ended;
     for (let i = 0; i < 3; i++) assert.equal((await gw.post(messageBody(X, i, { destination_id: CUSTOMER }))).status, 200);
@@ -226,6 +226,13 @@ describe("Erase, on a three-node cluster with R3 streams", function () {
   erasureSuite(async () => {
     const cluster: TestCluster = await startTestCluster();
     await cluster.waitForJetStream();
+    // A meta leader is not enough for R3 placement: wait until all three peers take a stream.
+    const probe = await cluster.client();
+    const jsm = await probe.jetstreamManager();
+    await waitFor(async () => {
+      await jsm.streams.add({ name: "PLACEMENT_PROBE", subjects: ["placement.probe"], num_replicas: 3 });
+      return jsm.streams.delete("PLACEMENT_PROBE");
+    }, "R3 placement", 60_000, 250);
     const gw = await startTestGateway(cluster.url, { GATEWAY_GRPC_AUTH: "keys", GATEWAY_GRPC_KEYS: KEYS, GATEWAY_STREAM_REPLICAS: "3" });
     return { gw, natsUrl: cluster.url, stop: async () => (await gw.close(), await cluster.cleanup()) };
   });
