@@ -35,6 +35,8 @@ export interface Publisher {
   publishEvent(event: Event, data?: Uint8Array): Promise<Stored>;
   /** Stores a message in the DLQ stream; same guarantees. */
   publishRaw(subject: string, data: Uint8Array, msgId: string, hdrs: Record<string, string>): Promise<Stored>;
+  /** True when the message with this id was erased within the duplicate window. */
+  isErased(msgId: string): boolean;
 }
 
 export interface PublisherOptions {
@@ -102,6 +104,7 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
   }
 
   return {
+    isErased: (msgId) => o.erasedSequence?.(msgId) !== undefined,
     publishEvent(event, encoded) {
       // Fresh headers: append, which skips set()'s search for an existing key.
       const h = natsHeaders();

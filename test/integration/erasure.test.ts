@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, headers, type NatsConnection } from "nats";
+import { partitionConsumerName } from "../../src/bus";
+import { partitionOf } from "../../src/domain";
 import { Event } from "../../src/gen/engage/events/v1/events";
 import { StartPosition, type ListDeadLettersResponse } from "../../src/gen/engage/gateway/v1/gateway";
 import { bearer, erase, failure, getChat, replay, status, wholeChat } from "../helpers/chat-calls";
@@ -45,7 +47,7 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     nc = await connect({ servers: natsUrl.split(",") });
     // A group with no member yet: its position is before every event below.
     const idle = new TestMember(gw.client, { group: "idle", start: StartPosition.START_POSITION_NEW }, true, bearer(READER));
-    await idle.opened;
+    await Promise.race([idle.opened, idle.ended.then((e) => Promise.reject(new Error(`the group did not open: ${e?.details}`)))]);
     idle.cancel();
     await idle.ended;
     for (let i = 0; i < 3; i++) assert.equal((await gw.post(messageBody(X, i, { destination_id: CUSTOMER }))).status, 200);
@@ -168,6 +170,25 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     await erase(gw.client, ERASER, { chatId: W });
   });
 
+  it("delivers none of a chat's events a gateway was holding for a group when the chat was erased", async () => {
+    const V = "buffered-chat-v";
+    const m = new TestMember(gw.client, { group: "buffers", start: StartPosition.START_POSITION_NEW, filter: { ...NO_FILTER, chatIds: [V] } }, true, bearer(READER));
+    await m.opened;
+    for (let i = 1; i <= 3; i++) assert.equal((await gw.post(messageBody(V, i))).status, 200);
+    const first = await waitFor(() => m.deliveries[0], "the chat's first event");
+    // The other two wait in the gateway behind the first (one in flight per chat): held, unacked.
+    const jsm = await nc.jetstreamManager();
+    const consumer = partitionConsumerName("buffers", partitionOf("default", V, 16));
+    await waitFor(async () => (await jsm.consumers.info("ENGAGE_EVENTS", consumer)).num_ack_pending === 3, "three events held by the gateway");
+    assert.equal((await erase(gw.client, ERASER, { chatId: V })).eventsRemoved, 3);
+    m.ack(first.deliveryId);
+    assert.equal((await gw.post(messageBody(V, 4))).status, 200);
+    await waitFor(() => m.deliveries.some((d) => d.event!.transactionId === `${V}-4`), "the event stored after the erasure");
+    assert.deepEqual(m.deliveries.map((d) => d.event!.transactionId), [`${V}-1`, `${V}-4`]);
+    m.cancel();
+    await erase(gw.client, ERASER, { chatId: V });
+  });
+
   it("stores a refused body under its chat id, or under % when none can be read", async () => {
     assert.equal((await gw.post({ chat_id: "refused.chat", channel: "LiveChat" })).status, 400);
     assert.equal((await gw.post('{"chat_id": "x", broken')).status, 400);
@@ -205,6 +226,13 @@ describe("Erase, on a three-node cluster with R3 streams", function () {
   erasureSuite(async () => {
     const cluster: TestCluster = await startTestCluster();
     await cluster.waitForJetStream();
+    // A meta leader is not enough for R3 placement: wait until all three peers take a stream.
+    const probe = await cluster.client();
+    const jsm = await probe.jetstreamManager();
+    await waitFor(async () => {
+      await jsm.streams.add({ name: "PLACEMENT_PROBE", subjects: ["placement.probe"], num_replicas: 3 });
+      return jsm.streams.delete("PLACEMENT_PROBE");
+    }, "R3 placement", 60_000, 250);
     const gw = await startTestGateway(cluster.url, { GATEWAY_GRPC_AUTH: "keys", GATEWAY_GRPC_KEYS: KEYS, GATEWAY_STREAM_REPLICAS: "3" });
     return { gw, natsUrl: cluster.url, stop: async () => (await gw.close(), await cluster.cleanup()) };
   });

@@ -58,6 +58,8 @@ export interface DeadLetters {
    */
   bury(group: string, held: Held, reason: string): Promise<void>;
   list(q: DeadLetterQuery): Promise<{ entries: DeadLetterEntry[]; next: number }>;
+  /** True for a held event that was erased (within the duplicate window): it is not delivered. */
+  erased(held: Held): boolean;
   /** Publishes a group dead letter into ENGAGE_EVENTS again, for that group only. */
   replay(sequence: number, partitions: number, allow?: (tenant: string) => void): Promise<{ group: string; sequence: number }>;
 }
@@ -83,6 +85,7 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
   };
 
   return {
+    erased: (h) => publisher.isErased(h.msg.headers?.get("Nats-Msg-Id") ?? ""),
     async bury(group, h, reason) {
       // An event erased while a member held it must not come back as a dead letter.
       if (!(await storedEvent(h.seq))) return;

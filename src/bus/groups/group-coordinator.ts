@@ -195,6 +195,7 @@ export class GroupCoordinator {
         logger: this.d.logger,
         pickMember: (sticky) => this.pickMember(sticky),
         deadLetter: (h, reason) => this.d.deadLetters.bury(this.d.group.name, h, reason),
+        erased: (h) => this.d.deadLetters.erased(h),
         onChange: () => this.pumpAll(),
         onStopped: (w) => {
           if (this.workers.get(w.partition) === w) this.workers.delete(w.partition);

@@ -60,6 +60,8 @@ export interface PartitionWorkerContext {
   pickMember(sticky: LocalMember | undefined): LocalMember | undefined;
   /** Stores a dead letter; resolves after its PubAck. */
   deadLetter(held: Held, reason: string): Promise<void>;
+  /** True for an event erased since it was fetched: it is acked, never delivered. */
+  erased?(held: Held): boolean;
   /** Something freed capacity or made work ready: pump every partition. */
   onChange(): void;
   /** The worker stopped (fenced, or released). */
@@ -215,10 +217,18 @@ export class PartitionWorker {
   pump(): void {
     if (this.state !== "active" || this.ready.size === 0 || this.fenced) return;
     for (const chat of this.ready) {
+      const head = this.held.get(this.queues.get(chat)![0])!;
+      if (this.ctx.erased?.(head)) {
+        // Erased while held here: nothing to deliver; the chat's next event is ready.
+        this.ready.delete(chat);
+        acks.add(head.msg);
+        this.finish(head, false);
+        continue;
+      }
       const member = this.ctx.pickMember(this.sticky.get(chat));
       if (!member) return;
       this.ready.delete(chat);
-      this.dispatch(this.held.get(this.queues.get(chat)![0])!, member);
+      this.dispatch(head, member);
     }
   }
 
@@ -372,7 +382,8 @@ export class PartitionWorker {
     this.finish(h);
   }
 
-  private finish(h: Held): void {
+  /** Forgets a settled event and frees its chat; `notify` pumps every partition (not from inside pump). */
+  private finish(h: Held, notify = true): void {
     this.held.delete(h.seq);
     const q = this.queues.get(h.chat);
     if (q) {
@@ -384,7 +395,7 @@ export class PartitionWorker {
       }
     }
     this.unlock(h.chat);
-    this.ctx.onChange();
+    if (notify) this.ctx.onChange();
   }
 
   private keepAlive(): void {
