@@ -20,8 +20,8 @@ export interface Bus {
    * answer a ping within PROBE_TIMEOUT_MS (a hung server keeps its socket open).
    */
   readonly connected: boolean;
-  /** Calls `fn` on every connect/disconnect. */
-  onChange(fn: (connected: boolean) => void): void;
+  /** Calls `fn` on every connect/disconnect; returns a function that stops the calls. */
+  onChange(fn: (connected: boolean) => void): () => void;
   /** Flushes what is pending and closes. */
   drain(): Promise<void>;
 }
@@ -170,7 +170,13 @@ export async function createBus(opts: BusOptions): Promise<Bus> {
     get connected() {
       return connected && !nc.isClosed();
     },
-    onChange: (fn) => listeners.push(fn),
+    onChange: (fn) => {
+      listeners.push(fn);
+      return () => {
+        const i = listeners.indexOf(fn);
+        if (i >= 0) listeners.splice(i, 1);
+      };
+    },
     drain: async () => {
       probe.stop();
       if (!nc.isClosed()) await nc.drain();

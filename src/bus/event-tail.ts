@@ -83,6 +83,11 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
   if (!bus.connected) throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");
   let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
   let stopped = false;
+  // After a reconnect the consumer may have lived on the node that was lost, and nats.js
+  // then retries its info forever without heartbeats to miss: start a new one instead.
+  const offChange = bus.onChange((connected) => {
+    if (connected) void current?.messages.stop();
+  });
   const close = (): void => {
     const c = current;
     current = undefined;
@@ -118,6 +123,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
     first = await withJetStreamRetry(bus, `reading the state of ${EVENTS_STREAM}`, (jsm) => startConfig(jsm, start));
     current = await open(first);
   } catch (err) {
+    offChange();
     throw GatewayError.from(err, ErrorCode.Unavailable);
   }
   const opened = pendingAtOpen;
@@ -125,6 +131,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
     pendingAtOpen: opened,
     stop: () => {
       stopped = true;
+      offChange();
       close();
     },
     async *[Symbol.asyncIterator]() {
@@ -160,6 +167,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
           if (error !== undefined || delivered === 0) await fail(error ?? new Error("the event consumer ended"));
         }
       } finally {
+        offChange();
         close();
       }
     },

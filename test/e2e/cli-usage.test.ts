@@ -55,7 +55,7 @@ describe("the engage-gateway CLI's help and usage errors", function () {
   });
 
   const helps: [string, [string, string][]][] = [
-    ["serve", [["--http-port", "8080"], ["--grpc-port", "50051"], ["--data-dir", "./data"], ["--partitions", "16"], ["--duplicate-window", "10m"], ["--log-level", "info"]]],
+    ["serve", [["--http-port", "8080"], ["--grpc-port", "50051"], ["--data-dir", "./data"], ["--partitions", "16"], ["--duplicate-window", "2h"], ["--log-level", "info"]]],
     ["send", [["--url", "http://127.0.0.1:8080"], ["--attempts", "8"], ["--data-dir", "./data"]]],
     ["tail", [["--grpc", "127.0.0.1:50051"]]],
     ["dlq", [["--grpc", "127.0.0.1:50051"], ["--from", "1"], ["--limit", "100"]]],

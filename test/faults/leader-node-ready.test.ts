@@ -13,7 +13,7 @@ import { grpcHealth, httpReady, msUntil } from "./support-ready";
  * so the stream check after the reconnect fails (times out) at first. Readiness must
  * come back once the stream answers, without a restart.
  */
-describe("fault: the node the gateway is connected to, which leads the stream, is killed", function () {
+describe("fault: the node the gateway is connected to is lost (3-node cluster, R3)", function () {
   this.timeout(90_000);
   let cluster: TestCluster;
   let gw: TestGateway | undefined;
@@ -26,7 +26,7 @@ describe("fault: the node the gateway is connected to, which leads the stream, i
     await cluster?.cleanup();
   });
 
-  it("goes unready at once and ready again within 2 s of the streams' new leaders, and accepts webhooks", async () => {
+  it("killed while it leads the stream: goes unready at once and ready again within 2 s of the streams' new leaders, and accepts webhooks", async () => {
     const env = { GATEWAY_STREAM_REPLICAS: "3", GATEWAY_GRPC_AUTH: "none" };
     // A first gateway creates the streams; the one under test is given only the leader's
     // URL, so it connects there (it learns the other nodes from the server).
@@ -60,6 +60,25 @@ describe("fault: the node the gateway is connected to, which leads the stream, i
       await cluster.start(leader);
     } finally {
       health.close();
+    }
+  });
+
+  it("stopped (SIGSTOP): reconnects to another node within seconds and is ready there while the hung one stays stopped", async () => {
+    await waitFor(async () => cluster.nodes.every((n) => n.running) && (await httpReady(gw!.baseUrl)) === 200, "the whole cluster and a ready gateway", 20_000, 100);
+    const victim = gw!.bus.nc.info!.server_name;
+    cluster.pause(victim);
+    const pausedAt = Date.now();
+    try {
+      const notReadyMs = await msUntil(async () => (await httpReady(gw!.baseUrl)) === 503, "/readyz to say 503", pausedAt, 5000);
+      const movedMs = await msUntil(async () => gw!.bus.nc.info?.server_name !== victim && (await httpReady(gw!.baseUrl)) === 200, "ready on another node", pausedAt, 30_000);
+      const post = await waitFor(async () => {
+        const r = await gw!.post(messageBody("leader-node", 2));
+        return r.status === 200 ? r : undefined;
+      }, "a webhook to be accepted", 20_000, 250);
+      report("hung-node", { paused: victim, movedTo: gw!.bus.nc.info?.server_name, notReadyMs, readyElsewhereMs: movedMs, webhook: post.status });
+      assert.ok(notReadyMs <= 2000, `/readyz said 503 only ${notReadyMs} ms after the node hung`);
+    } finally {
+      cluster.resume(victim);
     }
   });
 });

@@ -37,7 +37,9 @@ describe("fault: nats-server hangs (SIGSTOP) for 7 s, then continues (SIGCONT)",
         if ((await httpReady(gw.baseUrl)) !== 503) readyDuringHang++;
         await new Promise((r) => setTimeout(r, 200)); // sampling period during a fixed-length hang
       }
+      const postedAt = Date.now();
       const webhookDuringHang = (await gw.post(messageBody("hang", 2))).status;
+      const webhookDuringHangMs = Date.now() - postedAt;
 
       nats.resume();
       paused = false;
@@ -47,12 +49,13 @@ describe("fault: nats-server hangs (SIGSTOP) for 7 s, then continues (SIGCONT)",
         msUntil(async () => (await grpcHealth(health)) === "SERVING", "gRPC health SERVING again", resumedAt, 10_000),
       ]);
       const after = await gw.post(messageBody("hang", 3));
-      report("nats-hang", { notReadyMs, notServingMs, readyDuringHang, webhookDuringHang, readyMs, servingMs, webhookAfter: after.status });
+      report("nats-hang", { notReadyMs, notServingMs, readyDuringHang, webhookDuringHang, webhookDuringHangMs, readyMs, servingMs, webhookAfter: after.status });
 
       assert.ok(notReadyMs <= 2000, `/readyz said 503 only ${notReadyMs} ms after the hang`);
       assert.ok(notServingMs <= 2000, `gRPC health said NOT_SERVING only ${notServingMs} ms after the hang`);
       assert.equal(readyDuringHang, 0, "/readyz said ready during the hang");
       assert.equal(webhookDuringHang, 503, "a webhook during the hang is refused, so Engage retries");
+      assert.ok(webhookDuringHangMs < 500, `a webhook during the hang took ${webhookDuringHangMs} ms to be refused`);
       assert.ok(readyMs <= 2000, `/readyz said 200 only ${readyMs} ms after the recovery`);
       assert.ok(servingMs <= 2000, `gRPC health said SERVING only ${servingMs} ms after the recovery`);
       assert.equal(after.status, 200, "webhooks are accepted after the recovery");
