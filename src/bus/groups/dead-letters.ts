@@ -13,7 +13,7 @@ import { Event } from "../../gen/engage/events/v1/events";
 import type { Bus } from "../connection";
 import { HEADER, type Publisher } from "../publisher";
 import { DLQ_STREAM } from "../streams";
-import type { Held } from "./partition-worker";
+import type { Held } from "./chat-table";
 
 /** The DLQ subject of a group's dead letters: `engage.dlq.<tenant>.group.<group>`. */
 export function groupDlqSubject(tenant: string, group: string): string {

@@ -5,14 +5,9 @@ import type { Bus } from "../connection";
 import type { Publisher } from "../publisher";
 import { createDeadLetters, type DeadLetters } from "./dead-letters";
 import { GroupCoordinator, type GroupTuning } from "./group-coordinator";
-import {
-  createGroupStore,
-  createLeaseStore,
-  createMemberRegistry,
-  type GroupStore,
-  type LeaseStore,
-  type MemberRegistry,
-} from "./kv-stores";
+import { createGroupStore, createMemberRegistry, type GroupStore, type MemberRegistry } from "./kv-stores";
+import { createLeaseStore, type LeaseStore } from "./lease-store";
+import { createSettledStore, type SettledStore } from "./settled-log";
 import { ensurePartitionConsumer } from "./partition-consumer";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
@@ -52,6 +47,8 @@ export interface GroupManagerOptions extends GroupTuning {
   logger: Logger;
   /** Called after each group dead letter is stored. */
   onDeadLetter?(): void;
+  /** Called when a redelivery of an event the group had already settled is settled again silently. */
+  onRedeliveredSettled?(group: string): void;
 }
 
 // Late acks for revoked deliveries are ignored, not errors; remember this many ids per member.
@@ -62,15 +59,16 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const log = o.logger.child({ component: "groups", gateway: gatewayId });
   const deadLetters = createDeadLetters(o.bus, o.publisher, o.onDeadLetter);
   const coordinators = new Map<string, GroupCoordinator>();
-  let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry }> | undefined;
+  let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry; settled: SettledStore }> | undefined;
   let serial = 0;
 
   // The KV buckets are created on the first join, so a gateway without groups touches none.
   const kv = (): NonNullable<typeof stores> => {
     stores ??= (async () => ({
       groups: await createGroupStore(o.bus, o.replicas),
-      leases: await createLeaseStore(o.bus, o.leaseTtlMs, o.replicas),
+      leases: await createLeaseStore(o.bus, o.leaseTtlMs, o.replicas, log),
       members: await createMemberRegistry(o.bus, o.leaseTtlMs, o.replicas),
+      settled: await createSettledStore(o.bus, o.replicas),
     }))();
     stores.catch(() => (stores = undefined));
     return stores;
@@ -80,7 +78,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
     gatewayId,
     deadLetters,
     async join(spec, memberSpec, sink) {
-      const { groups, leases, members } = await kv();
+      const { groups, leases, members, settled } = await kv();
       const group = await groups.ensure(spec);
       let c = coordinators.get(group.name);
       if (!c) {
@@ -89,7 +87,19 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         c = coordinators.get(group.name);
       }
       if (!c) {
-        c = new GroupCoordinator({ bus: o.bus, group, gatewayId, leases, members, deadLetters, tuning: o, logger: log });
+        const name = group.name;
+        c = new GroupCoordinator({
+          bus: o.bus,
+          group,
+          gatewayId,
+          leases,
+          members,
+          settled,
+          deadLetters,
+          tuning: o,
+          logger: log,
+          onRedeliveredSettled: () => o.onRedeliveredSettled?.(name),
+        });
         coordinators.set(group.name, c);
       }
       const coordinator = c;
