@@ -146,6 +146,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     reconcileMs: 1000,
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
+    onRedeliveredSettled: (group) => metrics.groupRedeliveredSettled.inc({ group }),
   });
   const grpc: GrpcServer = createGrpcServer({
     bus,
