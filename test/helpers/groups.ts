@@ -74,6 +74,8 @@ export class GroupAudit {
   /** Distinct acked event numbers per chat. */
   readonly acked = new Map<string, Set<number>>();
   readonly regressions: string[] = [];
+  /** When each event (`<chat>/<n>`) was first delivered (Date.now()). */
+  readonly firstDelivery = new Map<string, number>();
   /** The first delivery under each lease (`<partition>/<epoch>`): when it arrived and when its event was stored (ms). */
   readonly firstByEpoch = new Map<string, { at: number; storedAt: number }>();
 
@@ -94,6 +96,7 @@ export class GroupAudit {
       const chat = chatOf(d);
       const list = this.delivered.get(chat) ?? [];
       const n = numberOf(d);
+      if (!this.firstDelivery.has(`${chat}/${n}`)) this.firstDelivery.set(`${chat}/${n}`, Date.now());
       if (list.length && list[list.length - 1] > n) this.regressions.push(`${chat}: ${n} after ${list[list.length - 1]}`);
       list.push(n);
       this.delivered.set(chat, list);
@@ -111,6 +114,15 @@ export class GroupAudit {
   /** Whether every chat has acked events 0..rounds-1. */
   complete(chats: string[], rounds: number): boolean {
     return chats.every((c) => (this.acked.get(c)?.size ?? 0) >= rounds);
+  }
+
+  /** What is not acked yet, for a failure message: `chat: numbers`. */
+  missing(chats: string[], rounds: number): string {
+    return chats
+      .map((c) => [c, [...Array(rounds).keys()].filter((n) => !this.acked.get(c)?.has(n))] as const)
+      .filter(([, ns]) => ns.length > 0)
+      .map(([c, ns]) => `${c}: ${ns.join(",")}`)
+      .join("; ");
   }
 
   /** Asserts the per-chat guarantees for events 0..rounds-1 of `chats`. */

@@ -15,6 +15,16 @@ const CONSUMER_NOT_FOUND = 10014;
 const notFound = (err: unknown): boolean =>
   (err as { api_error?: { err_code?: number } })?.api_error?.err_code === CONSUMER_NOT_FOUND;
 
+/** Whether JetStream says the consumer does not exist (false when it exists, or could not be asked). */
+export async function consumerMissing(bus: Bus, name: string): Promise<boolean> {
+  try {
+    await bus.jsm.consumers.info(EVENTS_STREAM, name);
+    return false;
+  } catch (err) {
+    return notFound(err);
+  }
+}
+
 export interface ConsumerTuning {
   jsAckWaitMs: number;
   buffer: number;

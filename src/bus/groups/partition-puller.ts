@@ -2,8 +2,10 @@ import { createInbox, type Msg, type NatsConnection, type Subscription } from "n
 
 /** How long a pull request waits on the server. Short, so a handoff waits little for it. */
 export const PULL_EXPIRES_MS = 2_000;
-/** How long past its expiry a request with no answer counts as lost (a consumer leader gone). */
-const LOST_AFTER_MS = 1_000;
+/** The server sends a heartbeat this often while a request waits. */
+const HEARTBEAT_MS = 500;
+/** A request silent this long is lost (its consumer leader is gone, or the consumer): pull again. */
+const SILENT_MS = 3 * HEARTBEAT_MS;
 
 export interface PullerOptions {
   nc: NatsConnection;
@@ -35,8 +37,11 @@ export class PartitionPuller {
   private loop?: Promise<void>;
   /** Ends the open request: resolve with the status that ended it, or "" when fulfilled. */
   private end?: (status: string) => void;
+  /** Restarts the silence timer of the open request. */
+  private alive?: () => void;
   private received = 0;
   private asked = 0;
+  private checking = false;
 
   constructor(private readonly o: PullerOptions) {}
 
@@ -47,6 +52,7 @@ export class PartitionPuller {
   }
 
   private onMsg(m: Msg): void {
+    this.alive?.();
     const code = m.headers?.code ?? 0;
     if (!m.reply && code >= 100) {
       // 100 is a heartbeat; 408 the expiry; 409 a deleted consumer or a server limit;
@@ -60,12 +66,19 @@ export class PartitionPuller {
 
   private async run(inbox: string): Promise<void> {
     const subject = `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${this.o.consumer}`;
-    const body = new TextEncoder().encode(JSON.stringify({ batch: this.o.batch, expires: PULL_EXPIRES_MS * 1e6 }));
+    const body = new TextEncoder().encode(
+      JSON.stringify({ batch: this.o.batch, expires: PULL_EXPIRES_MS * 1e6, idle_heartbeat: HEARTBEAT_MS * 1e6 }),
+    );
+    let silent = 0;
     while (!this.stopping) {
       this.received = 0;
       this.asked = this.o.batch;
       const ended = new Promise<string>((resolve) => {
-        const timer = setTimeout(() => resolve("lost"), PULL_EXPIRES_MS + LOST_AFTER_MS);
+        let timer = setTimeout(() => resolve("lost"), SILENT_MS);
+        this.alive = () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => resolve("lost"), SILENT_MS);
+        };
         this.end = (s) => {
           clearTimeout(timer);
           resolve(s);
@@ -77,12 +90,21 @@ export class PartitionPuller {
         this.end?.("not connected");
       }
       const status = await ended;
-      this.end = undefined;
+      this.end = this.alive = undefined;
       if (this.stopping) break;
-      // JetStream answers nothing at all to a pull for a consumer that does not exist.
-      if (status === "lost" || status.startsWith("503") || /deleted/i.test(status)) await this.o.onMissing(status);
-      else if (status !== "" && !status.startsWith("408")) await new Promise((r) => setTimeout(r, 250));
+      silent = status === "lost" ? silent + 1 : 0;
+      // JetStream answers nothing at all to a pull for a consumer that does not exist;
+      // a consumer leader election is silent too, for a few seconds. Checked aside, so
+      // pulling goes on meanwhile.
+      if (silent >= 2 || status.startsWith("503") || /deleted/i.test(status)) this.check(status);
+      if (status !== "" && status !== "lost" && !status.startsWith("408")) await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  private check(why: string): void {
+    if (this.checking) return;
+    this.checking = true;
+    void this.o.onMissing(why).finally(() => (this.checking = false));
   }
 
   /** Issues no further request; resolves when the open one has ended. */

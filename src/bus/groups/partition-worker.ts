@@ -10,7 +10,7 @@ import { EVENTS_STREAM } from "../streams";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
 import type { StoredGroup } from "./kv-stores";
 import type { Lease, LeaseStore } from "./lease-store";
-import { ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
+import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
 import { PartitionPuller } from "./partition-puller";
 import { SettledLog, type SettledStore } from "./settled-log";
 import { ServerAcks } from "./server-acks";
@@ -179,11 +179,7 @@ export class PartitionWorker {
   private async recreate(why: string): Promise<void> {
     if (this.stopped) return;
     try {
-      const existed = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName).then(
-        () => true,
-        () => false,
-      );
-      if (!existed) {
+      if (await consumerMissing(this.ctx.bus, this.consumerName)) {
         this.updateFloor();
         await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settledLog.floor);
         this.log.warn({ why, resumeAfter: this.settledLog.floor }, "partition consumer was missing; recreated it");

@@ -2,7 +2,7 @@ import type { NatsConnection } from "nats";
 import { createTurnBatch } from "../turn-batch";
 
 /** How long to wait for the server to confirm an ack before sending it again. */
-const CONFIRM_TIMEOUT_MS = 5_000;
+const CONFIRM_TIMEOUT_MS = 1_000;
 const RETRY_MS = 250;
 
 const encoded = new Map<string, Uint8Array>();
