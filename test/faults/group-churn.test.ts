@@ -277,7 +277,7 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
     for (let i = 0; i < 2; i++) {
       const m = new TestMember(gw.client, { group, maxInFlight: 32 });
       members.push(m);
-      await m.opened;
+      await Promise.race([m.opened, m.ended.then((e) => assert.fail(`member ended: ${e?.details}`))]);
       audit.attach(m, 1);
     }
     return { audit };
@@ -321,7 +321,7 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
         const r = await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.KV_CG_LEASES", undefined, { timeout: 5000 });
         assert.equal(JSON.parse(new TextDecoder().decode(r.data)).success, true);
       },
-      2000,
+      1000,
     );
     report("kv-stepdown", result);
     // Every partition served under the one lease it had before the step-down.
@@ -339,6 +339,7 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
       5000,
     );
     report("node-kill", { killed: leader, ...result });
+    assert.equal(result.leases, result.partitions, "a partition was fenced and acquired again");
     await cluster.start(leader);
   });
 });
