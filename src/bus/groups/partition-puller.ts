@@ -1,11 +1,14 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "nats";
 
-/** How long a pull request waits on the server. Short, so a handoff waits little for it. */
-export const PULL_EXPIRES_MS = 2_000;
-/** The server sends a heartbeat this often while a request waits. */
-const HEARTBEAT_MS = 500;
+/**
+ * How long a pull request waits on the server. Short, so a handoff waits little for it;
+ * an idle partition costs one request, about two heartbeats and one expiry per period.
+ */
+export const PULL_EXPIRES_MS = 3_000;
+/** The server sends a heartbeat this often while a request waits with nothing to deliver. */
+const HEARTBEAT_MS = 1_000;
 /** A request silent this long is lost (its consumer leader is gone, or the consumer): pull again. */
-const SILENT_MS = 3 * HEARTBEAT_MS;
+const SILENT_MS = 2.5 * HEARTBEAT_MS;
 
 export interface PullerOptions {
   nc: NatsConnection;

@@ -9,6 +9,7 @@ import { HEADER } from "../publisher";
 import { EVENTS_STREAM } from "../streams";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
 import type { StoredGroup } from "./kv-stores";
+import { LeaseKeeper } from "./lease-keeper";
 import type { Lease, LeaseStore } from "./lease-store";
 import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
 import { PartitionPuller } from "./partition-puller";
@@ -80,8 +81,7 @@ export class PartitionWorker {
   private readonly delays = new Set<NodeJS.Timeout>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepAt = Infinity;
-  private wakeKeeper?: () => void;
-  private keeper?: Promise<void>;
+  private readonly keeper: LeaseKeeper;
   private ackWaitMs: number;
   private arrivals = 0;
   private maxSeen = 0;
@@ -90,7 +90,6 @@ export class PartitionWorker {
   private checkSoon?: NodeJS.Timeout;
   private settledVersion = 0;
   private writtenVersion = 0;
-  private suspended = false;
   private readonly log: Logger;
   private readonly consumerName: string;
 
@@ -99,6 +98,17 @@ export class PartitionWorker {
     this.consumerName = partitionConsumerName(ctx.group.name, ctx.partition);
     this.ackWaitMs = ctx.tuning.jsAckWaitMs;
     this.acks = new ServerAcks(ctx.bus.nc, () => !this.stopped, () => this.forwarding);
+    this.keeper = new LeaseKeeper({
+      lease: ctx.lease,
+      leases: ctx.leases,
+      holder: ctx.holder,
+      log: this.log,
+      onRenewed: () => {
+        this.ctx.onChange();
+        void this.writeSettled();
+      },
+      onLost: () => this.fence("the lease was lost"),
+    });
   }
 
   get state(): WorkerState {
@@ -124,15 +134,9 @@ export class PartitionWorker {
     return true;
   }
 
-  /** The lease deadline: last successful renewal sent + TTL − a margin for clock skew and pauses (monotonic clock). */
-  private get deadline(): number {
-    const ttl = this.ctx.leases.ttlMs;
-    return this.ctx.lease.renewedAt + ttl - Math.min(3000, ttl / 5);
-  }
-
   /** Whether acks and keep-alives may go to NATS: a live worker inside its lease. */
   private get forwarding(): boolean {
-    return !this.stopped && this.stateNow !== "starting" && now() < this.deadline;
+    return !this.stopped && this.stateNow !== "starting" && this.keeper.valid;
   }
 
   /**
@@ -162,7 +166,7 @@ export class PartitionWorker {
       const clean = info.num_ack_pending === 0 && info.num_waiting === 0;
       if (!this.to(clean ? "active" : "quarantine")) throw new Error(`worker ${this.stateNow} while starting`);
       this.puller.start();
-      this.keeper = this.keepLease();
+      this.keeper.start();
       this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
       this.timers.push(setInterval(() => void this.checkQuarantine(), 1000));
@@ -436,38 +440,6 @@ export class PartitionWorker {
     for (const h of this.table.held.values()) this.acks.publish(h.msg.reply, "+WPI");
   }
 
-  /**
-   * Renews the lease every third of its TTL, one renewal at a time. A failed renewal is
-   * retried until it succeeds: past the deadline the worker only pauses (forwards
-   * nothing). Only a renewal that loses its compare-and-set fences the partition: a KV
-   * leader election or a lost node must not cost a gateway its own partitions.
-   */
-  private async keepLease(): Promise<void> {
-    const ttl = this.ctx.leases.ttlMs;
-    let failing = false;
-    while (!this.stopped) {
-      const wait = failing ? Math.min(500, ttl / 10) : Math.max(0, this.ctx.lease.renewedAt + ttl / 3 - now());
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        this.wakeKeeper = () => (clearTimeout(t), resolve());
-      });
-      if (this.stopped) return;
-      const r = await this.ctx.leases.renew(this.ctx.lease, this.ctx.holder);
-      if (this.stopped) return;
-      if (r === "lost") return this.fence("the lease was lost");
-      failing = r === "error";
-      if (r === "ok") {
-        if (this.suspended) this.log.info("lease renewed again; partition resumes");
-        this.suspended = false;
-        this.ctx.onChange();
-        void this.writeSettled();
-      } else if (!this.suspended && now() >= this.deadline) {
-        this.suspended = true;
-        this.log.warn("lease not renewed by its deadline; forwarding paused until a renewal succeeds");
-      }
-    }
-  }
-
   /** Raises the settled floor to what this owner knows: everything below its lowest unsettled event. */
   private updateFloor(): void {
     if (this.stateNow !== "active" && this.stateNow !== "draining") return;
@@ -552,7 +524,7 @@ export class PartitionWorker {
   private halt(): void {
     if (!this.to("stopped")) return;
     for (const t of [...this.timers, ...this.delays, this.sweepTimer, this.checkSoon]) clearTimeout(t);
-    this.wakeKeeper?.();
+    void this.keeper.stop();
     this.puller?.close();
     this.table.clear();
     this.ctx.onStopped(this);
@@ -561,6 +533,6 @@ export class PartitionWorker {
 
   /** Resolves once the lease keeper has stopped (after halt). */
   async closed(): Promise<void> {
-    await this.keeper;
+    await this.keeper.stop();
   }
 }
