@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { credentials } from "@grpc/grpc-js";
 import { AckPolicy, DeliverPolicy, connect, type NatsConnection } from "nats";
-import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
+import { EventGatewayClient, StartPosition } from "../../src/gen/engage/gateway/v1/gateway";
 import { TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
 import { postWebhook, startTestGateway, TOKEN, type TestGateway } from "../helpers/gateway";
@@ -172,6 +172,8 @@ describe("fault: consumer groups under churn (real nats-server)", function () {
     const info = await jsm.consumers.info("ENGAGE_EVENTS", `cg-deleted-p${partition}`);
     assert.equal(info.config.deliver_policy, DeliverPolicy.StartSequence, "recreated from after the settled events, not the group start");
     for (const c of chats) assert.deepEqual(audit.delivered.get(c), range(6), `${c}: each event delivered once, in order`);
+    m.cancel();
+    await assertNothingLeft("deleted");
   });
 
   it("settles a redelivery of an already-settled event silently (a lost ack), counts it, and keeps chat order", async () => {
@@ -216,6 +218,42 @@ describe("fault: consumer groups under churn (real nats-server)", function () {
     const text = await scrape(g.baseUrl);
     const counted = sample(text, "engage_gateway_group_redelivered_settled_total", { group: "lost-ack" }) ?? 0;
     assert.ok(counted >= 10, `redelivered settled events counted: ${counted}`);
+    m.cancel();
+    await assertNothingLeft("lost-ack");
+  });
+
+  it("migrates partition consumers to a changed GATEWAY_GROUP_ACK_WAIT and GATEWAY_GROUP_BUFFER, and serves those JetStream will not update", async () => {
+    // "migrate" starts from the stream's start and can be updated; "kept" starts at its
+    // creation time, and nats-server 2.9 refuses to update a consumer with a start time.
+    const open = (g: TestGateway, group: string): TestMember => {
+      const m = new TestMember(g.client, { group, maxInFlight: 8, start: StartPosition.START_POSITION_ALL });
+      members.push(m);
+      return m;
+    };
+    const first = await gateway();
+    for (const m of [open(first, "migrate"), member(first.client, "kept")]) {
+      await m.opened;
+      m.cancel();
+    }
+    await assertNothingLeft("migrate");
+    await assertNothingLeft("kept");
+    await first.close();
+    gateways.splice(gateways.indexOf(first), 1);
+    const jsm = await nc.jetstreamManager();
+    assert.equal((await jsm.consumers.info("ENGAGE_EVENTS", "cg-migrate-p0")).config.ack_wait, 2e9);
+    const g = await gateway({ GATEWAY_GROUP_ACK_WAIT: "5s", GATEWAY_GROUP_BUFFER: "32" });
+    const audit = new GroupAudit();
+    for (const m of [open(g, "migrate"), member(g.client, "kept")]) {
+      await m.opened;
+      audit.attach(m, 1);
+    }
+    await waitFor(async () => {
+      const infos = await Promise.all(range(16).map((p) => jsm.consumers.info("ENGAGE_EVENTS", `cg-migrate-p${p}`)));
+      return infos.every((i) => i.config.ack_wait === 5e9 && i.config.max_ack_pending === 32);
+    }, "every partition consumer migrated", 10_000, 100);
+    await postUntilStored(() => g.baseUrl, "migrate-chat", 0);
+    // One event, two groups: each delivers it.
+    await waitFor(() => (audit.delivered.get("migrate-chat")?.length ?? 0) === 2, "a delivery in each group after the restart");
   });
 
   it("takes the lease TTL from CG_LEASES on a restart with another setting: a paused owner still stops in time", async () => {

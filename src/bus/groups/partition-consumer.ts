@@ -81,7 +81,10 @@ export async function ensurePartitionConsumer(
 /**
  * Brings an existing consumer's AckWait and MaxAckPending to the configured values. Only
  * the lease holder calls it, before its first pull, so no other gateway is pacing its
- * keep-alives by the old AckWait. Returns the info in force afterwards.
+ * keep-alives by the old AckWait. nats-server 2.9 refuses some updates (a consumer with
+ * a start time answers "start time can not be updated"): the consumer then keeps its
+ * settings, the worker paces itself by them, and the log says so. Returns the info in
+ * force afterwards.
  */
 export async function migratePartitionConsumer(
   bus: Bus,
@@ -91,9 +94,17 @@ export async function migratePartitionConsumer(
 ): Promise<ConsumerInfo> {
   const c = info.config;
   if (millis(c.ack_wait ?? 0) === tuning.jsAckWaitMs && c.max_ack_pending === tuning.buffer) return info;
-  log.info(
-    { from: { ackWaitMs: millis(c.ack_wait ?? 0), buffer: c.max_ack_pending }, to: { ackWaitMs: tuning.jsAckWaitMs, buffer: tuning.buffer } },
-    "partition consumer settings migrated to GATEWAY_GROUP_ACK_WAIT and GATEWAY_GROUP_BUFFER",
-  );
-  return await bus.jsm.consumers.update(EVENTS_STREAM, info.name, { ack_wait: nanos(tuning.jsAckWaitMs), max_ack_pending: tuning.buffer });
+  const from = { ackWaitMs: millis(c.ack_wait ?? 0), buffer: c.max_ack_pending };
+  const to = { ackWaitMs: tuning.jsAckWaitMs, buffer: tuning.buffer };
+  try {
+    const updated = await bus.jsm.consumers.update(EVENTS_STREAM, info.name, { ack_wait: nanos(tuning.jsAckWaitMs), max_ack_pending: tuning.buffer });
+    log.info({ consumer: info.name, from, to }, "partition consumer settings migrated to GATEWAY_GROUP_ACK_WAIT and GATEWAY_GROUP_BUFFER");
+    return updated;
+  } catch (err) {
+    log.warn(
+      { consumer: info.name, err, kept: from, configured: to },
+      "partition consumer keeps its AckWait and MaxAckPending (JetStream refused the update); the gateway follows the consumer's",
+    );
+    return info;
+  }
 }
