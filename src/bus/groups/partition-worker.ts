@@ -13,7 +13,7 @@ import { LeaseKeeper } from "./lease-keeper";
 import type { Lease, LeaseStore } from "./lease-store";
 import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
 import { PartitionPuller } from "./partition-puller";
-import { SettledLog, type SettledStore } from "./settled-log";
+import { PartitionSettled, type SettledStore } from "./settled-log";
 import { ServerAcks } from "./server-acks";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
@@ -74,7 +74,7 @@ export interface PartitionWorkerContext {
 export class PartitionWorker {
   private stateNow: WorkerState = "starting";
   private readonly table = new ChatTable();
-  private settledLog = new SettledLog();
+  private readonly settled: PartitionSettled;
   private readonly acks: ServerAcks;
   private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -88,8 +88,6 @@ export class PartitionWorker {
   private serial = 0;
   private checking = false;
   private checkSoon?: NodeJS.Timeout;
-  private settledVersion = 0;
-  private writtenVersion = 0;
   private readonly log: Logger;
   private readonly consumerName: string;
 
@@ -97,6 +95,7 @@ export class PartitionWorker {
     this.log = ctx.logger.child({ group: ctx.group.name, partition: ctx.partition, epoch: ctx.lease.epoch });
     this.consumerName = partitionConsumerName(ctx.group.name, ctx.partition);
     this.ackWaitMs = ctx.tuning.jsAckWaitMs;
+    this.settled = new PartitionSettled(ctx.settled, ctx.group.name, ctx.partition);
     this.acks = new ServerAcks(ctx.bus.nc, () => !this.stopped, () => this.forwarding);
     this.keeper = new LeaseKeeper({
       lease: ctx.lease,
@@ -150,8 +149,7 @@ export class PartitionWorker {
       let info = await ensurePartitionConsumer(bus, group, this.ctx.filter, partition, this.ctx.tuning);
       info = await migratePartitionConsumer(bus, info, this.ctx.tuning, this.log);
       this.ackWaitMs = millis(info.config.ack_wait ?? 0) || this.ctx.tuning.jsAckWaitMs;
-      this.settledLog = await this.ctx.settled.read(group.name, partition);
-      this.settledLog.raise(info.ack_floor.stream_seq);
+      await this.settled.load(info.ack_floor.stream_seq);
       this.puller = new PartitionPuller({
         nc: bus.nc,
         stream: EVENTS_STREAM,
@@ -171,7 +169,7 @@ export class PartitionWorker {
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
       this.timers.push(setInterval(() => void this.checkQuarantine(), 1000));
       if (!clean) this.scheduleCheck();
-      this.log.debug({ clean, floor: this.settledLog.floor }, "partition started");
+      this.log.debug({ clean, floor: this.settled.floor }, "partition started");
     } catch (err) {
       this.halt();
       await this.ctx.leases.release(this.ctx.lease);
@@ -185,8 +183,8 @@ export class PartitionWorker {
     try {
       if (await consumerMissing(this.ctx.bus, this.consumerName)) {
         this.updateFloor();
-        await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settledLog.floor);
-        this.log.warn({ why, resumeAfter: this.settledLog.floor }, "partition consumer was missing; recreated it");
+        await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor);
+        this.log.warn({ why, resumeAfter: this.settled.floor }, "partition consumer was missing; recreated it");
       }
     } catch (err) {
       this.log.debug({ err, why }, "partition consumer not reachable yet");
@@ -200,7 +198,7 @@ export class PartitionWorker {
     this.arrivals++;
     const seq = jm.seq;
     if (seq > this.maxSeen) this.maxSeen = seq;
-    if (this.settledLog.has(seq)) {
+    if (this.settled.has(seq)) {
       this.ctx.onRedeliveredSettled();
       return this.settleSilently(jm, seq);
     }
@@ -232,8 +230,7 @@ export class PartitionWorker {
 
   /** Settles an event no member will see (already settled, another group's replay, filtered out). */
   private settleSilently(m: PulledMsg, seq: number, verb = "+ACK"): void {
-    this.settledLog.add(seq);
-    this.settledVersion++;
+    this.settled.add(seq);
     this.acks.send(m.reply, verb, () => {
       if (this.stateNow === "quarantine") this.scheduleCheck();
     });
@@ -257,7 +254,7 @@ export class PartitionWorker {
     try {
       const before = this.arrivals;
       const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
-      this.settledLog.raise(info.ack_floor.stream_seq);
+      this.settled.raise(info.ack_floor.stream_seq);
       const quiet = before === this.arrivals && this.acks.outstanding === 0;
       if (this.stateNow === "quarantine" && quiet && info.num_ack_pending === this.table.size && this.to("active")) {
         this.log.debug({ held: this.table.size }, "partition active");
@@ -319,8 +316,7 @@ export class PartitionWorker {
     if (c === "unknown") return c;
     const h = c.queue[0];
     this.change(c, "ack");
-    this.settledLog.add(h.seq);
-    this.settledVersion++;
+    this.settled.add(h.seq);
     this.acks.send(h.msg.reply, "+ACK", () => this.done(c));
     return "ok";
   }
@@ -430,8 +426,7 @@ export class PartitionWorker {
       }
     }
     if (this.stopped) return;
-    this.settledLog.add(h.seq);
-    this.settledVersion++;
+    this.settled.add(h.seq);
     this.acks.send(h.msg.reply, "+TERM", () => this.done(c));
   }
 
@@ -444,26 +439,13 @@ export class PartitionWorker {
   private updateFloor(): void {
     if (this.stateNow !== "active" && this.stateNow !== "draining") return;
     const lowest = this.table.lowestUnsettled();
-    const before = this.settledLog.floor;
-    this.settledLog.raise(lowest === undefined ? this.maxSeen : lowest - 1);
-    if (this.settledLog.floor !== before) this.settledVersion++;
+    this.settled.raise(lowest === undefined ? this.maxSeen : lowest - 1);
   }
 
-  private writing = false;
-  /** Writes the settled log when it changed; one write at a time. */
+  /** Writes the settled log when it changed (after a renewal, and on handover). */
   private async writeSettled(): Promise<void> {
     this.updateFloor();
-    if (this.writing || this.writtenVersion === this.settledVersion) return;
-    this.writing = true;
-    const version = this.settledVersion;
-    try {
-      await this.ctx.settled.write(this.ctx.group.name, this.ctx.partition, this.settledLog);
-      this.writtenVersion = version;
-    } catch (err) {
-      this.log.debug({ err }, "settled log not written; the next renewal retries");
-    } finally {
-      this.writing = false;
-    }
+    await this.settled.write().catch((err) => this.log.debug({ err }, "settled log not written; the next renewal retries"));
   }
 
   /** Lost the lease: forward nothing more, revoke in-flight work, hand held events back. */
@@ -531,8 +513,4 @@ export class PartitionWorker {
     this.ctx.onChange();
   }
 
-  /** Resolves once the lease keeper has stopped (after halt). */
-  async closed(): Promise<void> {
-    await this.keeper.stop();
-  }
 }

@@ -100,3 +100,58 @@ export async function createSettledStore(bus: Bus, replicas: number): Promise<Se
     },
   };
 }
+
+/**
+ * One partition's settled log as its owner keeps it: changes are counted, and `write`
+ * stores the log when it changed since the last write, one write at a time.
+ */
+export class PartitionSettled {
+  private log = new SettledLog();
+  private version = 0;
+  private written = 0;
+  private writing = false;
+
+  constructor(
+    private readonly store: SettledStore,
+    private readonly group: string,
+    private readonly partition: number,
+  ) {}
+
+  /** Reads what earlier owners wrote; `serverFloor` is the consumer's ack floor. */
+  async load(serverFloor: number): Promise<void> {
+    this.log = await this.store.read(this.group, this.partition);
+    this.log.merge(new SettledLog(serverFloor));
+  }
+
+  get floor(): number {
+    return this.log.floor;
+  }
+
+  has(seq: number): boolean {
+    return this.log.has(seq);
+  }
+
+  add(seq: number): void {
+    this.log.add(seq);
+    this.version++;
+  }
+
+  raise(to: number): void {
+    const before = this.log.floor;
+    this.log.raise(to);
+    if (this.log.floor !== before) this.version++;
+  }
+
+  /** Writes the log if it changed; a failure is left for the next call. */
+  async write(): Promise<void> {
+    if (this.writing || this.written === this.version) return;
+    this.writing = true;
+    const version = this.version;
+    try {
+      await this.store.write(this.group, this.partition, this.log);
+      this.written = version;
+    } finally {
+      this.writing = false;
+    }
+  }
+}
