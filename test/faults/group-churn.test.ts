@@ -313,9 +313,15 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
   const open = async (group: string): Promise<{ audit: GroupAudit }> => {
     const audit = new GroupAudit();
     for (let i = 0; i < 2; i++) {
-      const m = new TestMember(gw.client, { group, maxInFlight: 32 });
-      members.push(m);
-      await Promise.race([m.opened, m.ended.then((e) => assert.fail(`member ended: ${e?.details}`))]);
+      // The first open creates the group's buckets and 16 R3 consumers; on a loaded
+      // machine that can time out, and a bot opens again, as here.
+      let m: TestMember | undefined;
+      for (let attempt = 1; !m; attempt++) {
+        const candidate = new TestMember(gw.client, { group, maxInFlight: 32 });
+        members.push(candidate);
+        const ok = await Promise.race([candidate.opened.then(() => true), candidate.ended.then((e) => (attempt >= 5 ? assert.fail(`member ended: ${e?.details}`) : false))]);
+        if (ok) m = candidate;
+      }
       audit.attach(m, 1);
     }
     return { audit };
