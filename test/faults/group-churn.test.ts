@@ -287,6 +287,9 @@ describe("fault: consumer groups under churn (real nats-server)", function () {
     await waitFor(() => audit.complete(["ttl-a", "ttl-b"], 2), "the next events at the new owner");
     assert.equal(paused.deliveries.length, 2, "the resumed gateway dispatched nothing more");
     audit.check(["ttl-a", "ttl-b"], 2);
+    paused.cancel();
+    other.cancel();
+    await assertNothingLeft("ttl");
   });
 });
 
@@ -354,6 +357,11 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
     const partitions = new Set(leases.map((k) => k.split("/")[0]));
     const counts = { rounds, events: rounds * chats.length, groupGapMs: gap, longestWaitMs: latency, worst, partitions: partitions.size, leases: leases.length };
     assert.ok(gap <= maxGapMs, `the group delivered nothing for ${gap} ms while events waited (${JSON.stringify(counts)})`);
+    // The members leave: the gateway keeps no lease and no pull of the group.
+    for (const m of members.splice(0)) m.cancel();
+    const nc = await cluster.client();
+    await waitFor(async () => (await leaseHolders(nc, group)).size === 0, `no lease of ${group} held`, 15_000, 100);
+    await waitFor(async () => (await waitingPulls(nc, group)) === 0, `no pull of ${group} waiting`, 15_000, 100);
     return counts;
   };
 
