@@ -182,6 +182,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxGroupsPerTenant: config.groupMaxPerTenant,
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
+    onRedeliveredSettled: (group) => metrics.groupRedeliveredSettled.inc({ group }),
   });
   const grpc: GrpcServer = createGrpcServer({
     bus,

@@ -17,6 +17,7 @@ export interface Metrics {
   groupRedeliveries: Counter<"group">;
   groupAcks: Counter<"group">;
   groupNaks: Counter<"group">;
+  groupRedeliveredSettled: Counter<"group">;
   groupPending: Gauge<"group">;
   embeddedNatsRestarts: Counter;
   authFailures: Counter<"door">;
@@ -89,6 +90,12 @@ export function createMetrics(): Metrics {
     groupNaks: new Counter({
       name: "engage_gateway_group_naks_total",
       help: "Naks from consumer-group members.",
+      labelNames: ["group"],
+      registers: r,
+    }),
+    groupRedeliveredSettled: new Counter({
+      name: "engage_gateway_group_redelivered_settled_total",
+      help: "Redeliveries by JetStream of events the group had already settled (an ack the server lost), settled again without reaching a member.",
       labelNames: ["group"],
       registers: r,
     }),

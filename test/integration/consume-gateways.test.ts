@@ -9,7 +9,7 @@ import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
 import { ChatGuard, GROUP_ENV, numberOf, publishInterleaved } from "../helpers/groups";
 import { createBus } from "../../src/bus";
-import { createLeaseStore } from "../../src/bus/groups/kv-stores";
+import { createLeaseStore } from "../../src/bus/groups/lease-store";
 import pino from "pino";
 
 /** Acks with a small random delay, skipping revoked deliveries; records acks per chat. */
@@ -248,8 +248,8 @@ describe("partition leases", () => {
       assert.equal(won.filter(Boolean).length, 1, `round ${round}`);
       const winner = won.find(Boolean)!;
       const loser = stores[won.indexOf(undefined)];
-      assert.equal(await loser.renew({ ...winner }, "intruder"), true, "a renew with the right revision succeeds");
-      assert.equal(await stores[won.indexOf(winner)].renew(winner, "late"), false, "the stale revision is fenced");
+      assert.equal(await loser.renew({ ...winner, token: "intruder" }, "intruder"), "ok", "a renew with the right revision succeeds");
+      assert.equal(await stores[won.indexOf(winner)].renew(winner, "late"), "lost", "the stale revision is fenced");
     }
     await Promise.all(buses.map((b) => b.drain()));
   });

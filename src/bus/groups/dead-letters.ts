@@ -15,7 +15,7 @@ import type { Bus } from "../connection";
 import { HEADER, type Publisher } from "../publisher";
 import { DLQ_STREAM, EVENTS_STREAM } from "../streams";
 import { isNoMessage } from "../subject-scan";
-import type { Held } from "./partition-worker";
+import type { Held } from "./chat-table";
 
 /**
  * The DLQ subject prefix of a group's dead letters: `engage.dlq.<tenant>.group.<group>`;

@@ -3,7 +3,9 @@ import { ErrorCode, GatewayError, type GroupSpec } from "../../domain";
 import type { Bus } from "../connection";
 import { EVENTS_STREAM } from "../streams";
 import { GroupCatalog, inScope, tenantsOf, type GroupRecord, type RecordAt } from "./group-catalog";
-import { GROUPS_BUCKET, LEASES_BUCKET, MEMBERS_BUCKET } from "./kv-stores";
+import { GROUPS_BUCKET, MEMBERS_BUCKET } from "./kv-stores";
+import { LEASES_BUCKET } from "./lease-store";
+import { SETTLED_BUCKET } from "./settled-log";
 import { partitionConsumerName } from "./partition-consumer";
 
 /** A group as the admin RPCs report it. */
@@ -201,6 +203,8 @@ export class GroupAdmin {
     for (let p = 0; p < this.o.partitions; p++) if (await this.deleteConsumer(partitionConsumerName(name, p))) deleted++;
     await this.catalog.erase(LEASES_BUCKET, `${name}.>`);
     await this.catalog.erase(MEMBERS_BUCKET, `${name}.>`);
+    // What the group settled (see settled-log.ts): a new group of the name starts clean.
+    await this.catalog.erase(SETTLED_BUCKET, `${name}.>`);
     await this.catalog.erase(GROUPS_BUCKET, name);
     this.log.info({ group: name, consumersDeleted: deleted }, "group deleted");
     return deleted;

@@ -1,6 +1,7 @@
 import type { KV } from "nats";
 import type { Bus } from "../connection";
-import { GROUPS_BUCKET, LEASES_BUCKET, MEMBERS_BUCKET, type StoredGroup } from "./kv-stores";
+import { GROUPS_BUCKET, MEMBERS_BUCKET, type StoredGroup } from "./kv-stores";
+import { LEASES_BUCKET } from "./lease-store";
 
 /**
  * A group's definition as stored in CG_GROUPS, with the bookkeeping the admin side adds:

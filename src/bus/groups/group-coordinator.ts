@@ -3,7 +3,9 @@ import type { Logger } from "pino";
 import { compileFilter, type CompiledFilter } from "../../domain";
 import type { Bus } from "../connection";
 import type { DeadLetters } from "./dead-letters";
-import type { LeaseStore, MemberRegistry, StoredGroup } from "./kv-stores";
+import type { MemberRegistry, StoredGroup } from "./kv-stores";
+import type { LeaseStore } from "./lease-store";
+import type { SettledStore } from "./settled-log";
 import { PartitionWorker } from "./partition-worker";
 import type { LocalMember, SettleResult } from "./types";
 
@@ -25,32 +27,40 @@ export interface CoordinatorDeps {
   gatewayId: string;
   leases: LeaseStore;
   members: MemberRegistry;
+  settled: SettledStore;
   deadLetters: DeadLetters;
   tuning: GroupTuning;
   logger: Logger;
+  onRedeliveredSettled(): void;
 }
 
 /**
  * A group's members on this gateway, and the partitions this gateway owns for it.
  *
- * Every `reconcileMs`, it announces its member count and takes its fair share of the
- * partitions (in proportion to its members among all gateways'), trying free partitions
- * in rendezvous-hash order so gateways rarely race for the same one. A gateway over its
- * share hands the surplus off gracefully. The share is a hint; the lease is what makes
- * ownership safe.
+ * Every lease and worker change (acquire and start, release, the last member leaving, a
+ * fenced worker replaced, stop) happens in one serialised reconcile loop, one pass at a
+ * time, so none can interleave with another: a pass that acquires while the last member
+ * leaves is followed by a pass that releases what it acquired. Each pass announces the
+ * member count and takes the fair share of the partitions (in proportion to this
+ * gateway's members among all gateways'), trying free partitions in rendezvous-hash
+ * order so gateways rarely race for the same one; a gateway over its share hands the
+ * surplus off gracefully. The share is a hint; the lease is what makes ownership safe.
  */
 export class GroupCoordinator {
   readonly members = new Map<string, LocalMember>();
   /** `members` as a list for pickMember; rebuilt after a join or a leave. */
   private memberList: LocalMember[] | undefined;
   private readonly workers = new Map<number, PartitionWorker>();
-  private readonly acquiring = new Set<number>();
   private readonly filter: CompiledFilter;
   private readonly log: Logger;
   private timer?: NodeJS.Timeout;
-  private reconciling = false;
+  private loop?: Promise<void>;
+  private dirty = false;
+  /** Resolved after the next pass that starts after they were added. */
+  private waiters: (() => void)[] = [];
+  private announced = false;
   private rr = 0;
-  private stopped = false;
+  private stopping?: { drainMs: number };
 
   constructor(private readonly d: CoordinatorDeps) {
     this.filter = compileFilter(d.group.filter, d.tuning.partitions);
@@ -62,10 +72,11 @@ export class GroupCoordinator {
   }
 
   join(member: LocalMember): void {
+    if (this.stopping) return;
     this.members.set(member.id, member);
     this.memberList = undefined;
-    if (!this.timer) this.timer = setInterval(() => void this.reconcile(), this.d.tuning.reconcileMs);
-    void this.reconcile();
+    this.timer ??= setInterval(() => this.kick(), this.d.tuning.reconcileMs);
+    this.kick();
     this.pumpAll();
   }
 
@@ -74,12 +85,14 @@ export class GroupCoordinator {
     if (!this.members.delete(member.id)) return;
     this.memberList = undefined;
     for (const w of this.workers.values()) w.removeMember(member);
-    if (this.members.size === 0) {
-      await this.releaseAll(0);
-      await this.d.members.withdraw(this.d.group.name, this.d.gatewayId);
-    } else {
-      this.pumpAll();
-    }
+    if (this.members.size > 0) return this.pumpAll();
+    await this.nextPass();
+  }
+
+  /** Graceful stop: hand every partition off, then forget the members. */
+  async stop(drainMs: number): Promise<void> {
+    this.stopping = { drainMs };
+    await this.nextPass();
   }
 
   /** Routes an ack, nak, term or in-progress to the partition that issued the delivery id. */
@@ -141,95 +154,113 @@ export class GroupCoordinator {
     return createHash("sha1").update(`${this.d.gatewayId}/${this.d.group.name}/${partition}`).digest("hex");
   }
 
-  async reconcile(): Promise<void> {
-    if (this.reconciling || this.stopped || this.members.size === 0 || !this.d.bus.connected) return;
-    this.reconciling = true;
-    try {
-      const { partitions } = this.d.tuning;
-      await this.d.members.announce(this.d.group.name, this.d.gatewayId, this.members.size);
-      const counts = await this.d.members.counts(this.d.group.name);
-      counts.set(this.d.gatewayId, this.members.size);
-      const total = [...counts.values()].reduce((a, b) => a + b, 0);
-      const target = Math.min(partitions, Math.ceil((partitions * this.members.size) / total));
-      const owned = this.workers.size + this.acquiring.size;
-      if (owned > target) {
-        const surplus = [...this.workers.values()]
-          .sort((a, b) => a.inFlightCount + a.heldCount - (b.inFlightCount + b.heldCount))
-          .slice(0, owned - target);
-        await Promise.all(surplus.map((w) => this.release(w, this.d.tuning.drainTimeoutMs)));
-      } else if (owned < target) {
-        const free = Array.from({ length: partitions }, (_, p) => p)
-          .filter((p) => !this.workers.has(p) && !this.acquiring.has(p))
-          .sort((a, b) => (this.rank(a) < this.rank(b) ? -1 : 1));
-        // Tried `want` at a time, together: acquiring one is several JetStream round trips.
-        let want = target - owned;
-        for (let i = 0; want > 0 && i < free.length && !this.stopped && this.members.size > 0; ) {
-          const batch = free.slice(i, i + want);
-          i += batch.length;
-          const got = await Promise.all(batch.map((p) => this.acquire(p)));
-          want -= got.filter(Boolean).length;
-        }
+  /** Asks for a pass; passes asked for while one runs coalesce into one more. */
+  private kick(): void {
+    this.dirty = true;
+    this.loop ??= this.run();
+  }
+
+  private nextPass(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.kick();
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      const waiters = this.waiters.splice(0);
+      try {
+        await this.pass();
+      } catch (err) {
+        this.log.warn({ err }, "reconcile failed");
       }
-    } catch (err) {
-      this.log.warn({ err }, "reconcile failed");
-    } finally {
-      this.reconciling = false;
+      for (const w of waiters) w();
+    }
+    this.loop = undefined;
+  }
+
+  /** One reconcile pass; the only place leases are taken or given up. */
+  private async pass(): Promise<void> {
+    if (this.stopping || this.members.size === 0) {
+      await Promise.all([...this.workers.values()].map((w) => this.release(w, this.stopping?.drainMs ?? 0)));
+      if (this.announced) await this.d.members.withdraw(this.d.group.name, this.d.gatewayId);
+      this.announced = false;
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    if (!this.d.bus.connected) return;
+    const { partitions } = this.d.tuning;
+    await this.d.members.announce(this.d.group.name, this.d.gatewayId, this.members.size);
+    this.announced = true;
+    const counts = await this.d.members.counts(this.d.group.name);
+    counts.set(this.d.gatewayId, this.members.size);
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const target = Math.min(partitions, Math.ceil((partitions * this.members.size) / total));
+    const owned = this.workers.size;
+    if (owned > target) {
+      const surplus = [...this.workers.values()]
+        .sort((a, b) => a.inFlightCount + a.heldCount - (b.inFlightCount + b.heldCount))
+        .slice(0, owned - target);
+      await Promise.all(surplus.map((w) => this.release(w, this.d.tuning.drainTimeoutMs)));
+    } else if (owned < target) {
+      const free = Array.from({ length: partitions }, (_, p) => p)
+        .filter((p) => !this.workers.has(p))
+        .sort((a, b) => (this.rank(a) < this.rank(b) ? -1 : 1));
+      // Tried `want` at a time, together: acquiring one is several JetStream round trips.
+      let want = target - owned;
+      for (let i = 0; want > 0 && i < free.length && !this.stopping && this.members.size > 0; ) {
+        const batch = free.slice(i, i + want);
+        i += batch.length;
+        const got = await Promise.all(batch.map((p) => this.acquire(p)));
+        want -= got.filter(Boolean).length;
+      }
     }
   }
 
   private async acquire(partition: number): Promise<boolean> {
-    this.acquiring.add(partition);
+    const lease = await this.d.leases.acquire(`${this.d.group.name}.p${partition}`, this.d.gatewayId);
+    if (!lease) return false;
+    const worker = new PartitionWorker({
+      bus: this.d.bus,
+      group: this.d.group,
+      filter: this.filter,
+      partition,
+      lease,
+      leases: this.d.leases,
+      settled: this.d.settled,
+      holder: this.d.gatewayId,
+      tuning: this.d.tuning,
+      logger: this.d.logger,
+      pickMember: (sticky) => this.pickMember(sticky),
+      deadLetter: (h, reason) => this.d.deadLetters.bury(this.d.group.name, h, reason),
+      erased: (h) => this.d.deadLetters.erased(h),
+      onChange: () => this.pumpAll(),
+      onStopped: (w) => {
+        if (this.workers.get(w.partition) !== w) return;
+        this.workers.delete(w.partition);
+        // A fenced partition may be taken again (by this gateway or another).
+        if (this.members.size > 0 && !this.stopping) this.kick();
+      },
+      onRedeliveredSettled: () => this.d.onRedeliveredSettled(),
+    });
+    this.workers.set(partition, worker);
     try {
-      const lease = await this.d.leases.acquire(`${this.d.group.name}.p${partition}`, this.d.gatewayId);
-      if (!lease) return false;
-      const worker = new PartitionWorker({
-        bus: this.d.bus,
-        group: this.d.group,
-        filter: this.filter,
-        partition,
-        lease,
-        leases: this.d.leases,
-        holder: this.d.gatewayId,
-        jsAckWaitMs: this.d.tuning.jsAckWaitMs,
-        buffer: this.d.tuning.buffer,
-        logger: this.d.logger,
-        pickMember: (sticky) => this.pickMember(sticky),
-        deadLetter: (h, reason) => this.d.deadLetters.bury(this.d.group.name, h, reason),
-        erased: (h) => this.d.deadLetters.erased(h),
-        onChange: () => this.pumpAll(),
-        onStopped: (w) => {
-          if (this.workers.get(w.partition) === w) this.workers.delete(w.partition);
-        },
-      });
-      this.workers.set(partition, worker);
-      try {
-        await worker.start();
-      } catch (err) {
-        this.log.warn({ err, partition }, "could not start the partition consumer; releasing it");
-        await worker.release(0);
-        return false;
-      }
-      this.log.debug({ partition, epoch: lease.epoch }, "partition acquired");
-      return true;
-    } finally {
-      this.acquiring.delete(partition);
+      await worker.start();
+    } catch (err) {
+      this.workers.delete(partition);
+      this.log.warn({ err, partition }, "could not start the partition consumer; released it");
+      return false;
     }
+    this.log.debug({ partition, epoch: lease.epoch }, "partition acquired");
+    this.pumpAll();
+    return true;
   }
 
   private async release(w: PartitionWorker, drainMs: number): Promise<void> {
     await w.release(drainMs);
-    this.workers.delete(w.partition);
-  }
-
-  private async releaseAll(drainMs: number): Promise<void> {
-    await Promise.all([...this.workers.values()].map((w) => this.release(w, drainMs)));
-  }
-
-  /** Graceful stop: hand every partition off, then forget the members. */
-  async stop(drainMs: number): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.releaseAll(drainMs);
-    await this.d.members.withdraw(this.d.group.name, this.d.gatewayId);
+    if (this.workers.get(w.partition) === w) this.workers.delete(w.partition);
   }
 }

@@ -7,14 +7,9 @@ import { createDeadLetters, type DeadLetters } from "./dead-letters";
 import { GroupAdmin } from "./group-admin";
 import { GroupCoordinator, type GroupTuning } from "./group-coordinator";
 import { startGroupSweeper } from "./group-sweeper";
-import {
-  createGroupStore,
-  createLeaseStore,
-  createMemberRegistry,
-  type GroupStore,
-  type LeaseStore,
-  type MemberRegistry,
-} from "./kv-stores";
+import { createGroupStore, createMemberRegistry, type GroupStore, type MemberRegistry } from "./kv-stores";
+import { createLeaseStore, type LeaseStore } from "./lease-store";
+import { createSettledStore, type SettledStore } from "./settled-log";
 import { ensurePartitionConsumer } from "./partition-consumer";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
@@ -62,6 +57,8 @@ export interface GroupManagerOptions extends GroupTuning {
   idleExpiryMs: number;
   /** Called after each group dead letter is stored. */
   onDeadLetter?(): void;
+  /** Called when a redelivery of an event the group had already settled is settled again silently. */
+  onRedeliveredSettled?(group: string): void;
 }
 
 // Late acks for revoked deliveries are ignored, not errors; remember this many ids per member.
@@ -72,7 +69,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const log = o.logger.child({ component: "groups", gateway: gatewayId });
   const deadLetters = createDeadLetters(o.bus, o.publisher, o.onDeadLetter);
   const coordinators = new Map<string, GroupCoordinator>();
-  let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry }> | undefined;
+  let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry; settled: SettledStore }> | undefined;
   let serial = 0;
   // Every group this gateway has joined, with its members: when the group is deleted,
   // their calls end and its coordinator goes.
@@ -99,8 +96,9 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const kv = (): NonNullable<typeof stores> => {
     stores ??= (async () => ({
       groups: await createGroupStore(o.bus, o.replicas),
-      leases: await createLeaseStore(o.bus, o.leaseTtlMs, o.replicas),
+      leases: await createLeaseStore(o.bus, o.leaseTtlMs, o.replicas, log),
       members: await createMemberRegistry(o.bus, o.leaseTtlMs, o.replicas),
+      settled: await createSettledStore(o.bus, o.replicas),
     }))();
     stores.catch(() => (stores = undefined));
     return stores;
@@ -111,7 +109,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
     deadLetters,
     admin,
     async join(spec, memberSpec, sink) {
-      const { groups, leases, members } = await kv();
+      const { groups, leases, members, settled } = await kv();
       await admin.admit(spec);
       const group = await groups.ensure(spec);
       let c = coordinators.get(group.name);
@@ -121,7 +119,19 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         c = coordinators.get(group.name);
       }
       if (!c) {
-        c = new GroupCoordinator({ bus: o.bus, group, gatewayId, leases, members, deadLetters, tuning: o, logger: log });
+        const name = group.name;
+        c = new GroupCoordinator({
+          bus: o.bus,
+          group,
+          gatewayId,
+          leases,
+          members,
+          settled,
+          deadLetters,
+          tuning: o,
+          logger: log,
+          onRedeliveredSettled: () => o.onRedeliveredSettled?.(name),
+        });
         coordinators.set(group.name, c);
       }
       const coordinator = c;

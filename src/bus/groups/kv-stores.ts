@@ -1,9 +1,7 @@
-import type { KV } from "nats";
 import { ErrorCode, GatewayError, groupConflict, type GroupSpec } from "../../domain";
 import type { Bus } from "../connection";
 
 export const GROUPS_BUCKET = "CG_GROUPS";
-export const LEASES_BUCKET = "CG_LEASES";
 export const MEMBERS_BUCKET = "CG_MEMBERS";
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
@@ -41,58 +39,6 @@ export async function createGroupStore(bus: Bus, replicas: number): Promise<Grou
         if (conflict) throw new GatewayError(ErrorCode.FailedPrecondition, conflict, "open.filter");
         return existing;
       }
-    },
-  };
-}
-
-/** A held lease: `epoch` is fixed for its life; `revision` moves with each renewal. */
-export interface Lease {
-  key: string;
-  epoch: number;
-  revision: number;
-  /** When the last successful renewal (or the acquisition) was sent. */
-  renewedAtMs: number;
-}
-
-/**
- * Partition leases in KV bucket CG_LEASES, whose TTL expires a lease its holder stopped
- * renewing. Ownership is decided only by compare-and-set results, never by a read:
- * reads can be stale.
- */
-export interface LeaseStore {
-  ttlMs: number;
-  acquire(key: string, holder: string): Promise<Lease | undefined>;
-  /** Resolves false when the lease was lost (someone else's revision is there, or it expired). */
-  renew(lease: Lease, holder: string): Promise<boolean>;
-  release(lease: Lease): Promise<void>;
-}
-
-export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number): Promise<LeaseStore> {
-  const kv: KV = await bus.js.views.kv(LEASES_BUCKET, { history: 1, ttl: ttlMs, replicas });
-  return {
-    ttlMs,
-    async acquire(key, holder) {
-      const sent = Date.now();
-      try {
-        const revision = await kv.create(key, enc({ holder }));
-        return { key, epoch: revision, revision, renewedAtMs: sent };
-      } catch {
-        return undefined;
-      }
-    },
-    async renew(lease, holder) {
-      const sent = Date.now();
-      try {
-        // The epoch rides along so that readers (DescribeGroup) can tell it after renewals.
-        lease.revision = await kv.update(lease.key, enc({ holder, epoch: lease.epoch }), lease.revision);
-        lease.renewedAtMs = sent;
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async release(lease) {
-      await kv.delete(lease.key, { previousSeq: lease.revision }).catch(() => undefined);
     },
   };
 }

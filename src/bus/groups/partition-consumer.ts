@@ -1,4 +1,5 @@
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig } from "nats";
+import { AckPolicy, DeliverPolicy, nanos, millis, type ConsumerConfig, type ConsumerInfo } from "nats";
+import type { Logger } from "pino";
 import type { CompiledFilter } from "../../domain";
 import type { Bus } from "../connection";
 import { EVENTS_STREAM } from "../streams";
@@ -9,35 +10,62 @@ export function partitionConsumerName(group: string, partition: number): string 
   return `cg-${group}-p${partition}`;
 }
 
+/** JetStream's "consumer not found". */
+const CONSUMER_NOT_FOUND = 10014;
+const notFound = (err: unknown): boolean =>
+  (err as { api_error?: { err_code?: number } })?.api_error?.err_code === CONSUMER_NOT_FOUND;
+
+/** Whether JetStream says the consumer does not exist (false when it exists, or could not be asked). */
+export async function consumerMissing(bus: Bus, name: string): Promise<boolean> {
+  try {
+    await bus.jsm.consumers.info(EVENTS_STREAM, name);
+    return false;
+  } catch (err) {
+    return notFound(err);
+  }
+}
+
+export interface ConsumerTuning {
+  jsAckWaitMs: number;
+  buffer: number;
+}
+
 /**
  * Creates a group partition's durable consumer when it does not exist. All of a group's
  * partition consumers are created when the group is, so each starts at the group's start
- * position and the group's lag counts every partition.
+ * position and the group's lag counts every partition. `resumeAfter`, when given, is the
+ * last sequence the partition settled: a consumer deleted out of band is recreated from
+ * the next one rather than from the group's start.
+ *
+ * Returns the consumer's info, or undefined when a JetStream error other than "not
+ * found" kept it from being read (the caller retries).
  */
 export async function ensurePartitionConsumer(
   bus: Bus,
   group: StoredGroup,
   filter: CompiledFilter,
   partition: number,
-  tuning: { jsAckWaitMs: number; buffer: number },
-): Promise<void> {
+  tuning: ConsumerTuning,
+  resumeAfter = 0,
+): Promise<ConsumerInfo> {
   const name = partitionConsumerName(group.name, partition);
   try {
-    await bus.jsm.consumers.info(EVENTS_STREAM, name);
-    return;
-  } catch {
-    // not there yet
+    return await bus.jsm.consumers.info(EVENTS_STREAM, name);
+  } catch (err) {
+    if (!notFound(err)) throw err;
   }
   const start: Partial<ConsumerConfig> =
-    group.start.kind === "all"
-      ? { deliver_policy: DeliverPolicy.All }
-      : group.start.kind === "sequence"
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: group.start.sequence }
-        : {
-            deliver_policy: DeliverPolicy.StartTime,
-            opt_start_time: new Date(group.start.kind === "time" ? group.start.timeMs : group.createdAtMs).toISOString(),
-          };
-  await bus.jsm.consumers.add(EVENTS_STREAM, {
+    resumeAfter > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeAfter + 1 }
+      : group.start.kind === "all"
+        ? { deliver_policy: DeliverPolicy.All }
+        : group.start.kind === "sequence"
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: group.start.sequence }
+          : {
+              deliver_policy: DeliverPolicy.StartTime,
+              opt_start_time: new Date(group.start.kind === "time" ? group.start.timeMs : group.createdAtMs).toISOString(),
+            };
+  return await bus.jsm.consumers.add(EVENTS_STREAM, {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     // The gateway counts attempts and dead-letters explicitly: past MaxDeliver, 2.9
@@ -48,4 +76,35 @@ export async function ensurePartitionConsumer(
     filter_subject: filter.partitionSubject(partition),
     ...start,
   });
+}
+
+/**
+ * Brings an existing consumer's AckWait and MaxAckPending to the configured values. Only
+ * the lease holder calls it, before its first pull, so no other gateway is pacing its
+ * keep-alives by the old AckWait. nats-server 2.9 refuses some updates (a consumer with
+ * a start time answers "start time can not be updated"): the consumer then keeps its
+ * settings, the worker paces itself by them, and the log says so. Returns the info in
+ * force afterwards.
+ */
+export async function migratePartitionConsumer(
+  bus: Bus,
+  info: ConsumerInfo,
+  tuning: ConsumerTuning,
+  log: Logger,
+): Promise<ConsumerInfo> {
+  const c = info.config;
+  if (millis(c.ack_wait ?? 0) === tuning.jsAckWaitMs && c.max_ack_pending === tuning.buffer) return info;
+  const from = { ackWaitMs: millis(c.ack_wait ?? 0), buffer: c.max_ack_pending };
+  const to = { ackWaitMs: tuning.jsAckWaitMs, buffer: tuning.buffer };
+  try {
+    const updated = await bus.jsm.consumers.update(EVENTS_STREAM, info.name, { ack_wait: nanos(tuning.jsAckWaitMs), max_ack_pending: tuning.buffer });
+    log.info({ consumer: info.name, from, to }, "partition consumer settings migrated to GATEWAY_GROUP_ACK_WAIT and GATEWAY_GROUP_BUFFER");
+    return updated;
+  } catch (err) {
+    log.warn(
+      { consumer: info.name, err, kept: from, configured: to },
+      "partition consumer keeps its AckWait and MaxAckPending (JetStream refused the update); the gateway follows the consumer's",
+    );
+    return info;
+  }
 }

@@ -1,4 +1,5 @@
-import type { ConsumerMessages, JsMsg } from "nats";
+import { performance } from "node:perf_hooks";
+import { millis, type Msg } from "nats";
 import type { Logger } from "pino";
 import { chatKeyOf, subjectOf, type CompiledFilter } from "../../domain";
 import { Event } from "../../gen/engage/events/v1/events";
@@ -6,42 +7,33 @@ import type { Bus } from "../connection";
 import { storedAt } from "../event-tail";
 import { HEADER } from "../publisher";
 import { EVENTS_STREAM } from "../streams";
-import { createTurnBatch } from "../turn-batch";
-import type { Lease, LeaseStore, StoredGroup } from "./kv-stores";
-import { ensurePartitionConsumer, partitionConsumerName } from "./partition-consumer";
+import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
+import type { StoredGroup } from "./kv-stores";
+import { LeaseKeeper } from "./lease-keeper";
+import type { Lease, LeaseStore } from "./lease-store";
+import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
+import { PartitionPuller } from "./partition-puller";
+import { PartitionSettled, type SettledStore } from "./settled-log";
+import { ServerAcks } from "./server-acks";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
-/** How long a pull request waits on the server; see start(). */
-const PULL_EXPIRES_MS = 5_000;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { toJsMsg } = require("nats/lib/jetstream/jsmsg") as { toJsMsg(m: Msg): PulledMsg };
 
-/** Acks of every worker leave in one socket write per event-loop turn. */
-const acks = createTurnBatch((m: JsMsg) => m.ack());
+const NAK = new TextEncoder().encode("-NAK");
+const now = (): number => performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
-/** One event the worker holds: fetched, not yet acked or dead-lettered. */
-export class Held {
-  /** Attempts made by this gateway. */
-  attempts = 0;
-  #event: Event | undefined;
-  constructor(
-    readonly seq: number,
-    /** The latest handle: a JetStream redelivery replaces it. */
-    public msg: JsMsg,
-    /** The ordering key: the chat (tenant and chat id), or the sequence when unordered. */
-    readonly chat: string,
-  ) {}
-  /** The event, decoded on first use; deliveries forward the stored bytes. */
-  get event(): Event {
-    return (this.#event ??= Event.decode(this.msg.data));
-  }
-}
+export type WorkerState = "starting" | "quarantine" | "active" | "draining" | "stopped";
 
-interface Flight {
-  id: string;
-  held: Held;
-  member: LocalMember;
-  /** When the member's ack_wait runs out (Date.now() clock). */
-  due: number;
-}
+/** The states a worker may move to from each state; anything else is refused. */
+const WORKER_TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
+  starting: ["quarantine", "active", "stopped"],
+  quarantine: ["active", "draining", "stopped"],
+  active: ["draining", "stopped"],
+  draining: ["stopped"],
+  stopped: [],
+};
 
 export interface PartitionWorkerContext {
   bus: Bus;
@@ -50,22 +42,24 @@ export interface PartitionWorkerContext {
   partition: number;
   lease: Lease;
   leases: LeaseStore;
+  settled: SettledStore;
   holder: string;
-  /** JetStream AckWait of the partition consumer; held events are kept alive at a third of it. */
-  jsAckWaitMs: number;
-  /** MaxAckPending of the partition consumer: the most events held per partition. */
-  buffer: number;
+  tuning: ConsumerTuning;
   logger: Logger;
-  /** Chooses a member with room for a delivery of `chat`, preferring `sticky`. */
+  /** Chooses a member with room, preferring `sticky`. */
   pickMember(sticky: LocalMember | undefined): LocalMember | undefined;
   /** Stores a dead letter; resolves after its PubAck. */
   deadLetter(held: Held, reason: string): Promise<void>;
+  /** True for an event erased since it was fetched: it is acked, never delivered. */
+  erased?(held: Held): boolean;
   /** True for an event erased since it was fetched: it is acked, never delivered. */
   erased?(held: Held): boolean;
   /** Something freed capacity or made work ready: pump every partition. */
   onChange(): void;
   /** The worker stopped (fenced, or released). */
   onStopped(worker: PartitionWorker): void;
+  /** A redelivery of an event the group had already settled was settled again silently. */
+  onRedeliveredSettled(): void;
 }
 
 /**
@@ -73,96 +67,201 @@ export interface PartitionWorkerContext {
  *
  * It keeps every fetched event by stream sequence (a JetStream redelivery only replaces
  * the handle), a queue per chat in sequence order, and at most one delivery in flight per
- * chat. It never naks to NATS while it owns the partition: a nak there could let a later
- * event of the chat overtake. Before every dispatch and ack it checks the lease deadline;
- * past it, the partition is fenced and nothing more is forwarded.
+ * chat (see ChatTable). It never naks to NATS while it owns the partition: a nak there
+ * could let a later event of the chat overtake. A chat moves on only once the server has
+ * confirmed the ack of its head, and what the partition settled is logged (SettledLog),
+ * so an event JetStream redelivers after it was settled is settled again, never
+ * delivered after later events of its chat. Before every dispatch and ack it checks the
+ * lease deadline: past it, nothing is forwarded until a renewal succeeds, and a renewal
+ * that loses its compare-and-set fences the partition.
  */
 export class PartitionWorker {
-  state: "quarantine" | "active" | "draining" | "stopped" = "quarantine";
-  private readonly held = new Map<number, Held>();
-  private readonly queues = new Map<string, number[]>();
-  private readonly busy = new Set<string>();
-  /** Chats with a queued head and nothing in flight, in the order they became ready. */
-  private readonly ready = new Set<string>();
-  private readonly sticky = new Map<string, LocalMember>();
-  private readonly flights = new Map<string, Flight>();
+  private stateNow: WorkerState = "starting";
+  private readonly table = new ChatTable();
+  private readonly settled: PartitionSettled;
+  private readonly acks: ServerAcks;
+  private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
-  /** The ack_wait timer (see sweepBy) and when it fires. */
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepAt = Infinity;
-  private messages?: ConsumerMessages;
+  private readonly keeper: LeaseKeeper;
+  private ackWaitMs: number;
   private arrivals = 0;
+  private maxSeen = 0;
   private serial = 0;
   private checking = false;
+  private checkSoon?: NodeJS.Timeout;
   private readonly log: Logger;
+  private readonly consumerName: string;
 
   constructor(private readonly ctx: PartitionWorkerContext) {
     this.log = ctx.logger.child({ group: ctx.group.name, partition: ctx.partition, epoch: ctx.lease.epoch });
+    this.consumerName = partitionConsumerName(ctx.group.name, ctx.partition);
+    this.ackWaitMs = ctx.tuning.jsAckWaitMs;
+    this.settled = new PartitionSettled(ctx.settled, ctx.group.name, ctx.partition);
+    this.acks = new ServerAcks(ctx.bus.nc, () => !this.stopped, () => this.forwarding);
+    this.keeper = new LeaseKeeper({
+      lease: ctx.lease,
+      leases: ctx.leases,
+      holder: ctx.holder,
+      log: this.log,
+      onRenewed: () => {
+        this.ctx.onChange();
+        void this.writeSettled();
+      },
+      onLost: () => this.fence("the lease was lost"),
+    });
   }
 
+  get state(): WorkerState {
+    return this.stateNow;
+  }
+  private get stopped(): boolean {
+    return this.stateNow === "stopped";
+  }
   get partition(): number {
     return this.ctx.partition;
   }
-
   get heldCount(): number {
-    return this.held.size;
+    return this.table.size;
   }
-
   get inFlightCount(): number {
-    return this.flights.size;
+    return this.table.flights.size;
   }
 
-  /** The lease deadline: last renewal sent + TTL − a margin for clock skew and pauses. */
-  private get deadline(): number {
-    const ttl = this.ctx.leases.ttlMs;
-    return this.ctx.lease.renewedAtMs + ttl - Math.min(3000, ttl / 5);
+  /** Moves to `next` only from a state that allows it. */
+  private to(next: WorkerState): boolean {
+    if (!WORKER_TRANSITIONS[this.stateNow].includes(next)) return false;
+    this.stateNow = next;
+    return true;
   }
 
-  private get fenced(): boolean {
-    return this.state === "stopped" || Date.now() >= this.deadline;
+  /** Whether acks and keep-alives may go to NATS: a live worker inside its lease. */
+  private get forwarding(): boolean {
+    return !this.stopped && this.stateNow !== "starting" && this.keeper.valid;
   }
 
+  /**
+   * Opens the partition: the consumer (recreated if missing, settings migrated), the
+   * settled log, then pulls. When it throws, whatever it opened is closed and the lease
+   * released.
+   */
   async start(): Promise<void> {
     const { bus, group, partition } = this.ctx;
-    const name = partitionConsumerName(group.name, partition);
-    await ensurePartitionConsumer(bus, group, this.ctx.filter, partition, this.ctx);
-    const consumer = await bus.js.consumers.get(EVENTS_STREAM, name);
-    // Read before this worker pulls (the info `get` just fetched): nothing outstanding
-    // with anyone and no pull waiting means no earlier owner can hold an event of a chat,
-    // so there is nothing to drain (a new group, or a clean handoff).
-    const before = await consumer.info(true);
-    if (before.num_ack_pending === 0 && before.num_waiting === 0) this.state = "active";
-    // Pull requests expire after 5 s (heartbeats every 2.5 s), so after a consumer leader
-    // moves, pulling resumes within seconds rather than nats.js's default 30.
-    this.messages = await consumer.consume({ max_messages: Math.min(this.ctx.buffer, 256), expires: PULL_EXPIRES_MS });
-    const every = (ms: number, fn: () => void): void => void this.timers.push(setInterval(fn, ms));
-    every(Math.max(this.ctx.leases.ttlMs / 3, 100), () => void this.renew());
-    every(Math.max(this.ctx.jsAckWaitMs / 3, 100), () => this.keepAlive());
-    every(100, () => {
-      if (this.state !== "stopped" && Date.now() >= this.deadline) this.fence("the lease deadline passed");
-      if (this.state === "quarantine") void this.checkQuarantine(consumer);
+    try {
+      let info = await ensurePartitionConsumer(bus, group, this.ctx.filter, partition, this.ctx.tuning);
+      info = await migratePartitionConsumer(bus, info, this.ctx.tuning, this.log);
+      this.ackWaitMs = millis(info.config.ack_wait ?? 0) || this.ctx.tuning.jsAckWaitMs;
+      await this.settled.load(info.ack_floor.stream_seq);
+      this.puller = new PartitionPuller({
+        nc: bus.nc,
+        stream: EVENTS_STREAM,
+        consumer: this.consumerName,
+        batch: Math.max(1, Math.min(info.config.max_ack_pending ?? 256, 256)),
+        onMessage: (m) => this.onMessage(m),
+        onMissing: (why) => this.recreate(why),
+      });
+      // Nothing ack-pending and no pull waiting, read before this worker pulls: no earlier
+      // owner can hold an event of a chat, so there is nothing to wait for (a new group,
+      // or a clean handoff, which naks what it held only after its last pull ended).
+      const clean = info.num_ack_pending === 0 && info.num_waiting === 0;
+      if (!this.to(clean ? "active" : "quarantine")) throw new Error(`worker ${this.stateNow} while starting`);
+      this.puller.start();
+      this.keeper.start();
+      this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
+      // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
+      this.timers.push(setInterval(() => void this.checkQuarantine(), 1000));
+      if (!clean) this.scheduleCheck();
+      this.log.debug({ clean, floor: this.settled.floor }, "partition started");
+    } catch (err) {
+      this.halt();
+      await this.ctx.leases.release(this.ctx.lease);
+      throw err;
+    }
+  }
+
+  /** The consumer was deleted, or has no leader: recreate it from after what was settled. */
+  private async recreate(why: string): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (await consumerMissing(this.ctx.bus, this.consumerName)) {
+        this.updateFloor();
+        await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor);
+        this.log.warn({ why, resumeAfter: this.settled.floor }, "partition consumer was missing; recreated it");
+      }
+    } catch (err) {
+      this.log.debug({ err, why }, "partition consumer not reachable yet");
+    }
+    await sleep(500);
+  }
+
+  private onMessage(m: Msg): void {
+    const jm = toJsMsg(m);
+    if (this.stopped) return;
+    this.arrivals++;
+    const seq = jm.seq;
+    if (seq > this.maxSeen) this.maxSeen = seq;
+    if (this.settled.has(seq)) {
+      this.ctx.onRedeliveredSettled();
+      return this.settleSilently(jm, seq);
+    }
+    const existing = this.table.held.get(seq);
+    if (existing) {
+      existing.msg = jm;
+      return;
+    }
+    const replayFor = jm.headers?.get(HEADER.replayFor);
+    if (replayFor && replayFor !== this.ctx.group.name) return this.settleSilently(jm, seq);
+    // The subject holds the chat (tenant and chat id): neither the ordering key nor a
+    // filter the subject decides needs the event decoded.
+    let key = chatKeyOf(jm.subject);
+    if (key === undefined || !this.ctx.filter.bySubject) {
+      let event: Event;
+      try {
+        event = Event.decode(jm.data);
+      } catch (err) {
+        this.log.error({ err, seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
+        return this.settleSilently(jm, seq, "+TERM");
+      }
+      if (!this.ctx.filter.matches(event)) return this.settleSilently(jm, seq);
+      key ??= chatKeyOf(subjectOf(event, 1));
+    }
+    this.table.add(new Held(seq, jm, this.ctx.group.unordered ? `#${seq}` : key!));
+    if (this.stateNow === "active") this.pump();
+    else if (this.stateNow === "quarantine") this.scheduleCheck();
+  }
+
+  /** Settles an event no member will see (already settled, another group's replay, filtered out). */
+  private settleSilently(m: PulledMsg, seq: number, verb = "+ACK"): void {
+    this.settled.add(seq);
+    this.acks.send(m.reply, verb, () => {
+      if (this.stateNow === "quarantine") this.scheduleCheck();
     });
-    void (async () => {
-      for await (const m of this.messages!) this.onMessage(m);
-    })().catch((err) => this.log.warn({ err }, "partition consumer ended"));
-    void this.checkQuarantine(consumer);
+  }
+
+  private scheduleCheck(): void {
+    this.checkSoon ??= setTimeout(() => {
+      this.checkSoon = undefined;
+      void this.checkQuarantine();
+    }, 50);
   }
 
   /**
    * The Pulsar draining rule: dispatch nothing until the consumer's ack-pending count
    * equals what this worker holds, so no event of a chat is still out with a previous
-   * owner. Only a check with no arrival while it ran counts.
+   * owner. Only a check with no arrival and no unconfirmed ack while it ran counts.
    */
-  private async checkQuarantine(consumer: { info(cached?: boolean): Promise<{ num_ack_pending: number }> }): Promise<void> {
-    if (this.checking || this.state !== "quarantine") return;
+  private async checkQuarantine(): Promise<void> {
+    if (this.checking || this.stateNow !== "quarantine" || this.acks.outstanding > 0) return;
     this.checking = true;
     try {
       const before = this.arrivals;
-      const info = await consumer.info(false);
-      if (this.state === "quarantine" && before === this.arrivals && info.num_ack_pending === this.held.size) {
-        this.state = "active";
-        this.log.debug({ held: this.held.size }, "partition active");
+      const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
+      this.settled.raise(info.ack_floor.stream_seq);
+      const quiet = before === this.arrivals && this.acks.outstanding === 0;
+      if (this.stateNow === "quarantine" && quiet && info.num_ack_pending === this.table.size && this.to("active")) {
+        this.log.debug({ held: this.table.size }, "partition active");
         this.ctx.onChange();
       }
     } catch (err) {
@@ -172,79 +271,36 @@ export class PartitionWorker {
     }
   }
 
-  private onMessage(m: JsMsg): void {
-    if (this.state === "stopped") return;
-    this.arrivals++;
-    const existing = this.held.get(m.seq);
-    if (existing) {
-      existing.msg = m;
-      return;
-    }
-    const replayFor = m.headers?.get(HEADER.replayFor);
-    if (replayFor && replayFor !== this.ctx.group.name) return m.ack();
-    // The subject holds the chat (tenant and chat id): neither the ordering key nor a
-    // filter the subject decides needs the event decoded.
-    let key = chatKeyOf(m.subject);
-    if (key === undefined || !this.ctx.filter.bySubject) {
-      let event: Event;
-      try {
-        event = Event.decode(m.data);
-      } catch (err) {
-        this.log.error({ err, seq: m.seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
-        return m.term();
-      }
-      if (!this.ctx.filter.matches(event)) return m.ack();
-      key ??= chatKeyOf(subjectOf(event, 1));
-    }
-    const chat = this.ctx.group.unordered ? `#${m.seq}` : key!;
-    this.held.set(m.seq, new Held(m.seq, m, chat));
-    const q = this.queues.get(chat);
-    if (!q) this.queues.set(chat, [m.seq]);
-    else {
-      let i = q.length;
-      while (i > 0 && q[i - 1] > m.seq) i--;
-      q.splice(i, 0, m.seq);
-    }
-    if (!this.busy.has(chat)) this.ready.add(chat);
-    if (this.state === "active") this.pump();
-  }
-
   /**
    * Dispatches ready chat heads to members with room, in the order the chats became
    * ready. Only ready chats are visited, so an ack costs the same however many chats
    * wait behind an unacked head.
    */
   pump(): void {
-    if (this.state !== "active" || this.ready.size === 0 || this.fenced) return;
-    for (const chat of this.ready) {
-      const head = this.held.get(this.queues.get(chat)![0])!;
+    if (this.stateNow !== "active" || this.table.ready.size === 0 || !this.forwarding) return;
+    for (const c of this.table.ready) {
+      const head = c.queue[0];
       if (this.ctx.erased?.(head)) {
-        // Erased while held here: nothing to deliver; the chat's next event is ready.
-        this.ready.delete(chat);
-        acks.add(head.msg);
-        this.finish(head, false);
+        // Erased while held here: nothing to deliver. It leaves like a dead letter does
+        // (settled with the server, then the chat's next event is ready), but is acked.
+        this.change(c, "bury");
+        this.settled.add(head.seq);
+        this.acks.send(head.msg.reply, "+ACK", () => this.done(c));
         continue;
       }
-      const member = this.ctx.pickMember(this.sticky.get(chat));
+      const member = this.ctx.pickMember(c.sticky);
       if (!member) return;
-      this.ready.delete(chat);
-      this.dispatch(head, member);
+      this.dispatch(c, member);
     }
   }
 
-  /** The chat's head is settled or may be retried: it is ready again if work is queued. */
-  private unlock(chat: string): void {
-    this.busy.delete(chat);
-    if ((this.queues.get(chat)?.length ?? 0) > 0) this.ready.add(chat);
-  }
-
-  private dispatch(h: Held, member: LocalMember): void {
-    this.busy.add(h.chat);
-    this.sticky.set(h.chat, member);
+  private dispatch(c: Chat, member: LocalMember): void {
+    const h = c.queue[0];
+    this.table.fire(c, "dispatch");
     h.attempts++;
     const id = `${this.ctx.partition}.${this.ctx.lease.epoch}.${h.seq}.${++this.serial}`;
-    const due = Date.now() + member.ackWaitMs;
-    this.flights.set(id, { id, held: h, member, due });
+    const due = now() + member.ackWaitMs;
+    this.table.fly(c, { id, held: h, member, due });
     this.sweepBy(due);
     member.inFlight++;
     const d: Delivery = {
@@ -259,204 +315,215 @@ export class PartitionWorker {
     member.deliver(d);
   }
 
-  /** Removes a flight if `member` holds it. */
-  private take(id: string, member: LocalMember | undefined): Flight | SettleResult {
-    const f = this.flights.get(id);
-    if (!f || (member && f.member !== member)) return "unknown";
-    if (this.fenced) return "revoked";
-    this.flights.delete(id);
-    f.member.inFlight--;
-    return f;
+  /** The chat of a flight `member` holds, taking the flight off the member. */
+  private take(id: string, member: LocalMember): Chat | "unknown" {
+    const f = this.table.flights.get(id);
+    if (!f || f.member !== member) return "unknown";
+    member.inFlight--;
+    return this.table.chat(f.held.chat)!;
   }
 
+  /** A member's ack: the chat moves on once the server confirms it. */
   ack(id: string, member: LocalMember): SettleResult {
-    const f = this.take(id, member);
-    if (typeof f === "string") return f;
-    acks.add(f.held.msg);
-    this.finish(f.held);
+    const c = this.take(id, member);
+    if (c === "unknown") return c;
+    const h = c.queue[0];
+    this.change(c, "ack");
+    this.settled.add(h.seq);
+    this.acks.send(h.msg.reply, "+ACK", () => this.done(c));
     return "ok";
   }
 
   nak(id: string, member: LocalMember, delayMs: number): SettleResult {
-    const f = this.take(id, member);
-    if (typeof f === "string") return f;
-    this.retry(f.held, delayMs);
+    const c = this.take(id, member);
+    if (c === "unknown") return c;
+    this.retry(c, delayMs);
     return "ok";
   }
 
   term(id: string, member: LocalMember, reason: string): SettleResult {
-    const f = this.take(id, member);
-    if (typeof f === "string") return f;
-    void this.bury(f.held, `terminated by the client${reason ? `: ${reason}` : ""}`);
+    const c = this.take(id, member);
+    if (c === "unknown") return c;
+    void this.bury(c, `terminated by the client${reason ? `: ${reason}` : ""}`);
     return "ok";
   }
 
   inProgress(id: string, member: LocalMember): SettleResult {
-    const f = this.flights.get(id);
+    const f = this.table.flights.get(id);
     if (!f || f.member !== member) return "unknown";
-    if (this.fenced) return "revoked";
-    f.due = Date.now() + member.ackWaitMs;
+    f.due = now() + member.ackWaitMs;
     this.sweepBy(f.due);
     return "ok";
   }
 
-  /**
-   * Arms the one ack_wait timer of this worker for `due` unless it fires sooner. One
-   * timer per worker, not one per delivery: a timer per delivery cost more than the
-   * delivery's own bookkeeping.
-   */
+  private change(c: Chat, event: Parameters<ChatTable["fire"]>[1]): void {
+    if (!this.table.fire(c, event)) this.log.error({ chat: c.key, state: c.state, event }, "refused chat transition");
+  }
+
+  /** The head of `c` is settled with the server: the chat moves on. */
+  private done(c: Chat): void {
+    if (this.stopped) return;
+    this.change(c, "done");
+    this.ctx.onChange();
+  }
+
+  /** Arms the one ack_wait timer of this worker for `due` unless it fires sooner. */
   private sweepBy(due: number): void {
-    if (due >= this.sweepAt || this.state === "stopped") return;
+    if (due >= this.sweepAt || this.stopped) return;
     clearTimeout(this.sweepTimer);
     this.sweepAt = due;
-    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, due - Date.now()));
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, due - now()));
   }
 
   /** Takes back every delivery whose ack_wait passed, and arms the timer for the next. */
   private sweep(): void {
     this.sweepAt = Infinity;
     this.sweepTimer = undefined;
-    const now = Date.now();
+    const t = now();
     let next = Infinity;
-    for (const f of [...this.flights.values()]) {
-      if (f.due <= now) this.expire(f.id);
-      else next = Math.min(next, f.due);
+    for (const f of [...this.table.flights.values()]) {
+      if (f.due > t) next = Math.min(next, f.due);
+      else {
+        f.member.inFlight--;
+        f.member.revoke([f.id], "ack_wait passed");
+        this.retry(this.table.chat(f.held.chat)!, 0);
+      }
     }
     if (next !== Infinity) this.sweepBy(next);
   }
 
-  /** A member's ack_wait passed: take the delivery back and retry it. */
-  private expire(id: string): void {
-    const f = this.take(id, undefined);
-    if (typeof f === "string") return;
-    f.member.revoke([id], "ack_wait passed");
-    this.retry(f.held, 0);
-  }
-
   /** A member left: its deliveries go to other members now, under new delivery ids. */
   removeMember(member: LocalMember): void {
-    for (const f of [...this.flights.values()]) {
+    for (const f of [...this.table.flights.values()]) {
       if (f.member !== member) continue;
-      this.flights.delete(f.id);
       member.inFlight--;
-      this.retry(f.held, 0);
+      this.retry(this.table.chat(f.held.chat)!, 0);
     }
-    for (const [chat, m] of this.sticky) if (m === member) this.sticky.delete(chat);
+    this.table.forgetMember(member);
   }
 
   /** Retries locally, keeping the chat locked through the delay (a NATS nak would not). */
-  private retry(h: Held, delayMs: number): void {
+  private retry(c: Chat, delayMs: number): void {
+    const h = c.queue[0];
     if (h.attempts >= this.ctx.group.maxDeliveries) {
-      void this.bury(h, `max deliveries reached (${h.attempts})`);
+      void this.bury(c, `max deliveries reached (${h.attempts})`);
       return;
     }
     if (delayMs <= 0) {
-      this.unlock(h.chat);
+      this.change(c, "retry");
       this.ctx.onChange();
       return;
     }
+    this.change(c, "delay");
     const t = setTimeout(() => {
       this.delays.delete(t);
-      this.unlock(h.chat);
+      if (this.stopped || c.state !== "delayed") return;
+      this.change(c, "wake");
       this.ctx.onChange();
     }, delayMs);
     this.delays.add(t);
   }
 
-  /** Dead-letters an event (PubAck first), then terms it; the chat then moves on. */
-  private async bury(h: Held, reason: string): Promise<void> {
-    this.busy.add(h.chat);
-    this.ready.delete(h.chat);
+  /** Dead-letters the chat's head (PubAck first), then terms it; the chat then moves on. */
+  private async bury(c: Chat, reason: string): Promise<void> {
+    const h = c.queue[0];
+    this.change(c, "bury");
     for (;;) {
-      if (this.state === "stopped") return;
+      if (this.stopped) return;
       try {
         await this.ctx.deadLetter(h, reason);
         break;
       } catch (err) {
         this.log.warn({ err, seq: h.seq }, "dead letter not stored yet; retrying");
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
-    if (this.fenced) return;
-    h.msg.term();
-    this.finish(h);
-  }
-
-  /** Forgets a settled event and frees its chat; `notify` pumps every partition (not from inside pump). */
-  private finish(h: Held, notify = true): void {
-    this.held.delete(h.seq);
-    const q = this.queues.get(h.chat);
-    if (q) {
-      const i = q.indexOf(h.seq);
-      if (i >= 0) q.splice(i, 1);
-      if (q.length === 0) {
-        this.queues.delete(h.chat);
-        this.sticky.delete(h.chat);
-      }
-    }
-    this.unlock(h.chat);
-    if (notify) this.ctx.onChange();
+    if (this.stopped) return;
+    this.settled.add(h.seq);
+    this.acks.send(h.msg.reply, "+TERM", () => this.done(c));
   }
 
   private keepAlive(): void {
-    if (this.fenced) return;
-    for (const h of this.held.values()) h.msg.working();
+    if (!this.forwarding) return;
+    for (const h of this.table.held.values()) this.acks.publish(h.msg.reply, "+WPI");
   }
 
-  private async renew(): Promise<void> {
-    if (this.state === "stopped") return;
-    if (!(await this.ctx.leases.renew(this.ctx.lease, this.ctx.holder))) this.fence("the lease was lost");
+  /** Raises the settled floor to what this owner knows: everything below its lowest unsettled event. */
+  private updateFloor(): void {
+    if (this.stateNow !== "active" && this.stateNow !== "draining") return;
+    const lowest = this.table.lowestUnsettled();
+    this.settled.raise(lowest === undefined ? this.maxSeen : lowest - 1);
   }
 
-  /** Lost the lease: forward nothing more, revoke in-flight work, drop the buffer unacked. */
+  /** Writes the settled log when it changed (after a renewal, and on handover). */
+  private async writeSettled(): Promise<void> {
+    this.updateFloor();
+    await this.settled.write().catch((err) => this.log.debug({ err }, "settled log not written; the next renewal retries"));
+  }
+
+  /** Lost the lease: forward nothing more, revoke in-flight work, hand held events back. */
   fence(reason: string): void {
-    if (this.state === "stopped") return;
+    if (this.stopped) return;
     this.log.warn({ reason }, "partition fenced");
     this.revokeAll(reason);
+    // A nak from a gateway that lost the lease cannot break order (the new owner holds
+    // its own chat locks and dedupes by sequence); it only spares the new owner AckWait.
+    for (const h of this.table.unsettled()) this.acks.publish(h.msg.reply, "-NAK", true);
     this.halt();
   }
 
   /**
-   * Graceful handoff: stop dispatching, wait up to `timeoutMs` for in-flight acks, revoke
-   * the rest, nak what is held in ascending sequence (so the next owner gets it at once),
-   * then delete the lease.
+   * Graceful handoff: stop dispatching and wait up to `drainMs` for in-flight acks;
+   * revoke the rest; issue no more pulls and wait for the open pull to end (what it
+   * brings is held too); wait for acks to be confirmed; nak what is held in ascending
+   * sequence, write the settled log, and only then delete the lease. The next owner then
+   * finds nothing pending with anyone and starts at once.
    */
-  async release(timeoutMs: number): Promise<void> {
-    if (this.state === "stopped") return;
-    this.state = "draining";
-    const until = Date.now() + timeoutMs;
-    while (this.flights.size > 0 && Date.now() < until && !this.fenced) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    if (this.fenced) return this.fence("the lease deadline passed while draining");
+  async release(drainMs: number): Promise<void> {
+    if (this.stateNow === "starting" || !this.to("draining")) return;
+    const waitFor = async (cond: () => boolean, ms: number): Promise<void> => {
+      for (const until = now() + ms; !cond() && now() < until && !this.stopped; ) await sleep(20);
+    };
+    await waitFor(() => this.table.flights.size === 0, drainMs);
     this.revokeAll("the partition moved to another gateway");
-    const seqs = [...this.held.keys()].sort((a, b) => a - b);
-    for (const s of seqs) this.held.get(s)!.msg.nak();
-    await this.messages?.close().catch(() => undefined);
-    await this.ctx.bus.nc.flush().catch(() => undefined);
-    await this.ctx.leases.release(this.ctx.lease);
+    await this.puller?.stop();
+    await waitFor(() => this.acks.outstanding === 0 && !this.table.busySettling(), 3000);
+    if (this.stopped) return;
+    if (this.forwarding) {
+      // Sent now, not batched: they must leave before the lease is deleted.
+      for (const h of this.table.unsettled()) {
+        try {
+          this.ctx.bus.nc.publish(h.msg.reply, NAK);
+        } catch {
+          // not connected: the events come back after AckWait
+        }
+      }
+      await this.writeSettled();
+      await this.ctx.bus.nc.flush().catch(() => undefined);
+      await this.ctx.leases.release(this.ctx.lease);
+    }
     this.halt();
   }
 
+  /** Takes every delivery back from its member; the chats stay locked until retried or dropped. */
   private revokeAll(reason: string): void {
     const byMember = new Map<LocalMember, string[]>();
-    for (const f of this.flights.values()) {
+    for (const f of [...this.table.flights.values()]) {
       f.member.inFlight--;
       byMember.set(f.member, [...(byMember.get(f.member) ?? []), f.id]);
+      this.change(this.table.chat(f.held.chat)!, "retry");
     }
-    this.flights.clear();
     for (const [m, ids] of byMember) m.revoke(ids, reason);
   }
 
   private halt(): void {
-    this.state = "stopped";
-    for (const t of [...this.timers, ...this.delays, this.sweepTimer]) clearTimeout(t);
-    void this.messages?.close().catch(() => undefined);
-    this.held.clear();
-    this.queues.clear();
-    this.busy.clear();
-    this.ready.clear();
+    if (!this.to("stopped")) return;
+    for (const t of [...this.timers, ...this.delays, this.sweepTimer, this.checkSoon]) clearTimeout(t);
+    void this.keeper.stop();
+    this.puller?.close();
+    this.table.clear();
     this.ctx.onStopped(this);
     this.ctx.onChange();
   }
+
 }

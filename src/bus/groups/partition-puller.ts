@@ -1,0 +1,126 @@
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "nats";
+
+/**
+ * How long a pull request waits on the server. Short, so a handoff waits little for it;
+ * an idle partition costs one request, about two heartbeats and one expiry per period.
+ */
+export const PULL_EXPIRES_MS = 3_000;
+/** The server sends a heartbeat this often while a request waits with nothing to deliver. */
+const HEARTBEAT_MS = 1_000;
+/** A request silent this long is lost (its consumer leader is gone, or the consumer): pull again. */
+const SILENT_MS = 2.5 * HEARTBEAT_MS;
+
+export interface PullerOptions {
+  nc: NatsConnection;
+  stream: string;
+  consumer: string;
+  /** Most messages asked for per request. */
+  batch: number;
+  onMessage(m: Msg): void;
+  /**
+   * The consumer did not answer as a live consumer (no answer, no responders, deleted): resolve
+   * once it may be there again (the caller checks and recreates it).
+   */
+  onMissing(why: string): Promise<void>;
+}
+
+/**
+ * Pulls one partition consumer, one pull request at a time, on its own inbox.
+ *
+ * nats.js's consume() keeps a pull open that nothing can end but its expiry, and closing
+ * it drops what is already on the wire: on nats-server 2.9 those messages stay
+ * ack-pending until AckWait, so a handoff stalled the next owner for AckWait. Here
+ * `stop()` issues no further request and resolves when the open one has ended (fulfilled
+ * or expired), while every message it brings still reaches `onMessage`; only then may
+ * the owner nak what it holds and close the inbox.
+ */
+export class PartitionPuller {
+  private sub?: Subscription;
+  private stopping = false;
+  private loop?: Promise<void>;
+  /** Ends the open request: resolve with the status that ended it, or "" when fulfilled. */
+  private end?: (status: string) => void;
+  /** Restarts the silence timer of the open request. */
+  private alive?: () => void;
+  private received = 0;
+  private asked = 0;
+  private checking = false;
+
+  constructor(private readonly o: PullerOptions) {}
+
+  start(): void {
+    const inbox = createInbox();
+    this.sub = this.o.nc.subscribe(inbox, { callback: (_err, m) => this.onMsg(m) });
+    this.loop = this.run(inbox);
+  }
+
+  private onMsg(m: Msg): void {
+    this.alive?.();
+    const code = m.headers?.code ?? 0;
+    if (!m.reply && code >= 100) {
+      // 100 is a heartbeat; 408 the expiry; 409 a deleted consumer or a server limit;
+      // 503 no responders (no consumer leader, or no consumer).
+      if (code !== 100) this.end?.(`${code} ${m.headers?.description ?? ""}`.trim());
+      return;
+    }
+    this.o.onMessage(m);
+    if (++this.received >= this.asked) this.end?.("");
+  }
+
+  private async run(inbox: string): Promise<void> {
+    const subject = `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${this.o.consumer}`;
+    const body = new TextEncoder().encode(
+      JSON.stringify({ batch: this.o.batch, expires: PULL_EXPIRES_MS * 1e6, idle_heartbeat: HEARTBEAT_MS * 1e6 }),
+    );
+    let silent = 0;
+    while (!this.stopping) {
+      this.received = 0;
+      this.asked = this.o.batch;
+      const ended = new Promise<string>((resolve) => {
+        let timer = setTimeout(() => resolve("lost"), SILENT_MS);
+        this.alive = () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => resolve("lost"), SILENT_MS);
+        };
+        this.end = (s) => {
+          clearTimeout(timer);
+          resolve(s);
+        };
+      });
+      try {
+        this.o.nc.publish(subject, body, { reply: inbox });
+      } catch {
+        this.end?.("not connected");
+      }
+      const status = await ended;
+      this.end = this.alive = undefined;
+      if (this.stopping) break;
+      silent = status === "lost" ? silent + 1 : 0;
+      // JetStream answers nothing at all to a pull for a consumer that does not exist;
+      // a consumer leader election is silent too, for a few seconds. Checked aside, so
+      // pulling goes on meanwhile.
+      if (silent >= 2 || status.startsWith("503") || /deleted/i.test(status)) this.check(status);
+      if (status !== "" && status !== "lost" && !status.startsWith("408")) await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  private check(why: string): void {
+    if (this.checking) return;
+    this.checking = true;
+    void this.o.onMissing(why).finally(() => (this.checking = false));
+  }
+
+  /** Issues no further request; resolves when the open one has ended. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+
+  /** Closes the inbox: a message still on its way is dropped (it comes back after AckWait). */
+  close(): void {
+    this.stopping = true;
+    this.end?.("closed");
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+  }
+}
