@@ -5,9 +5,13 @@ import type { Bus } from "./connection";
 /** A new attempt starts when none has answered for this long (a healthy cluster answers in milliseconds). */
 const HEDGE_MS = 200;
 /** Attempts in flight at once, at most. */
-const MAX_IN_FLIGHT = 3;
-/** How long one attempt waits for its answer. */
-const ATTEMPT_TIMEOUT_MS = 2000;
+const MAX_IN_FLIGHT = 4;
+/**
+ * How long an attempt waits for its answer: short at first, so a slot held by a create
+ * placed on a dead node is freed soon; longer later, so a slow but working cluster
+ * still gets to answer.
+ */
+const attemptTimeoutMs = (n: number): number => (n < 4 ? 1000 : n < 8 ? 2000 : 4000);
 /** How long one operation may take in all. */
 export const DEFAULT_RETRY_BUDGET_MS = 10_000;
 
@@ -42,6 +46,7 @@ export function withJetStreamRetry<T>(
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let inFlight = 0;
+    let attempts = 0;
     let last: unknown;
     const finish = (fn: () => void): void => {
       if (settled) return;
@@ -58,7 +63,7 @@ export function withJetStreamRetry<T>(
       }
       inFlight++;
       try {
-        const timeout = Math.max(Math.min(ATTEMPT_TIMEOUT_MS, budget - (Date.now() - started)), 100);
+        const timeout = Math.max(Math.min(attemptTimeoutMs(attempts++), budget - (Date.now() - started)), 100);
         const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout });
         const result = await op(jsm, bus.nc.jetstream({ timeout }));
         inFlight--;
