@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, headers, type NatsConnection } from "nats";
 import { partitionConsumerName } from "../../src/bus";
-import { partitionOf } from "../../src/domain";
+import { partitionOf, scopedGroupName } from "../../src/domain";
 import { Event } from "../../src/gen/engage/events/v1/events";
 import { StartPosition, type ListDeadLettersResponse } from "../../src/gen/engage/gateway/v1/gateway";
 import { bearer, erase, failure, getChat, replay, status, wholeChat } from "../helpers/chat-calls";
@@ -178,7 +178,8 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     const first = await waitFor(() => m.deliveries[0], "the chat's first event");
     // The other two wait in the gateway behind the first (one in flight per chat): held, unacked.
     const jsm = await nc.jetstreamManager();
-    const consumer = partitionConsumerName("buffers", partitionOf("default", V, 16));
+    // The reader key is scoped to tenant default, so its group is named for that tenant.
+    const consumer = partitionConsumerName(scopedGroupName("buffers", new Set(["default"])), partitionOf("default", V, 16));
     await waitFor(async () => (await jsm.consumers.info("ENGAGE_EVENTS", consumer)).num_ack_pending === 3, "three events held by the gateway");
     assert.equal((await erase(gw.client, ERASER, { chatId: V })).eventsRemoved, 3);
     m.ack(first.deliveryId);
