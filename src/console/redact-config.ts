@@ -2,6 +2,8 @@
 export const REDACTED = "[redacted]";
 
 const SECRET_NAME = /key|token|password|secret|seed|creds|cert|ca$/i;
+/** Fields whose name sounds secret but that walk() shows in part: tenants and key names only. */
+const SHOWN: Record<string, true> = { webhookTokens: true, grpcApiKeys: true };
 
 /**
  * The configuration as the Health page shows it: every value that could be or hold a
@@ -28,7 +30,10 @@ function walk(v: unknown, name: string): unknown {
     // A class instance (a Secret wrapper and the like) is never shown.
     if (Object.getPrototypeOf(v) !== Object.prototype) return REDACTED;
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = SECRET_NAME.test(k) && typeof x !== "number" && typeof x !== "boolean" && k !== "limits" ? REDACTED : walk(x, k);
+    for (const [k, x] of Object.entries(v)) {
+      const shown = k in SHOWN || typeof x === "number" || typeof x === "boolean" || !SECRET_NAME.test(k);
+      out[k] = shown ? walk(x, k) : REDACTED;
+    }
     return out;
   }
   return REDACTED;
