@@ -258,6 +258,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       accepting = false;
       refreshHealth();
       const deadline = Date.now() + config.shutdownTimeoutMs;
+      consoleMiddleware?.closeStreams();
       const httpClosed = Promise.all([closeHttp(http, config.shutdownTimeoutMs), consoleServer && closeHttp(consoleServer, config.shutdownTimeoutMs)]);
       // Members stay connected while partitions drain, so in-flight acks still land.
       await groups.stop(Math.min(config.groupDrainTimeoutMs, Math.max(deadline - Date.now(), 0)));

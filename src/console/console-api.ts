@@ -32,6 +32,8 @@ export interface ConsoleApiDeps {
   version: string;
   config: Record<string, unknown>;
   logger: Logger;
+  /** Ends each open live stream; emptied by the console's close(). */
+  open: Set<() => void>;
 }
 
 const API = "/console/api";

@@ -31,6 +31,9 @@ export interface ConsoleOptions {
 
 export const CONSOLE_PATH = "/console";
 
+/** The console middleware, and a way to end its live streams when the gateway stops. */
+export type ConsoleMiddleware = Koa.Middleware & { closeStreams(): void };
+
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.InvalidArgument]: 400,
   [ErrorCode.OutOfRange]: 400,
@@ -65,7 +68,7 @@ function defaultAssetsDir(): string {
  * and its JSON API (/console/api/...). Other paths pass through. Errors answer like the
  * rest of the gateway: a status and `{"error": {code, message, field?}}`.
  */
-export function createConsole(o: ConsoleOptions): Koa.Middleware {
+export function createConsole(o: ConsoleOptions): ConsoleMiddleware {
   const log = o.logger.child({ component: "console" });
   const auth = createConsoleAuth(o.apiKeys, o.secure, o.sessions);
   const assetsDir = o.assetsDir ?? defaultAssetsDir();
@@ -97,12 +100,13 @@ export function createConsole(o: ConsoleOptions): Koa.Middleware {
     ctx.type = type;
     ctx.body = asset(ctx.params.name);
   });
-  createConsoleApi(router, { ...o, auth, logger: log });
+  const open = new Set<() => void>();
+  createConsoleApi(router, { ...o, auth, logger: log, open });
   // The router's own context type adds `params`; under this middleware it is the same context.
   const routes = router.routes() as unknown as Koa.Middleware;
   const methods = router.allowedMethods() as unknown as Koa.Middleware;
 
-  return async (ctx, next) => {
+  const middleware: Koa.Middleware = async (ctx, next) => {
     if (ctx.path !== CONSOLE_PATH && !ctx.path.startsWith(`${CONSOLE_PATH}/`)) return next();
     try {
       await routes(ctx, async () => methods(ctx, async () => undefined));
@@ -118,6 +122,11 @@ export function createConsole(o: ConsoleOptions): Koa.Middleware {
       else log.info({ status: ctx.status, code: e.code, path: ctx.path }, "console request refused");
     }
   };
+  return Object.assign(middleware, {
+    closeStreams: () => {
+      for (const stop of [...open]) stop();
+    },
+  });
 }
 
 /** The console alone, for its own port (GATEWAY_CONSOLE_PORT). */

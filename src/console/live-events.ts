@@ -52,7 +52,7 @@ export function liveQuery(q: Record<string, string | string[] | undefined>): { f
  */
 export async function streamLive(
   ctx: Koa.Context,
-  o: { bus: Bus; partitions: number; logger: Logger },
+  o: { bus: Bus; partitions: number; logger: Logger; open: Set<() => void> },
   p: Principal,
   release: () => void,
 ): Promise<void> {
@@ -87,6 +87,13 @@ export async function streamLive(
   };
   ctx.req.once("close", end);
   res.once("close", end);
+  // Shutdown ends open streams at once, so closing the HTTP server need not wait for them.
+  const stop = (): void => {
+    end();
+    res.end();
+  };
+  o.open.add(stop);
+  res.once("close", () => o.open.delete(stop));
   try {
     for await (const item of tail) {
       if (closed) break;

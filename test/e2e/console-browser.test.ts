@@ -99,7 +99,7 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
     const cookies = await page.context().cookies();
     assert.equal(cookies.length, 1);
     assert.deepEqual([cookies[0].httpOnly, cookies[0].secure, cookies[0].sameSite], [true, true, "Strict"]);
-    assert.equal(await page.evaluate(() => document.cookie), "");
+    assert.equal(await page.evaluate("document.cookie"), "");
     await post(messageBody("held-1", 1), TOKEN);
     await post(messageBody("secret-b-1", 1), TOKEN_B);
     await page.waitForSelector("#live-rows td:has-text('held-1')");
@@ -156,7 +156,7 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
     for (const nav of ["#nav-live", "#nav-dlq", "#nav-health"]) {
       await page.click(nav);
       await page.waitForTimeout(0);
-      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      const wide = (await page.evaluate("document.documentElement.scrollWidth")) as number;
       assert.ok(wide <= 392, `${nav}: the page is ${wide} px wide`);
     }
     await page.click("#nav-live");
