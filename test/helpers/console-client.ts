@@ -56,11 +56,12 @@ export class ConsoleClient {
   }
 
   /** Opens the live stream and collects `stored` events until `until` says stop (or the deadline). */
-  live(query: string, until: (events: any[]) => boolean, timeoutMs = 15_000): Promise<{ status: number; events: any[]; body: string }> {
+  live(query: string, until: (events: any[]) => boolean, timeoutMs = 15_000, onOpen?: () => void): Promise<{ status: number; events: any[]; body: string }> {
     return new Promise((resolve, reject) => {
       const events: any[] = [];
       let buf = "";
       const req = request(`${this.base}/console/api/events${query}`, { headers: { cookie: this.cookie }, ca: this.ca }, (res) => {
+        onOpen?.();
         const timer = setTimeout(() => {
           req.destroy();
           resolve({ status: res.statusCode ?? 0, events, body: buf });

@@ -166,4 +166,67 @@ describe("console JSON API (API keys and TLS on)", function () {
     assert.ok(h.body.ready);
     assert.equal(h.body.version, require("../../package.json").version);
   });
+
+  it("ends open live streams when the gateway stops, without waiting out the shutdown timeout", async () => {
+    const c = client();
+    await c.signIn(OPS);
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const live = c.live("", () => false, 20_000, opened);
+    // The gateway answers the headers after it registered the stream.
+    await open;
+    const started = Date.now();
+    await gw.close();
+    const took = Date.now() - started;
+    gw = undefined as unknown as TestGateway;
+    const r = await live;
+    assert.equal(r.status, 200);
+    assert.ok(took < 2500, `stopping took ${took} ms (GATEWAY_SHUTDOWN_TIMEOUT is 3s)`);
+  });
+});
+
+describe("console switches: off, on a port of its own, and without API keys", function () {
+  this.timeout(60_000);
+  let nats: TestNats;
+  before(async () => (nats = await startTestNats()));
+  after(async () => nats?.cleanup());
+
+  it("answers 404 at /console with GATEWAY_CONSOLE=off", async () => {
+    const gw = await startTestGateway(nats.url, { GATEWAY_CONSOLE: "off" });
+    try {
+      const r = await fetch(`${gw.baseUrl}/console/api/session`);
+      assert.equal(r.status, 404);
+      assert.equal(gw.consolePort, undefined);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("serves the console only on GATEWAY_CONSOLE_PORT when set, and nothing else there", async () => {
+    const gw = await startTestGateway(nats.url, { GATEWAY_CONSOLE_PORT: "0" });
+    try {
+      assert.ok(gw.consolePort && gw.consolePort !== gw.httpPort);
+      const own = `http://127.0.0.1:${gw.consolePort}`;
+      const page = await fetch(`${own}/console`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+      assert.match(await page.text(), /<script type="module" src="\/console\/assets\/app.js">/);
+      assert.equal((await fetch(`${gw.baseUrl}/console`)).status, 404);
+      assert.equal((await fetch(`${own}/v1/engage/events`, { method: "POST" })).status, 404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("lets anyone sign in with no API keys configured (GATEWAY_GRPC_AUTH=none), and says so", async () => {
+    const gw = await startTestGateway(nats.url);
+    try {
+      const r = await fetch(`${gw.baseUrl}/console/api/session`, { method: "POST", headers: { "x-console": "1", "content-type": "application/json" }, body: "{}" });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { name: "anonymous", tenants: "*", canReplay: true, canErase: true, open: true });
+      assert.doesNotMatch(r.headers.get("set-cookie") ?? "", /Secure/);
+    } finally {
+      await gw.close();
+    }
+  });
 });
