@@ -93,6 +93,39 @@ describe("console JSON API (API keys and TLS on)", function () {
     assert.equal(replay.status, 403);
   });
 
+  it("bounds live streams per session and replays per call", async () => {
+    const c = client();
+    await c.signIn(OPS);
+    const opened: Promise<void>[] = [];
+    const streams = Array.from({ length: 4 }, () => {
+      let done!: () => void;
+      opened.push(new Promise<void>((r) => (done = r)));
+      return c.live("", () => false, 3_000, done);
+    });
+    await Promise.all(opened);
+    const fifth = await c.call("GET", "/console/api/events");
+    assert.equal(fifth.status, 429);
+    assert.match(fifth.body.error.message, /at most 4 live views per session/);
+    await Promise.all(streams);
+    const tooMany = await c.call("POST", "/console/api/dead-letters/replay", { sequences: Array.from({ length: 101 }, (_, i) => i + 1) });
+    assert.equal(tooMany.status, 400);
+    assert.equal(tooMany.body.error.field, "sequences");
+  });
+
+  it("serves the page with a Content-Security-Policy that forbids framing", async () => {
+    const r = await client().call("GET", "/console");
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers["content-security-policy"]), /default-src 'self'.*frame-ancestors 'none'/);
+    assert.equal(r.headers["x-frame-options"], "DENY");
+  });
+
+  it("answers another tenant's group and dead letter as missing", async () => {
+    const a = client();
+    await a.signIn(READ_A);
+    assert.equal((await a.call("GET", "/console/api/groups/nobody-has-this")).status, 404);
+    assert.equal((await a.call("GET", "/console/api/dead-letters/999999")).status, 404);
+  });
+
   it("needs the dlq scope to replay and the erase scope to erase", async () => {
     const c = client();
     await c.signIn(READ_A);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { redactConfig, REDACTED } from "../../src/console/redact-config";
-import { SessionStore, sessionCookie, sessionIdOf } from "../../src/console/sessions";
+import { DEFAULT_IDLE_MS, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_SESSIONS, SessionStore, sessionCookie, sessionIdOf } from "../../src/console/sessions";
 
 describe("console sessions", () => {
   it("ends a session after its idle time and after its maximum age, used or not", () => {
@@ -15,6 +15,12 @@ describe("console sessions", () => {
     for (now = 2000; now < 7000; now += 800) assert.equal(store.get(t.id), t);
     now = 7100;
     assert.equal(store.get(t.id), undefined, "older than 5 s");
+  });
+
+  it("defaults to 30 minutes idle, 12 hours in all, 1000 sessions (as the README says)", () => {
+    assert.deepEqual([DEFAULT_IDLE_MS, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_SESSIONS], [30 * 60_000, 12 * 3_600_000, 1000]);
+    const s = new SessionStore().create("k");
+    assert.match(s.id, /^[A-Za-z0-9_-]{43}$/, "32 random bytes");
   });
 
   it("holds at most maxSessions, dropping the least recently used", () => {
