@@ -156,10 +156,17 @@ export function createConsoleApi(router: Router, d: ConsoleApiDeps): void {
     }
     session.liveStreams++;
     let released = false;
-    await streamLive(ctx, d, principal, () => {
+    const release = (): void => {
       if (!released) session.liveStreams--;
       released = true;
-    });
+    };
+    try {
+      await streamLive(ctx, d, principal, release);
+    } catch (err) {
+      // A refused filter or an unreachable NATS gives the slot back.
+      release();
+      throw err;
+    }
   });
 
   router.get(`${API}/chats/:chatId`, async (ctx) => {

@@ -58,13 +58,7 @@ export async function streamLive(
 ): Promise<void> {
   const q = liveQuery(ctx.query);
   const filter = compileFilter(scopeFilter(p, q.filter, "filter"), o.partitions);
-  let tail: EventTail;
-  try {
-    tail = await openEventTail(o.bus, filter.subject, q.start);
-  } catch (err) {
-    release();
-    throw err;
-  }
+  const tail: EventTail = await openEventTail(o.bus, filter.subject, q.start);
   // Koa leaves the response to us from here; the status keeps outer middleware from taking it for a 404.
   ctx.status = 200;
   ctx.respond = false;

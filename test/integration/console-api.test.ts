@@ -112,6 +112,33 @@ describe("console JSON API (API keys and TLS on)", function () {
     assert.equal(tooMany.body.error.field, "sequences");
   });
 
+  it("refuses a bad live filter with 400 naming the field, and gives the stream's slot back", async () => {
+    const c = client();
+    await c.signIn(OPS);
+    for (let i = 0; i < 5; i++) {
+      const r = await c.call("GET", "/console/api/events?types=NOT_A_TYPE");
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error.field, "types[0]");
+    }
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const live = c.live("", () => false, 1_000, opened);
+    await open;
+    assert.equal((await live).status, 200);
+  });
+
+  it("erases a chat with the erase scope: its events are gone from the chat view", async () => {
+    const ops = client();
+    await ops.signIn(OPS);
+    await post(messageBody("erase-me", 1));
+    const before = await ops.call("GET", "/console/api/chats/erase-me?tenant=default");
+    assert.equal(before.body.events.length, 1);
+    const r = await ops.call("POST", "/console/api/chats/erase-me/erase", { tenant: "default" });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.eventsRemoved, 1);
+    assert.equal((await ops.call("GET", "/console/api/chats/erase-me?tenant=default")).body.events.length, 0);
+  });
+
   it("serves the page with a Content-Security-Policy that forbids framing", async () => {
     const r = await client().call("GET", "/console");
     assert.equal(r.status, 200);
