@@ -34,7 +34,8 @@ export async function healthView(o: HealthSources, p: Principal): Promise<object
         peer.offline ||= Boolean(r.offline);
         peers.set(r.name, peer);
       }
-      return { ...s, leader: c?.leader ?? "", cluster: c?.name ?? "", replicaStates: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, offline: Boolean(r.offline), lag: r.lag ?? 0 })) };
+      // A stream on a server without clustering has no cluster info: it lives on that server.
+      return { ...s, leader: c?.leader ?? (c ? "" : o.bus.nc.info?.server_name ?? ""), cluster: c?.name ?? "", replicaStates: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, offline: Boolean(r.offline), lag: r.lag ?? 0 })) };
     }),
   );
   const info = o.bus.nc.info;

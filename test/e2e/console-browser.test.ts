@@ -103,8 +103,14 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
     await post(messageBody("held-1", 1), TOKEN);
     await post(messageBody("secret-b-1", 1), TOKEN_B);
     await page.waitForSelector("#live-rows td:has-text('held-1')");
+    // Paused, the page takes nothing; resumed, it shows what came meanwhile.
+    await page.click("#pause");
+    await page.waitForSelector("#live-status:has-text('paused')");
     await post(messageBody("held-1", 2), TOKEN);
+    const rows = await page.locator("#live-rows tbody tr").count();
+    await page.click("#pause");
     await page.waitForSelector("#live-rows td:has-text('message 2 of held-1')");
+    assert.equal(await page.locator("#live-rows tbody tr").count(), rows + 1);
     await shot("live");
     assert.ok(!(await page.content()).includes("secret-b"), "tenant B's event is on tenant A's live page");
   });
