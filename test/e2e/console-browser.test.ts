@@ -166,7 +166,10 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
       assert.ok(wide <= 392, `${nav}: the page is ${wide} px wide`);
     }
     await page.click("#nav-live");
-    await page.waitForSelector("#live-status");
+    await page.selectOption("#live-from", "all");
+    await page.click("button:has-text('Apply')");
+    await page.waitForSelector("#live-rows td:has-text('held-1')");
+    assert.ok(((await page.evaluate("document.documentElement.scrollWidth")) as number) <= 392, "the live page with rows is wider than the phone");
     await shot("phone-live");
   });
 

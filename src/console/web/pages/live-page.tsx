@@ -66,7 +66,7 @@ export function LivePage({ who }: { who: Whoami }) {
         ))}
         <label>
           from
-          <select value={filter.start} onChange={(e) => setFilter({ ...filter, start: (e.target as HTMLSelectElement).value })}>
+          <select id="live-from" value={filter.start} onChange={(e) => setFilter({ ...filter, start: (e.target as HTMLSelectElement).value })}>
             <option value="new">now</option>
             <option value="all">the oldest stored</option>
           </select>
