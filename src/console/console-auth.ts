@@ -84,10 +84,22 @@ export function createConsoleAuth(keys: ApiKey[] | undefined, secure: boolean, s
       if (ctx.get(CSRF_HEADER) !== "1") {
         throw new GatewayError(ErrorCode.PermissionDenied, "missing X-Console: 1 header (required on every console call that changes something)");
       }
+      // Host against host, not the whole origin: behind a proxy that ends TLS, the browser's
+      // origin is https:// while the gateway itself serves http://.
       const origin = ctx.get("origin");
-      const own = `${secure ? "https" : "http"}://${ctx.get("host")}`;
-      if (origin && origin !== own) throw new GatewayError(ErrorCode.PermissionDenied, "cross-origin console call refused");
+      if (origin && hostOf(origin) !== ctx.get("host").toLowerCase()) {
+        throw new GatewayError(ErrorCode.PermissionDenied, "cross-origin console call refused");
+      }
     },
   };
   return auth;
+}
+
+/** The host:port of an Origin header; "" for "null" or anything unparsable (so it never matches). */
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return "";
+  }
 }

@@ -7,6 +7,7 @@ export const DEFAULT_CAP = 500;
 
 const FIELDS = [
   ["types", "types", "MESSAGE_RECEIVED,CHAT_CLOSED"],
+  ["typeNames", "type names", "message.received"],
   ["channels", "channels", "LIVECHAT,WHATSAPP"],
   ["tenants", "tenants", "default"],
   ["assets", "assets", ""],
