@@ -44,7 +44,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.FailedPrecondition]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.ResourceExhausted]: 429,
+  [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.Unimplemented]: 501,
 };
 
 /** The page may load only its own script and style, and never be framed (clickjacking). */

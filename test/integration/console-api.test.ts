@@ -61,6 +61,10 @@ describe("console JSON API (API keys and TLS on)", function () {
       assert.equal(r.body.error.code, "unauthenticated");
     }
     assert.equal((await c.signIn("wrong-key-0123456789abc")).status, 401);
+    const notJson = await c.call("POST", "/console/api/session", `key=${OPS}`, { "content-type": "application/x-www-form-urlencoded" });
+    assert.equal(notJson.status, 415);
+    const noKey = await c.call("POST", "/console/api/session", {});
+    assert.deepEqual([noKey.status, noKey.body.error.field], [400, "key"]);
     const denied = await c.signIn(NO_CONSOLE);
     assert.equal(denied.status, 403);
     assert.match(denied.body.error.message, /may not call console/);
