@@ -171,6 +171,11 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
     await page.waitForSelector("#live-rows td:has-text('held-1')");
     assert.ok(((await page.evaluate("document.documentElement.scrollWidth")) as number) <= 392, "the live page with rows is wider than the phone");
     await shot("phone-live");
+    // The cap on kept rows: the newest stay.
+    assert.ok((await page.locator("#live-rows tbody tr").count()) >= 3);
+    await page.fill("#live-cap", "2");
+    await page.press("#live-cap", "Enter");
+    await waitFor(async () => (await page.locator("#live-rows tbody tr").count()) === 2, "the page to keep 2 rows", 10_000, 100);
   });
 
   it("never showed tenant B's data in any API answer the page received", () => {

@@ -30,6 +30,7 @@ export function LivePage({ who }: { who: Whoami }) {
   const [status, setStatus] = useState("connecting");
   const last = useRef(0);
 
+  useEffect(() => setRows((rs) => rs.slice(0, cap)), [cap]);
   useEffect(() => {
     if (paused) {
       setStatus("paused");
@@ -74,7 +75,7 @@ export function LivePage({ who }: { who: Whoami }) {
         </label>
         <label>
           keep
-          <input type="number" min={10} max={5000} value={cap} onChange={(e) => setCap(Math.max(10, Math.min(5000, Number((e.target as HTMLInputElement).value) || DEFAULT_CAP)))} />
+          <input id="live-cap" type="number" min={1} max={5000} value={cap} onChange={(e) => setCap(Math.max(1, Math.min(5000, Number((e.target as HTMLInputElement).value) || DEFAULT_CAP)))} />
         </label>
         <button type="submit">Apply</button>
         <button type="button" id="pause" onClick={() => setPaused(!paused)}>
