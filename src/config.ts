@@ -80,6 +80,10 @@ export interface Config {
   natsTls?: NatsTls;
   /** gRPC API keys, TLS of both ports, input limits. */
   security: SecurityConfig;
+  /** Serve the web console at /console. @default true */
+  console: boolean;
+  /** A port of its own for the console (on GATEWAY_HTTP_HOST); undefined serves it on the HTTP port. */
+  consolePort?: number;
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -138,6 +142,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: "natsTls", env: "GATEWAY_NATS_TLS_CA", default: "", help: "PEM file of the CA that signed the NATS server certificates" },
   { key: "natsTls", env: "GATEWAY_NATS_TLS_CERT", default: "", help: "PEM client certificate for NATS (needs GATEWAY_NATS_TLS_KEY)" },
   ...SECURITY_OPTIONS.map((o) => ({ key: "security" as const, ...o })),
+  { key: "console", env: "GATEWAY_CONSOLE", default: "on", help: "on: serve the web console at /console (sign-in with an API key that has the console scope); off: do not" },
+  { key: "consolePort", env: "GATEWAY_CONSOLE_PORT", default: "", help: "serve the console on this port instead of the HTTP port (0 picks a free port)" },
   { key: "natsTls", env: "GATEWAY_NATS_TLS_KEY", default: "", help: "PEM private key of GATEWAY_NATS_TLS_CERT" },
 ];
 
@@ -210,7 +216,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     groupIdleExpiryMs: /^off$/i.test(get("GATEWAY_GROUP_IDLE_EXPIRY")) ? 0 : duration(get("GATEWAY_GROUP_IDLE_EXPIRY"), "GATEWAY_GROUP_IDLE_EXPIRY"),
     groupMaxPerTenant: int(get("GATEWAY_GROUP_MAX_PER_TENANT"), "GATEWAY_GROUP_MAX_PER_TENANT", 1, 100_000),
     security: undefined as unknown as SecurityConfig,
+    console: /^(on|true)$/i.test(get("GATEWAY_CONSOLE")) ? true : /^(off|false)$/i.test(get("GATEWAY_CONSOLE")) ? false : fail(`GATEWAY_CONSOLE must be on or off, got ${JSON.stringify(get("GATEWAY_CONSOLE"))}`),
   };
+  if (get("GATEWAY_CONSOLE_PORT") !== "") {
+    if (!config.console) throw new ConfigError("GATEWAY_CONSOLE_PORT is set but GATEWAY_CONSOLE=off: set one or the other");
+    config.consolePort = port(get("GATEWAY_CONSOLE_PORT"), "GATEWAY_CONSOLE_PORT");
+  }
   if (config.groupLeaseTtlMs < 1000) throw new ConfigError("GATEWAY_GROUP_LEASE_TTL must be at least 1s");
   if (config.groupIdleExpiryMs > 0 && config.groupIdleExpiryMs < 1000) {
     throw new ConfigError("GATEWAY_GROUP_IDLE_EXPIRY must be 0 (or off) or at least 1s");
@@ -264,6 +275,10 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
 }
 
 const NATS_SECURITY_VARS = OPTIONS.filter((o) => o.key === "natsAuth" || o.key === "natsTls").map((o) => o.env);
+
+function fail(message: string): never {
+  throw new ConfigError(message);
+}
 
 function port(v: string, name: string): number {
   return int(v, name, 0, 65535);

@@ -1,6 +1,8 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import type { Logger } from "pino";
 import {
   assertEncryptedStreamsReadable,
@@ -20,15 +22,21 @@ import {
 import { ConfigError, loadConfig, type Config } from "./config";
 import { devTokenPath, loadOrCreateDevToken } from "./dev-token";
 import { createGrpcServer, SERVICE_NAME, type GrpcServer } from "./grpc";
-import { createHttpApp, createTokenCheck, handleClientErrors } from "./http";
+import { createConsole, createConsoleApp, redactConfig } from "./console";
+import { createHttpApp, createTokenCheck, handleClientErrors, type Readiness } from "./http";
 import { createLogger } from "./logger";
 import { createMetrics } from "./metrics";
 import { createEmbeddedNatsServer, encryptedStreams, type EmbeddedNatsServer } from "./nats";
+
+/** The gateway's version, shown by the console's Health page. */
+const VERSION: string = (JSON.parse(readFileSync(path.resolve(__dirname, "../package.json"), "utf8")) as { version: string }).version;
 
 /** A started gateway. */
 export interface Gateway {
   httpPort: number;
   grpcPort: number;
+  /** Where the web console answers (the HTTP port unless GATEWAY_CONSOLE_PORT); undefined when off. */
+  consolePort?: number;
   natsUrl: string;
   /** The read connection: Subscribe tails, consumer groups, status. */
   bus: Bus;
@@ -124,50 +132,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     noteChat: (tenant, destinationId, chatId) => customers.note(tenant, destinationId, chatId),
   });
   let accepting = true;
-  const app = createHttpApp({
-    metrics,
-    status: () => collectStatus(bus),
-    beforeScrape: async () => {
-      metrics.groupPending.reset();
-      for (const g of (await collectStatus(bus)).groups) metrics.groupPending.set({ group: g.name }, g.lag);
-    },
-    ingest,
-    checkToken: createTokenCheck(tokens),
-    bodyLimitBytes: config.bodyLimitBytes,
-    logger,
-    accepting: () => accepting,
-    readiness: () => {
-      const checks = {
-        nats_connected: bus.connected && publishBus.connected,
-        streams: streams.ready,
-        ...(embedded ? { embedded_nats: embedded.running } : {}),
-        accepting,
-      };
-      return { ready: Object.values(checks).every(Boolean), checks };
-    },
-  });
-  const tls = config.security.tls;
-  // With a client CA, the webhook door also requires a client certificate (mTLS).
-  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default),
-  // which would hold a slow header sender for up to a minute whatever the timeout says.
-  const timeouts = {
-    headersTimeout: config.httpHeadersTimeoutMs,
-    requestTimeout: config.httpRequestTimeoutMs,
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 4))),
-  };
-  const http: HttpServer = tls
-    ? createHttpsServer(
-        { ...timeouts, cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
-        app.callback(),
-      )
-    : createServer(timeouts, app.callback());
-  handleClientErrors(http, logger);
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(config.httpPort, config.httpHost, () => resolve());
-  });
-  const httpPort = (http.address() as AddressInfo).port;
-
   const groups = createGroupManager({
     bus,
     publisher,
@@ -184,6 +148,75 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
     onRedeliveredSettled: (group) => metrics.groupRedeliveredSettled.inc({ group }),
   });
+  const readiness = (): Readiness => {
+    const checks = {
+      nats_connected: bus.connected && publishBus.connected,
+      streams: streams.ready,
+      ...(embedded ? { embedded_nats: embedded.running } : {}),
+      accepting,
+    };
+    return { ready: Object.values(checks).every(Boolean), checks };
+  };
+  const tls = config.security.tls;
+  const consoleMiddleware = config.console
+    ? createConsole({
+        bus,
+        admin: groups.admin,
+        deadLetters: groups.deadLetters,
+        erasure,
+        partitions: config.partitions,
+        apiKeys: config.security.grpcApiKeys,
+        secure: Boolean(tls),
+        readiness,
+        version: VERSION,
+        config: redactConfig(config),
+        logger,
+      })
+    : undefined;
+  const app = createHttpApp({
+    console: config.consolePort === undefined ? consoleMiddleware : undefined,
+    metrics,
+    status: () => collectStatus(bus),
+    beforeScrape: async () => {
+      metrics.groupPending.reset();
+      for (const g of (await collectStatus(bus)).groups) metrics.groupPending.set({ group: g.name }, g.lag);
+    },
+    ingest,
+    checkToken: createTokenCheck(tokens),
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger,
+    accepting: () => accepting,
+    readiness,
+  });
+  // With a client CA, the webhook door also requires a client certificate (mTLS).
+  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default),
+  // which would hold a slow header sender for up to a minute whatever the timeout says.
+  const timeouts = {
+    headersTimeout: config.httpHeadersTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 4))),
+  };
+  const serve = async (callback: ReturnType<typeof app.callback>, port: number): Promise<HttpServer> => {
+    const server: HttpServer = tls
+      ? createHttpsServer(
+          { ...timeouts, cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: Boolean(tls.clientCa), rejectUnauthorized: Boolean(tls.clientCa) },
+          callback,
+        )
+      : createServer(timeouts, callback);
+    handleClientErrors(server, logger);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, config.httpHost, () => resolve());
+    });
+    return server;
+  };
+  const http = await serve(app.callback(), config.httpPort);
+  const httpPort = (http.address() as AddressInfo).port;
+  // GATEWAY_CONSOLE_PORT: the console on a port of its own (same host and TLS), e.g. one a firewall keeps internal.
+  const consoleServer =
+    consoleMiddleware && config.consolePort !== undefined ? await serve(createConsoleApp(consoleMiddleware).callback(), config.consolePort) : undefined;
+  const consolePort = consoleServer ? (consoleServer.address() as AddressInfo).port : config.console ? httpPort : undefined;
+
   const grpc: GrpcServer = createGrpcServer({
     bus,
     ingest,
@@ -213,11 +246,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   refreshHealth();
   bus.onChange(() => refreshHealth());
   publishBus.onChange(() => refreshHealth());
-  logger.info({ http: httpPort, grpc: grpcPort, nats: servers.map(redactUrl), embedded: Boolean(embedded) }, "gateway ready");
+  logger.info({ http: httpPort, grpc: grpcPort, console: consolePort, nats: servers.map(redactUrl), embedded: Boolean(embedded) }, "gateway ready");
 
   return {
     httpPort,
     grpcPort,
+    consolePort,
     natsUrl: servers[0],
     bus,
     publishBus,
@@ -225,7 +259,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       accepting = false;
       refreshHealth();
       const deadline = Date.now() + config.shutdownTimeoutMs;
-      const httpClosed = closeHttp(http, config.shutdownTimeoutMs);
+      consoleMiddleware?.closeStreams();
+      const httpClosed = Promise.all([closeHttp(http, config.shutdownTimeoutMs), consoleServer && closeHttp(consoleServer, config.shutdownTimeoutMs)]);
       // Members stay connected while partitions drain, so in-flight acks still land.
       await groups.stop(Math.min(config.groupDrainTimeoutMs, Math.max(deadline - Date.now(), 0)));
       await grpc.shutdown(Math.max(deadline - Date.now(), 0));

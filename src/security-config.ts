@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { DEFAULT_WEBHOOK_LIMITS, ValidationError, type WebhookLimits } from "./domain";
-import { parseApiKeys, type ApiKey } from "./grpc/api-keys";
+import { parseApiKeys, type ApiKey } from "./domain/api-keys";
 
 /** The security half of the configuration: gRPC keys, TLS of both doors, input limits. */
 export interface SecurityConfig {

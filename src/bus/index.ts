@@ -11,3 +11,4 @@ export { readChat, type ChatItem, type ChatPage } from "./chat-history";
 export { createCustomerIndex, type CustomerIndex } from "./customer-index";
 export { createErasure, type Erasure, type EraseResult, type EraseSelector, type AuditRecord } from "./erasure";
 export { createErasedIds, type ErasedIds, ERASED_IDS_STREAM } from "./erased-ids";
+export { readChatDeadLetters, type ChatDeadLetter } from "./chat-dead-letters";

@@ -13,3 +13,4 @@ export * from "./limits";
 export * from "./chat-subjects";
 export * from "./echo";
 export * from "./validate-event";
+export * from "./api-keys";

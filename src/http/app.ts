@@ -27,6 +27,8 @@ export interface HttpAppOptions {
   beforeScrape?: () => Promise<void>;
   /** Streams and groups, for GET /status. */
   status?: () => Promise<object>;
+  /** The web console (src/console), answering everything under /console; absent when off or on its own port. */
+  console?: Koa.Middleware;
 }
 
 /** Seconds Engage (or any client) should wait before retrying a 503. */
@@ -107,6 +109,8 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
       }
     }
   });
+
+  if (o.console) app.use(o.console as Koa.Middleware<WebhookState>);
 
   router.post(WEBHOOK_PATH, async (ctx) => {
     ctx.state.webhook = true;

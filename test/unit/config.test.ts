@@ -49,6 +49,7 @@ describe("loadConfig", () => {
       groupDrainTimeoutMs: 5_000,
       groupIdleExpiryMs: 7 * 86_400_000,
       groupMaxPerTenant: 100,
+      console: true,
       security: {
         grpcApiKeys: [{ name: "ops", key: "k".repeat(24), tenants: "*", rpcs: "*" }],
         tls: undefined,
@@ -159,6 +160,8 @@ describe("loadConfig", () => {
       ["a publish timeout under 50ms", {}, ["--publish-timeout=10ms"], /GATEWAY_PUBLISH_TIMEOUT must be at least 50ms/],
       ["a group idle expiry under 1s", {}, ["--group-idle-expiry=500ms"], /GATEWAY_GROUP_IDLE_EXPIRY must be 0 \(or off\) or at least 1s/],
       ["zero groups per tenant", { GATEWAY_GROUP_MAX_PER_TENANT: "0" }, [], /GATEWAY_GROUP_MAX_PER_TENANT must be a whole number from 1/],
+      ["a console switch that is neither on nor off", { GATEWAY_CONSOLE: "maybe" }, [], /GATEWAY_CONSOLE must be on or off, got "maybe"/],
+      ["a console port with the console off", { GATEWAY_CONSOLE: "off", GATEWAY_CONSOLE_PORT: "9090" }, [], /GATEWAY_CONSOLE_PORT is set but GATEWAY_CONSOLE=off/],
     ];
     for (const [what, env, argv, message] of cases) {
       it(`rejects ${what} with a message that says what to fix`, () => assertConfigError({ ...ENV, ...env }, argv, message));
@@ -175,6 +178,12 @@ describe("loadConfig", () => {
     assert.equal(loadConfig({ ...ENV, GATEWAY_GROUP_IDLE_EXPIRY: "off" }).groupIdleExpiryMs, 0);
     assert.equal(loadConfig(ENV, ["--group-idle-expiry=0"]).groupIdleExpiryMs, 0);
     assert.equal(loadConfig(ENV, ["--group-idle-expiry=36h"]).groupIdleExpiryMs, 36 * 3_600_000);
+  });
+
+  it("serves the console on the HTTP port unless it is off or given its own port", () => {
+    assert.deepEqual([loadConfig(ENV).console, loadConfig(ENV).consolePort], [true, undefined]);
+    assert.equal(loadConfig({ ...ENV, GATEWAY_CONSOLE: "off" }).console, false);
+    assert.equal(loadConfig(ENV, ["--console-port", "9090"]).consolePort, 9090);
   });
 
   it("reads durations 500ms, 10m and 7d from flags", () => {
