@@ -91,6 +91,17 @@ describe("engage-gateway groups (the built CLI against the built gateway, with T
     assert.deepEqual(JSON.parse(other.stdout), {}, "tenant-b's key sees no group");
   });
 
+  it("status, the operator's view, shows the group by the gateway's name for tenant default's key", async () => {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEWAY_")) env[k] = v;
+    const child = spawn(process.execPath, [MAIN, "status", "--url", `https://127.0.0.1:${gw.httpPort}`, "--tls-ca", certs.caFile], { env });
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^ {2}default=cli-orders +lag=\d+ .*partitions=16$/m);
+  });
+
   it("describes a group with its partitions and owners, and exits 1 with NOT_FOUND for another tenant's key", async () => {
     const r = await waitFor(async () => {
       const x = await groups(["describe", "cli-orders", "--json", ...conn()]);
