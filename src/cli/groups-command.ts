@@ -24,7 +24,8 @@ const OPTIONS: OptionDef[] = [
 
 export const GROUPS_HELP =
   usage("groups", "list | describe <name> | delete <name> [--force]", OPTIONS) +
-  "\n\nlist: the groups of the key's tenants. describe: members per gateway and each partition's owner, epoch and backlog." +
+  "\n\nA tenant's key names its groups as its bots opened them (bots); a key for every tenant uses the gateway's names (acme=bots)." +
+  "\nlist: the key's groups. describe: members per gateway and each partition's owner, epoch and backlog." +
   "\ndelete: removes the group's consumers, leases and records; refused while members are connected unless --force.";
 
 /** `groups list|describe|delete`: wraps ListGroups, DescribeGroup and DeleteGroup. */
