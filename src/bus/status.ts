@@ -28,7 +28,6 @@ export interface GroupStatus {
   lag: number;
 }
 
-
 /** The streams and every consumer group, read from JetStream (cluster-wide, not just this gateway). */
 export async function collectStatus(bus: Bus): Promise<{ streams: StreamStatus[]; groups: GroupStatus[] }> {
   const streams: StreamStatus[] = [];
