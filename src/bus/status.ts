@@ -1,4 +1,5 @@
 import type { Bus } from "./connection";
+import { GROUP_CONSUMER } from "./groups/partition-consumer";
 import { DLQ_STREAM, EVENTS_STREAM } from "./streams";
 
 export interface StreamStatus {
@@ -26,8 +27,6 @@ export interface GroupStatus {
   /** The group's lag: everything not yet acked. */
   lag: number;
 }
-
-const GROUP_CONSUMER = /^cg-([A-Za-z0-9_-]+)-p(\d+)$/;
 
 /** The streams and every consumer group, read from JetStream (cluster-wide, not just this gateway). */
 export async function collectStatus(bus: Bus): Promise<{ streams: StreamStatus[]; groups: GroupStatus[] }> {

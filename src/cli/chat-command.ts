@@ -1,15 +1,18 @@
-import { status, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import { formatInstant, type Instant } from "../domain";
-import { Event, type Message } from "../gen/engage/events/v1/events";
-import type { ChatEvent, GetChatRequest, GetChatResponse } from "../gen/engage/gateway/v1/gateway";
-import { connectClient, CLIENT_OPTIONS } from "./api-client";
+import type { Event, Message } from "../gen/engage/events/v1/events";
+import { ChatEvent, EventGatewayClient, type GetChatRequest, type GetChatResponse } from "../gen/engage/gateway/v1/gateway";
 import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { GRPC_CREDENTIAL_OPTIONS, grpcAccess } from "./credentials";
+import { describeGrpcError } from "./net-error";
+import { protoJson } from "./proto-json";
 
 const OPTIONS: OptionDef[] = [
-  ...CLIENT_OPTIONS,
+  { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
   { name: "tenant", help: "the chat's tenant (default: the key's only tenant, else default)" },
   { name: "page-size", help: "events per GetChat call", default: "500" },
-  { name: "json", help: "one JSON object per event", flag: true },
+  { name: "json", help: "one JSON object per event (protobuf JSON mapping of ChatEvent)", flag: true },
+  ...GRPC_CREDENTIAL_OPTIONS,
 ];
 
 export const CHAT_HELP =
@@ -27,9 +30,11 @@ export async function chatCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
   const pageSize = Number(value(p, OPTIONS, "page-size"));
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new UsageError("--page-size must be a whole number from 1 to 1000");
   const json = p.values.has("json");
-  const { client, metadata } = connectClient(p, OPTIONS, env);
+  const address = value(p, OPTIONS, "grpc")!;
+  const access = grpcAccess(p, env);
+  const client = new EventGatewayClient(address, access.credentials);
   const get = (req: GetChatRequest): Promise<GetChatResponse> =>
-    new Promise((resolve, reject) => client.getChat(req, metadata, (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) => client.getChat(req, access.metadata(), (err, res) => (err ? reject(err) : resolve(res))));
   const chatId = p.positionals[0];
   try {
     let cursor = 0;
@@ -48,8 +53,7 @@ export async function chatCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     }
     return 0;
   } catch (err) {
-    const e = err as ServiceError;
-    process.stderr.write(`engage-gateway chat: ${status[e.code] ?? "ERROR"}: ${e.details ?? e.message}\n`);
+    process.stderr.write(`engage-gateway chat: ${describeGrpcError(err as ServiceError, address, access.keyGiven, access.tls)}\n`);
     return 1;
   } finally {
     client.close();
@@ -96,7 +100,7 @@ function message(m: Message, tag = ""): string[] {
   return out;
 }
 
+/** The ChatEvent in the protobuf JSON mapping, as `tail --json` writes events: without the raw webhook body. */
 function toJson(c: ChatEvent): string {
-  const event = Event.toJSON({ ...c.event!, rawJson: Buffer.alloc(0) }) as Record<string, unknown>;
-  return JSON.stringify({ sequence: c.sequence, published_at: when(c.publishedAt), event });
+  return JSON.stringify(protoJson(ChatEvent, { ...c, event: { ...c.event!, rawJson: Buffer.alloc(0) } }));
 }

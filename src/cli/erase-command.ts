@@ -1,14 +1,17 @@
-import { status, type ServiceError } from "@grpc/grpc-js";
-import type { EraseRequest, EraseResponse } from "../gen/engage/gateway/v1/gateway";
-import { connectClient, CLIENT_OPTIONS } from "./api-client";
+import type { ServiceError } from "@grpc/grpc-js";
+import { EraseResponse, EventGatewayClient, type EraseRequest } from "../gen/engage/gateway/v1/gateway";
 import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { GRPC_CREDENTIAL_OPTIONS, grpcAccess } from "./credentials";
+import { describeGrpcError } from "./net-error";
+import { protoJson } from "./proto-json";
 
 const OPTIONS: OptionDef[] = [
-  ...CLIENT_OPTIONS,
+  { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
   { name: "chat", help: "erase this chat" },
   { name: "customer", help: "erase every chat of this destination_id (phone, e-mail, page-scoped id)" },
   { name: "tenant", help: "the tenant (default: the key's only tenant, else default)" },
-  { name: "json", help: "print the answer as JSON", flag: true },
+  { name: "json", help: "print the answer in the protobuf JSON mapping (EraseResponse)", flag: true },
+  ...GRPC_CREDENTIAL_OPTIONS,
 ];
 
 export const ERASE_HELP =
@@ -30,15 +33,15 @@ export async function eraseCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     tenant: value(p, OPTIONS, "tenant") ?? "",
     selector: chat !== undefined ? { $case: "chatId", chatId: chat } : { $case: "destinationId", destinationId: customer! },
   };
-  const { client, metadata } = connectClient(p, OPTIONS, env);
+  const address = value(p, OPTIONS, "grpc")!;
+  const access = grpcAccess(p, env);
+  const client = new EventGatewayClient(address, access.credentials);
   try {
     const res = await new Promise<EraseResponse>((resolve, reject) =>
-      client.erase(req, metadata, (err, r) => (err ? reject(err) : resolve(r))),
+      client.erase(req, access.metadata(), (err, r) => (err ? reject(err) : resolve(r))),
     );
     if (p.values.has("json")) {
-      process.stdout.write(
-        `${JSON.stringify({ events_removed: res.eventsRemoved, dead_letters_removed: res.deadLettersRemoved, chat_ids: res.chatIds, audit_sequence: res.auditSequence })}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(protoJson(EraseResponse, res))}\n`);
     } else {
       process.stdout.write(
         `erased ${res.chatIds.length} chat(s): ${res.eventsRemoved} event(s), ${res.deadLettersRemoved} dead letter(s) removed; audit record ENGAGE_AUDIT #${res.auditSequence}\n`,
@@ -46,8 +49,7 @@ export async function eraseCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     }
     return 0;
   } catch (err) {
-    const e = err as ServiceError;
-    process.stderr.write(`engage-gateway erase: ${status[e.code] ?? "ERROR"}: ${e.details ?? e.message}\n`);
+    process.stderr.write(`engage-gateway erase: ${describeGrpcError(err as ServiceError, address, access.keyGiven, access.tls)}\n`);
     return 1;
   } finally {
     client.close();

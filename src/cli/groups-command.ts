@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import { formatInstant } from "../domain";
 import {
   DeleteGroupResponse,
@@ -10,46 +9,27 @@ import {
   ListGroupsResponse,
   type Group,
 } from "../gen/engage/gateway/v1/gateway";
-import { parseArgs, usage, value, UsageError, type OptionDef, type Parsed } from "./args";
-
-// The connection options every gRPC command takes.
-const CONNECTION: OptionDef[] = [
-  { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
-  { name: "api-key", help: "gRPC API key with the groups scope (sent as authorization: Bearer)" },
-  { name: "tls-ca", help: "PEM CA of the gateway's certificate: connect with TLS" },
-];
+import { parseArgs, usage, value, UsageError, type OptionDef } from "./args";
+import { GRPC_CREDENTIAL_OPTIONS, grpcAccess } from "./credentials";
+import { describeGrpcError } from "./net-error";
+import { protoJson } from "./proto-json";
 
 const OPTIONS: OptionDef[] = [
-  ...CONNECTION,
+  { name: "grpc", help: "gateway gRPC address", default: "127.0.0.1:50051" },
   { name: "tenant", help: "list: only this tenant's groups" },
   { name: "force", help: "delete: disconnect connected members instead of refusing", flag: true },
   { name: "json", help: "print the answer in the protobuf JSON mapping (lowerCamelCase, enums by name)", flag: true },
+  ...GRPC_CREDENTIAL_OPTIONS,
 ];
 
 export const GROUPS_HELP =
   usage("groups", "list | describe <name> | delete <name> [--force]", OPTIONS) +
-  "\n\nlist: the groups of the key's tenants. describe: members per gateway and each partition's owner, epoch and backlog." +
+  "\n\nA tenant's key names its groups as its bots opened them (bots); a key for every tenant uses the gateway's names (acme=bots)." +
+  "\nlist: the key's groups. describe: members per gateway and each partition's owner, epoch and backlog." +
   "\ndelete: removes the group's consumers, leases and records; refused while members are connected unless --force.";
 
-/** A client and call metadata from the connection options. */
-function connect(p: Parsed): { client: EventGatewayClient; metadata: Metadata } {
-  const ca = value(p, OPTIONS, "tls-ca");
-  let creds = credentials.createInsecure();
-  if (ca) {
-    try {
-      creds = credentials.createSsl(readFileSync(ca));
-    } catch (err) {
-      throw new UsageError(`--tls-ca: cannot read ${ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  }
-  const metadata = new Metadata();
-  const key = value(p, OPTIONS, "api-key");
-  if (key) metadata.set("authorization", `Bearer ${key}`);
-  return { client: new EventGatewayClient(value(p, OPTIONS, "grpc")!, creds), metadata };
-}
-
 /** `groups list|describe|delete`: wraps ListGroups, DescribeGroup and DeleteGroup. */
-export async function groupsCommand(argv: string[]): Promise<number> {
+export async function groupsCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const p = parseArgs(argv, OPTIONS);
   if (p.help) {
     process.stdout.write(`${GROUPS_HELP}\n`);
@@ -61,7 +41,10 @@ export async function groupsCommand(argv: string[]): Promise<number> {
   if (action !== "list" && action !== "describe" && action !== "delete") {
     throw new UsageError(`groups needs list, describe <name> or delete <name>${action ? `, not ${action}` : ""}`);
   }
-  const { client, metadata } = connect(p);
+  const address = value(p, OPTIONS, "grpc")!;
+  const access = grpcAccess(p, env);
+  const client = new EventGatewayClient(address, access.credentials);
+  const metadata = access.metadata();
   const settle =
     <Res>(resolve: (r: Res) => void, reject: (e: ServiceError) => void) =>
     (err: ServiceError | null, res: Res): void =>
@@ -73,23 +56,22 @@ export async function groupsCommand(argv: string[]): Promise<number> {
       const res = await new Promise<ListGroupsResponse>((ok, no) =>
         client.listGroups({ tenant: value(p, OPTIONS, "tenant") ?? "" }, metadata, settle(ok, no)),
       );
-      if (json) out(JSON.stringify(ListGroupsResponse.toJSON(res)));
+      if (json) out(JSON.stringify(protoJson(ListGroupsResponse, res)));
       else if (res.groups.length === 0) out("(no groups)");
       else for (const g of res.groups) out(summary(g));
     } else if (action === "describe") {
       const res = await new Promise<DescribeGroupResponse>((ok, no) => client.describeGroup({ group: name }, metadata, settle(ok, no)));
-      out(json ? JSON.stringify(DescribeGroupResponse.toJSON(res)) : details(res));
+      out(json ? JSON.stringify(protoJson(DescribeGroupResponse, res)) : details(res));
     } else {
       const res = await new Promise<DeleteGroupResponse>((ok, no) =>
         client.deleteGroup({ group: name, force: p.values.has("force") }, metadata, settle(ok, no)),
       );
-      if (json) out(JSON.stringify(DeleteGroupResponse.toJSON(res)));
+      if (json) out(JSON.stringify(protoJson(DeleteGroupResponse, res)));
       else out(`deleted group ${name}: ${res.consumersDeleted} partition consumers, ${res.membersDisconnected} members disconnected`);
     }
     return 0;
   } catch (err) {
-    const e = err as ServiceError;
-    process.stderr.write(`engage-gateway groups: ${status[e.code] ?? "ERROR"}: ${e.details ?? e.message}\n`);
+    process.stderr.write(`engage-gateway groups: ${describeGrpcError(err as ServiceError, address, access.keyGiven, access.tls)}\n`);
     return 1;
   } finally {
     client.close();

@@ -29,7 +29,8 @@ const HELP = [
   ...columns(COMMANDS.map(([name, summary]) => [`  ${name}`, summary])),
   "",
   "Run `engage-gateway <command> --help` for a command's options.",
-  "tail and dlq take --api-key (or GATEWAY_API_KEY) and, with TLS, --tls-ca; see their --help.",
+  "Every gRPC command (tail, dlq, groups, chat, erase) takes --api-key or --api-key-file (or GATEWAY_API_KEY,",
+  "GATEWAY_API_KEY_FILE) and, with TLS, --tls-ca (--tls-cert and --tls-key for mTLS); see their --help.",
 ].join("\n");
 
 function serveHelp(): string {
@@ -70,7 +71,7 @@ async function run(argv: string[]): Promise<number> {
     case "status":
       return statusCommand(rest, process.env);
     case "groups":
-      return groupsCommand(rest);
+      return groupsCommand(rest, process.env);
     case "chat":
       return chatCommand(rest, process.env);
     case "erase":

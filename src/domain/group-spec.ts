@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ConsumeOpen, EventFilter } from "../gen/engage/gateway/v1/gateway";
-import { ValidationError } from "./errors";
+import { GatewayError, ValidationError } from "./errors";
 import { compileFilter } from "./event-filter";
 import { startAtOf, type StartAt } from "./start-position";
 
@@ -111,6 +111,30 @@ export function clientGroupName(internal: string, tenants: "*" | ReadonlySet<str
   if (tenants === "*") return internal;
   const prefix = `${groupScope(tenants)}=`;
   return internal.startsWith(prefix) ? internal.slice(prefix.length) : internal;
+}
+
+/**
+ * The name a key knows a gateway group by, or undefined when the group is not among the
+ * key's names. A key for every tenant knows every group by the gateway's name (`bots`,
+ * `acme=bots`); a scoped key knows only the groups it names, each by the name it gave,
+ * so another scope's `bots` (or an operator's) is not its `bots`, and is not shown as such.
+ */
+export function ownGroupName(internal: string, tenants: "*" | ReadonlySet<string>): string | undefined {
+  if (tenants === "*") return internal;
+  const prefix = `${groupScope(tenants)}=`;
+  return internal.startsWith(prefix) ? internal.slice(prefix.length) : undefined;
+}
+
+/** A gateway group name: a client's, or one scopedGroupName made (`<tenant>=`, `=<hash>=`). */
+export const INTERNAL_GROUP_NAME = /^(?:(?:[A-Za-z0-9_-]{1,64}|=[0-9a-f]{16})=)?[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * An error about a gateway group, told in the name the client gave: clients always see
+ * their own names, never the scoped one. Other errors pass through as they are.
+ */
+export function inClientGroupName(err: unknown, internal: string, shown: string): unknown {
+  if (internal === shown || !(err instanceof GatewayError) || !err.message.includes(internal)) return err;
+  return new GatewayError(err.code, err.message.split(internal).join(shown), err.field, { cause: err });
 }
 
 function groupScope(tenants: ReadonlySet<string>): string {

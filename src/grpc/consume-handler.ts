@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { GroupManager, MemberHandle, SettleResult } from "../bus";
-import { ErrorCode, GatewayError, ValidationError, echo, groupSpecOf, scopedGroupName } from "../domain";
+import { ErrorCode, GatewayError, ValidationError, echo, groupSpecOf, inClientGroupName, scopedGroupName } from "../domain";
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
@@ -99,6 +99,8 @@ export function createConsumeHandler(d: ConsumeDeps) {
           // Scoped by the key's tenants: another tenant's group of the same name is
           // another group (see scopedGroupName).
           const spec = { ...checked, group: { ...checked.group, name: scopedGroupName(checked.group.name, principal.tenants) } };
+          // What the member hears of its group names it as the client did.
+          const told = (err: unknown): unknown => inClientGroupName(err, spec.group.name, checked.group.name);
           call.once("close", d.quota.acquire(principal.name));
           group = spec.group.name;
           counters = { delivered: d.metrics.groupDeliveries.labels({ group }), acked: d.metrics.groupAcks.labels({ group }) };
@@ -110,13 +112,13 @@ export function createConsumeHandler(d: ConsumeDeps) {
               if (!ended && !call.cancelled && !call.writableEnded) call.write(encodeConsumeDelivery(x) as unknown as ConsumeResponse);
             },
             revoke: (ids, reason) => write({ $case: "revoked", revoked: { deliveryIds: ids, reason } }),
-            close: (err) => fail(err),
+            close: (err) => fail(told(err)),
           }).then(
             (m) => {
               if (ended) return void m.leave();
               if (halfClosed) {
                 // The open was valid; tell the client so, then leave before any delivery.
-                write({ $case: "opened", opened: { group: spec.group.name, memberId: m.id } });
+                write({ $case: "opened", opened: { group: checked.group.name, memberId: m.id } });
                 ended = true;
                 void m.leave().catch((err) => d.logger.warn({ err }, "leaving the group failed"));
                 if (!call.writableEnded) call.end();
@@ -127,7 +129,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
               write({ $case: "opened", opened: { group: checked.group.name, memberId: m.id } });
               m.activate();
             },
-            (err) => fail(GatewayError.from(err, ErrorCode.Unavailable)),
+            (err) => fail(told(GatewayError.from(err, ErrorCode.Unavailable))),
           );
           return;
         }

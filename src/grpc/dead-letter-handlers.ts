@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type { DeadLetters } from "../bus";
-import { ValidationError, clientGroupName, scopedGroupName } from "../domain";
+import { ErrorCode, GatewayError, ValidationError, ownGroupName, scopedGroupName } from "../domain";
 import type {
   ListDeadLettersRequest,
   ListDeadLettersResponse,
@@ -14,6 +14,14 @@ import { assertDecoded } from "./safe-decode";
 export const DEFAULT_DLQ_PAGE = 100;
 export const MAX_DLQ_PAGE = 1000;
 
+/**
+ * Dead letters name groups the way Consume and the group RPCs do: a scoped key filters
+ * and reads its groups by the names its bots gave (`--group bots` is its own
+ * `<tenant>=bots`), and the group dead letters of groups outside its names (another
+ * scope's, or an operator's group reading its tenant) are not its to list or replay. A
+ * key for every tenant sees the gateway's names (`acme=bots`). Refused webhook bodies
+ * belong to no group and go by tenant alone.
+ */
 export function createListDeadLettersHandler(dl: DeadLetters, authorize: Authorize) {
   return async (
     call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>,
@@ -28,6 +36,7 @@ export function createListDeadLettersHandler(dl: DeadLetters, authorize: Authori
         group: r.group ? scopedGroupName(r.group, principal.tenants) : undefined,
         tenant: r.tenant || undefined,
         tenants: principal.tenants === "*" ? undefined : principal.tenants,
+        groups: (group) => ownGroupName(group, principal.tenants) !== undefined,
         startSequence: r.startSequence,
         limit: r.limit || DEFAULT_DLQ_PAGE,
       });
@@ -35,7 +44,7 @@ export function createListDeadLettersHandler(dl: DeadLetters, authorize: Authori
         deadLetters: page.entries.map((e) => ({
           sequence: e.sequence,
           kind: e.kind,
-          group: clientGroupName(e.group, principal.tenants),
+          group: e.kind === "group" ? ownGroupName(e.group, principal.tenants)! : "",
           tenant: e.tenant,
           reason: e.reason,
           attempts: e.attempts,
@@ -61,8 +70,14 @@ export function createReplayDeadLetterHandler(dl: DeadLetters, partitions: numbe
       const principal = authorize(call.metadata, "dlq");
       const req = assertDecoded(call.request);
       if (req.sequence < 1) throw new ValidationError("sequence", "must be at least 1");
-      const r = await dl.replay(req.sequence, partitions, (tenant) => checkTenant(principal, tenant, "sequence"));
-      callback(null, { group: clientGroupName(r.group, principal.tenants), sequence: r.sequence });
+      const r = await dl.replay(req.sequence, partitions, (tenant, group) => {
+        checkTenant(principal, tenant, "sequence");
+        // Another scope's group answers as a missing dead letter, as DescribeGroup does.
+        if (group && ownGroupName(group, principal.tenants) === undefined) {
+          throw new GatewayError(ErrorCode.NotFound, `no dead letter at ENGAGE_DLQ sequence ${req.sequence} among this key's groups`, "sequence");
+        }
+      });
+      callback(null, { group: ownGroupName(r.group, principal.tenants)!, sequence: r.sequence });
     } catch (err) {
       callback(toServiceError(err));
     }

@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type { GroupAdmin, GroupView, PartitionView, TenantScope } from "../bus";
-import { GROUP_NAME, instantFromMillis, ValidationError } from "../domain";
+import { GROUP_NAME, INTERNAL_GROUP_NAME, instantFromMillis, ownGroupName, scopedGroupName, ValidationError } from "../domain";
 import {
   GroupState,
   StartPosition,
@@ -21,15 +21,28 @@ type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData
 
 const scopeOf = (p: Principal): TenantScope => (p.tenants === "*" ? undefined : p.tenants);
 
-function groupName(name: string): string {
-  if (!GROUP_NAME.test(name)) throw new ValidationError("group", "must be 1-64 characters of A-Z, a-z, 0-9, - and _");
+/**
+ * The gateway's name of the group a key names. A scoped key names groups as its bots
+ * open them (`bots`, which is its own `<tenant>=bots`); a key for every tenant names
+ * them as the gateway does (`bots`, `acme=bots`).
+ */
+function internalName(name: string, p: Principal): string {
+  if (p.tenants !== "*") {
+    if (!GROUP_NAME.test(name)) throw new ValidationError("group", "must be 1-64 characters of A-Z, a-z, 0-9, - and _");
+    return scopedGroupName(name, p.tenants);
+  }
+  if (!INTERNAL_GROUP_NAME.test(name)) {
+    throw new ValidationError("group", "must be 1-64 characters of A-Z, a-z, 0-9, - and _, after a tenant's scope such as acme=");
+  }
   return name;
 }
 
 /**
- * ListGroups, DescribeGroup and DeleteGroup, under the `groups` key scope. A key sees
- * and deletes only groups whose every tenant is one of its own; a group of another
- * tenant answers NOT_FOUND, like a missing one.
+ * ListGroups, DescribeGroup and DeleteGroup, under the `groups` key scope. Group names
+ * are scoped by the key's tenants as Consume scopes them (scopedGroupName): a scoped key
+ * sees, describes and deletes the groups its own scope opened, each by the name its bots
+ * gave, and whose every tenant is one of its own; anything else answers NOT_FOUND, like
+ * a missing group. A key for every tenant sees every group by the gateway's name.
  */
 export function createGroupHandlers(admin: GroupAdmin, authorize: Authorize) {
   const unary =
@@ -45,23 +58,31 @@ export function createGroupHandlers(admin: GroupAdmin, authorize: Authorize) {
   return {
     listGroups: unary<ListGroupsRequest, ListGroupsResponse>(async (r, p) => {
       if (r.tenant) checkTenant(p, r.tenant);
-      return { groups: (await admin.list(scopeOf(p), r.tenant || undefined)).map(toGroup) };
+      const groups: Group[] = [];
+      for (const v of await admin.list(scopeOf(p), r.tenant || undefined)) {
+        const name = ownGroupName(v.record.name, p.tenants);
+        if (name !== undefined) groups.push(toGroup(v, name));
+      }
+      return { groups: groups.sort((a, b) => a.name.localeCompare(b.name)) };
     }),
     describeGroup: unary<DescribeGroupRequest, DescribeGroupResponse>(async (r, p) => {
-      const d = await admin.describe(groupName(r.group), scopeOf(p));
+      const d = await admin.describe(internalName(r.group, p), scopeOf(p), r.group);
       return {
-        group: toGroup(d.group),
+        group: toGroup(d.group, r.group),
         gateways: [...d.group.gateways].sort().map(([gatewayId, members]) => ({ gatewayId, members })),
         partitions: d.partitions.map(toPartition),
       };
     }),
-    deleteGroup: unary<DeleteGroupRequest, DeleteGroupResponse>(async (r, p) => admin.delete(groupName(r.group), scopeOf(p), r.force)),
+    deleteGroup: unary<DeleteGroupRequest, DeleteGroupResponse>(async (r, p) =>
+      admin.delete(internalName(r.group, p), scopeOf(p), r.force, r.group),
+    ),
   };
 }
 
 const STATE = { active: GroupState.GROUP_STATE_ACTIVE, idle: GroupState.GROUP_STATE_IDLE, deleting: GroupState.GROUP_STATE_DELETING };
 
-function toGroup(v: GroupView): Group {
+/** The group as the caller knows it: `name` is the caller's name for it. */
+function toGroup(v: GroupView, name: string): Group {
   const r = v.record;
   const start =
     r.start.kind === "all"
@@ -72,7 +93,7 @@ function toGroup(v: GroupView): Group {
           ? StartPosition.START_POSITION_TIME
           : StartPosition.START_POSITION_NEW;
   return {
-    name: r.name,
+    name,
     tenants: r.filter.tenants,
     filter: r.filter,
     unordered: r.unordered,

@@ -28,11 +28,29 @@ describe("the engage-gateway CLI's help and usage errors", function () {
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.startsWith("usage: engage-gateway <command> [options]"), r.stdout);
     const listed = lines(r.stdout.split("commands:\n")[1].split("\n\n")[0]).map((l) => /^ {2}(\S+) {2,}\S/.exec(l)?.[1]);
-    assert.deepEqual(listed, ["serve", "send", "tail", "dlq", "status", "help"]);
+    const all = ["serve", "send", "tail", "dlq", "status", "groups", "chat", "erase", "help"];
+    assert.deepEqual(listed, all);
     const section = commandLineSection();
     const documented = [...section.matchAll(/^\| `(\w+)[^`]*`/gm)].map((m) => m[1]);
-    assert.deepEqual(documented, ["serve", "send", "tail", "dlq", "status", "help"]);
-    assert.match(section, /has six commands/);
+    assert.deepEqual(documented, all);
+  });
+
+  it("help prints the list, then every command's help, groups, chat and erase included", async () => {
+    const r = await cli(["help"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const command of ["serve", "send", "tail", "dlq", "status", "groups", "chat", "erase"]) {
+      assert.match(r.stdout, new RegExp(`^usage: engage-gateway ${command}( |$)`, "m"), command);
+    }
+    assert.match(r.stdout, /^usage: engage-gateway groups list \| describe <name> \| delete <name> \[--force\]$/m);
+  });
+
+  it("the credentials table names every gRPC command for the key flags", () => {
+    const section = commandLineSection();
+    for (const flag of ["--api-key", "--api-key-file"]) {
+      const row = lines(section).find((l) => l.startsWith(`| \`${flag}\` |`));
+      assert.ok(row, flag);
+      for (const command of ["tail", "dlq", "groups", "chat", "erase"]) assert.ok(row.includes(`\`${command}\``), `${flag}: ${command}`);
+    }
   });
 
   it("exits 2 with a one-line error for an unknown flag", async () => {
@@ -45,7 +63,7 @@ describe("the engage-gateway CLI's help and usage errors", function () {
   it("exits 2 with a one-line error for an unknown command", async () => {
     const r = await cli(["frobnicate"]);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, "engage-gateway: unknown command frobnicate (serve, send, tail, dlq, status, help; see engage-gateway --help)\n");
+    assert.equal(r.stderr, "engage-gateway: unknown command frobnicate (serve, send, tail, dlq, status, groups, chat, erase, help; see engage-gateway --help)\n");
   });
 
   it("refuses a --wait without a unit, naming the units", async () => {
@@ -60,6 +78,9 @@ describe("the engage-gateway CLI's help and usage errors", function () {
     ["tail", [["--grpc", "127.0.0.1:50051"]]],
     ["dlq", [["--grpc", "127.0.0.1:50051"], ["--from", "1"], ["--limit", "100"]]],
     ["status", [["--url", "http://127.0.0.1:8080"]]],
+    ["groups", [["--grpc", "127.0.0.1:50051"]]],
+    ["chat", [["--grpc", "127.0.0.1:50051"], ["--page-size", "500"]]],
+    ["erase", [["--grpc", "127.0.0.1:50051"]]],
   ];
   for (const [command, options] of helps) {
     it(`${command} --help exits 0, lists its options with their defaults, in two columns that never run together`, async () => {
@@ -76,13 +97,14 @@ describe("the engage-gateway CLI's help and usage errors", function () {
     });
   }
 
-  for (const command of ["tail", "dlq"]) {
-    it(`${command} --help offers the API key and TLS options`, async () => {
+  for (const command of ["tail", "dlq", "groups", "chat", "erase"]) {
+    it(`${command} --help offers the gRPC address, the API key and TLS options`, async () => {
       const r = await cli([command, "--help"]);
-      for (const flag of ["--api-key", "--api-key-file", "--tls-ca", "--tls-cert", "--tls-key"]) {
+      for (const flag of ["--grpc", "--api-key", "--api-key-file", "--tls-ca", "--tls-cert", "--tls-key"]) {
         assert.match(r.stdout, new RegExp(`^  ${flag} <value>`, "m"), `${command}: ${flag}`);
       }
       assert.match(r.stdout, /GATEWAY_API_KEY\)/);
+      assert.doesNotMatch(r.stdout, /--key-file|ENGAGE_GATEWAY_API_KEY/);
     });
   }
 

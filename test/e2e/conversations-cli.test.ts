@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { closedPort } from "../helpers/cli";
 import { fixture } from "../helpers/fixtures";
 import { postWebhook, TOKEN } from "../helpers/gateway";
 import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process";
@@ -15,7 +16,7 @@ const CUSTOMER = "+41 79 555 77 88";
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEWAY_") && !k.startsWith("ENGAGE_GATEWAY_")) clean[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEWAY_")) clean[k] = v;
   const child = spawn(process.execPath, [MAIN, ...args], { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -91,7 +92,7 @@ describe("conversations through the built CLI, on the embedded nats-server with 
   });
 
   it("prints a chat as a conversation: who said what and when, choices, attachments, the close", async () => {
-    const r = await cli(["chat", "conv-1", ...grpc(), "--key-file", readerKey]);
+    const r = await cli(["chat", "conv-1", ...grpc(), "--api-key-file", readerKey]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
     assert.equal(lines[0], `chat conv-1 (tenant default, LiveChat, asset im15102452) customer ${CUSTOMER}`);
@@ -104,19 +105,38 @@ describe("conversations through the built CLI, on the embedded nats-server with 
     assert.match(lines[lines.length - 1], /#\d+ closed/);
   });
 
-  it("prints one JSON object per event with --json, and reads the key from ENGAGE_GATEWAY_API_KEY", async () => {
-    const r = await cli(["chat", "conv-1", ...grpc(), "--json", "--page-size", "1"], { ENGAGE_GATEWAY_API_KEY: READER });
+  it("prints one ChatEvent per line in the protobuf JSON mapping with --json, and reads the key from GATEWAY_API_KEY", async () => {
+    const r = await cli(["chat", "conv-1", ...grpc(), "--json", "--page-size", "1"], { GATEWAY_API_KEY: READER });
     assert.equal(r.code, 0, r.stderr);
     const events = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     assert.deepEqual(events.map((e) => e.event.typeName), ["chat.assigned", "message.received", "message.received", "chat.closed"]);
+    assert.deepEqual(events.map((e) => e.event.type), ["EVENT_TYPE_CHAT_ASSIGNED", "EVENT_TYPE_MESSAGE_RECEIVED", "EVENT_TYPE_MESSAGE_RECEIVED", "EVENT_TYPE_CHAT_CLOSED"]);
     assert.ok(events.every((e, i) => i === 0 || e.sequence > events[i - 1].sequence));
+    for (const e of events) {
+      assert.deepEqual(Object.keys(e).sort(), ["event", "publishedAt", "sequence"]);
+      assert.match(e.publishedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+      assert.equal(e.event.rawJson, undefined, "the raw body is left out, as in tail --json");
+    }
+    assert.equal(events[0].event.postedOn, "2020-07-06T07:11:33.2599382Z", "Engage's 7 fractional digits are kept");
+    const file = await cli(["chat", "conv-1", ...grpc(), "--json"], { GATEWAY_API_KEY_FILE: readerKey });
+    assert.equal(file.code, 0, file.stderr);
+    assert.equal(file.stdout, r.stdout);
+  });
+
+  it("names the address and the cause when the gateway is not there, like every gRPC command", async () => {
+    const port = await closedPort();
+    for (const args of [["chat", "conv-1"], ["erase", "--chat", "conv-1"]]) {
+      const r = await cli([...args, "--grpc", `127.0.0.1:${port}`, "--api-key", READER]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `engage-gateway ${args[0]}: UNAVAILABLE: cannot connect to 127.0.0.1:${port} (ECONNREFUSED): is the gateway running?\n`);
+    }
   });
 
   it("refuses without a key, and with a key lacking the scope", async () => {
     const none = await cli(["chat", "conv-1", ...grpc()]);
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /UNAUTHENTICATED: missing API key/);
-    const scope = await cli(["erase", "--chat", "conv-1", ...grpc(), "--key-file", readerKey]);
+    assert.match(none.stderr, /^engage-gateway chat: UNAUTHENTICATED: missing API key.*: pass --api-key or --api-key-file, or set GATEWAY_API_KEY\n$/);
+    const scope = await cli(["erase", "--chat", "conv-1", ...grpc(), "--api-key-file", readerKey]);
     assert.equal(scope.code, 1);
     assert.match(scope.stderr, /PERMISSION_DENIED: API key reader may not call erase/);
     const usage = await cli(["erase", "--chat", "a", "--customer", "b"]);
@@ -142,7 +162,7 @@ describe("conversations through the built CLI, on the embedded nats-server with 
       assert.notDeepEqual(filesContaining(path.join(plainDir, "nats"), marker), []);
       // With the key, an existing plaintext store is encrypted at start, and keeps its events.
       const encrypted = await startGatewayProcess({ ...base, GATEWAY_DATA_DIR: plainDir });
-      const r = await cli(["chat", "conv-plain", "--grpc", `127.0.0.1:${encrypted.grpcPort}`, "--key-file", readerKey]);
+      const r = await cli(["chat", "conv-plain", "--grpc", `127.0.0.1:${encrypted.grpcPort}`, "--api-key-file", readerKey]);
       await encrypted.stop();
       assert.equal(r.code, 0, r.stderr);
       assert.ok(r.stdout.includes(marker));
@@ -163,25 +183,29 @@ describe("conversations through the built CLI, on the embedded nats-server with 
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout, /nats-server cannot read it/);
     gw = await startGatewayProcess(base);
-    const r = await cli(["chat", "conv-1", ...grpc(), "--key-file", readerKey]);
+    const r = await cli(["chat", "conv-1", ...grpc(), "--api-key-file", readerKey]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.includes(marker), "the chat is still there, readable with the key");
   });
 
   it("erases a chat and a customer, and says how much it removed; the chat is then gone", async () => {
-    const one = await cli(["erase", "--chat", "conv-1", ...grpc()], { ENGAGE_GATEWAY_API_KEY: ERASER });
+    const one = await cli(["erase", "--chat", "conv-1", ...grpc()], { GATEWAY_API_KEY: ERASER });
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /^erased 1 chat\(s\): 4 event\(s\), 0 dead letter\(s\) removed; audit record ENGAGE_AUDIT #\d+\n$/);
-    const gone = await cli(["chat", "conv-1", ...grpc(), "--key-file", readerKey]);
+    const gone = await cli(["chat", "conv-1", ...grpc(), "--api-key-file", readerKey]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /no events for chat conv-1/);
-    const customer = await cli(["erase", "--customer", CUSTOMER, "--json", ...grpc()], { ENGAGE_GATEWAY_API_KEY: ERASER });
+    const customer = await cli(["erase", "--customer", CUSTOMER, "--json", ...grpc(), "--api-key", ERASER]);
     assert.equal(customer.code, 0, customer.stderr);
+    // The protobuf JSON mapping of EraseResponse, as every --json writes.
     const answer = JSON.parse(customer.stdout);
-    assert.ok(answer.chat_ids.includes("conv-2"));
-    assert.equal(answer.events_removed, 4);
-    const again = await cli(["erase", "--customer", CUSTOMER, "--json", ...grpc()], { ENGAGE_GATEWAY_API_KEY: ERASER });
-    assert.equal(JSON.parse(again.stdout).events_removed, 0);
+    assert.ok(answer.chatIds.includes("conv-2"));
+    assert.equal(answer.eventsRemoved, 4);
+    assert.ok(Number.isInteger(answer.auditSequence));
+    const again = await cli(["erase", "--customer", CUSTOMER, "--json", ...grpc()], { GATEWAY_API_KEY: ERASER });
+    const second = JSON.parse(again.stdout);
+    assert.equal(second.eventsRemoved, undefined, "0 removed: a field at its default is left out");
+    assert.ok(second.auditSequence > answer.auditSequence);
   });
 
   it("shows the oldest event and the retention in force in status", async () => {

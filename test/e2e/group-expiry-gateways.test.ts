@@ -52,9 +52,10 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
       const info = await jsm.streams.info("KV_CG_GROUPS", { subjects_filter: "$KV.CG_GROUPS.>" });
       return Object.keys(info.state.subjects ?? {}).length === 0;
     }, "every group's record to be deleted", 40_000, 250);
-    for await (const c of jsm.consumers.list(EVENTS_STREAM)) assert.ok(!c.name.startsWith("cg-expire-"), `${c.name} left`);
+    // The gateway's names: the key is tenant default's (see scopedGroupName).
+    for await (const c of jsm.consumers.list(EVENTS_STREAM)) assert.ok(!/^cg-default=expire-/.test(c.name), `${c.name} left`);
     const deletions = gateways.flatMap((g) => g.logs.filter((l) => l.msg === "deleting an idle group").map((l) => l.group as string));
-    assert.deepEqual(deletions.sort(), groups, "one deletion per group across both gateways");
+    assert.deepEqual(deletions.sort(), groups.map((g) => `default=${g}`), "one deletion per group across both gateways");
     const failed = gateways.flatMap((g) => g.logs.filter((l) => l.component?.startsWith("group-") && l.level >= 40));
     assert.deepEqual(failed, [], "no sweep or deletion warning");
     for (const c of clients) c.close();

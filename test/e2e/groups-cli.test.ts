@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
 import { makeCerts, type TestCerts } from "../helpers/certs";
+import { closedPort } from "../helpers/cli";
 import { TestMember } from "../helpers/consumer";
 import { TOKEN } from "../helpers/gateway";
 import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process";
@@ -15,9 +18,10 @@ const KEY_A = "key-for-tenant-a-0123456789";
 const KEY_B = "key-for-tenant-b-0123456789";
 
 /** Runs `node dist/cli/main.js groups ...args`, without the caller's GATEWAY_* variables. */
-function groups(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function groups(args: string[], timeoutMs = 20_000, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEWAY_")) env[k] = v;
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [MAIN, "groups", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -87,6 +91,17 @@ describe("engage-gateway groups (the built CLI against the built gateway, with T
     assert.deepEqual(JSON.parse(other.stdout), {}, "tenant-b's key sees no group");
   });
 
+  it("status, the operator's view, shows the group by the gateway's name for tenant default's key", async () => {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GATEWAY_")) env[k] = v;
+    const child = spawn(process.execPath, [MAIN, "status", "--url", `https://127.0.0.1:${gw.httpPort}`, "--tls-ca", certs.caFile], { env });
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^ {2}default=cli-orders +lag=\d+ .*partitions=16$/m);
+  });
+
   it("describes a group with its partitions and owners, and exits 1 with NOT_FOUND for another tenant's key", async () => {
     const r = await waitFor(async () => {
       const x = await groups(["describe", "cli-orders", "--json", ...conn()]);
@@ -121,6 +136,29 @@ describe("engage-gateway groups (the built CLI against the built gateway, with T
     assert.match(usage.stderr, /groups describe needs a group name/);
     const anon = await groups(["list", "--grpc", `127.0.0.1:${gw.grpcPort}`, "--tls-ca", certs.caFile]);
     assert.equal(anon.code, 1);
-    assert.match(anon.stderr, /UNAUTHENTICATED: missing API key/);
+    assert.match(anon.stderr, /^engage-gateway groups: UNAUTHENTICATED: missing API key.*: pass --api-key or --api-key-file, or set GATEWAY_API_KEY\n$/);
+  });
+
+  it("takes the key and the CA from --api-key-file and the GATEWAY_* variables, like every gRPC command", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "groups-cli-"));
+    const file = path.join(dir, "key");
+    writeFileSync(file, `${KEY_B}\n`, { mode: 0o600 });
+    const flag = await groups(["list", "--grpc", `127.0.0.1:${gw.grpcPort}`, "--tls-ca", certs.caFile, "--api-key-file", file]);
+    assert.equal(flag.code, 0, flag.stderr);
+    const vars = await groups(["list", "--grpc", `127.0.0.1:${gw.grpcPort}`], 20_000, { GATEWAY_API_KEY_FILE: file, GATEWAY_CLIENT_TLS_CA: certs.caFile });
+    assert.equal(vars.code, 0, vars.stderr);
+    const direct = await groups(["list", "--grpc", `127.0.0.1:${gw.grpcPort}`], 20_000, { GATEWAY_API_KEY: KEY_B, GATEWAY_CLIENT_TLS_CA: certs.caFile });
+    assert.equal(direct.code, 0, direct.stderr);
+  });
+
+  it("names the address and the cause: a stopped gateway, and TLS without --tls-ca", async () => {
+    const port = await closedPort();
+    const stopped = await groups(["list", "--grpc", `127.0.0.1:${port}`, "--api-key", KEY_A]);
+    assert.equal(stopped.code, 1);
+    assert.equal(stopped.stderr, `engage-gateway groups: UNAVAILABLE: cannot connect to 127.0.0.1:${port} (ECONNREFUSED): is the gateway running?\n`);
+    const plain = await groups(["list", "--grpc", `127.0.0.1:${gw.grpcPort}`, "--api-key", KEY_A]);
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, new RegExp(`^engage-gateway groups: UNAVAILABLE: .*127\\.0\\.0\\.1:${gw.grpcPort}`));
+    assert.doesNotMatch(plain.stderr, /Resolution note/);
   });
 });

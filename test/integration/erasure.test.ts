@@ -63,16 +63,17 @@ function erasureSuite(setup: () => Promise<{ gw: TestGateway; natsUrl: string; s
     const letters = await waitFor(async () => (await list()).deadLetters.filter((d) => d.kind === "group"), "the group dead letter");
     groupLetter = letters[0].sequence;
     m.cancel();
-    // Letters stored before dead-letter subjects named the chat.
+    // Letters stored before dead-letter subjects named the chat, of this key's group old
+    // (the gateway's name default=old, `=` escaped in the subject token).
     const js = nc.jetstream();
     const h = headers();
     h.set("Gateway-Tenant", "default");
     h.set("Gateway-Reason", "old layout");
     await js.publish("engage.dlq.default.invalid", new TextEncoder().encode(JSON.stringify({ chat_id: X, destination_id: CUSTOMER, text: "legacy refused" })), { headers: h });
     const legacyEvent = Event.encode(Event.fromPartial({ chatId: X, tenant: "default", typeName: "message.received", destinationId: CUSTOMER })).finish();
-    await js.publish("engage.dlq.default.group.old", legacyEvent, { headers: h });
+    await js.publish("engage.dlq.default.group.default%3Dold", legacyEvent, { headers: h });
     const keep = Event.encode(Event.fromPartial({ chatId: Z, tenant: "default", typeName: "message.received" })).finish();
-    await js.publish("engage.dlq.default.group.old", keep, { headers: h });
+    await js.publish("engage.dlq.default.group.default%3Dold", keep, { headers: h });
   });
   after(async () => {
     await nc?.close();

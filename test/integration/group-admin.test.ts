@@ -10,7 +10,7 @@ import {
 import { EVENTS_STREAM } from "../../src/bus";
 import { TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
-import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, TOKEN_B, type TestGateway } from "../helpers/gateway";
 import { GROUP_ENV } from "../helpers/groups";
 import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
@@ -20,8 +20,8 @@ const KEY_B = "key-for-tenant-b-0123456789";
 const KEY_OPS = "key-for-everything-01234567";
 const KEY_TAIL = "key-for-tailing-only-012345";
 const KEYS = [
-  `bot-a:${KEY_A}:default:consume,groups`,
-  `bot-b:${KEY_B}:tenant-b:consume,groups`,
+  `bot-a:${KEY_A}:default:consume,groups,dlq`,
+  `bot-b:${KEY_B}:tenant-b:consume,groups,dlq`,
   `ops:${KEY_OPS}:*:*`,
   `tail:${KEY_TAIL}:default:subscribe`,
 ].join(";");
@@ -32,7 +32,7 @@ const bearer = (key: string): Metadata => {
   return m;
 };
 
-type Method = "listGroups" | "describeGroup" | "deleteGroup";
+type Method = "listGroups" | "describeGroup" | "deleteGroup" | "listDeadLetters" | "replayDeadLetter";
 function call<T>(gw: TestGateway, method: Method, req: object, key: string): Promise<T> {
   return new Promise((resolve, reject) =>
     (gw.client as any)[method](req, bearer(key), (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
@@ -42,9 +42,12 @@ const list = (gw: TestGateway, key: string, tenant = ""): Promise<ListGroupsResp
 const describe_ = (gw: TestGateway, group: string, key: string): Promise<DescribeGroupResponse> => call(gw, "describeGroup", { group }, key);
 const del = (gw: TestGateway, group: string, key: string, force = false): Promise<DeleteGroupResponse> => call(gw, "deleteGroup", { group, force }, key);
 const failure = (p: Promise<unknown>): Promise<ServiceError> => p.then(() => assert.fail("expected an error"), (e: ServiceError) => e);
-const member = (client: EventGatewayClient, group: string, key: string): TestMember => new TestMember(client, { group }, true, bearer(key));
+const member = (client: EventGatewayClient, group: string, key: string, tenants: string[] = []): TestMember =>
+  new TestMember(client, { group, ...(tenants.length ? { filter: { types: [], typeNames: [], channels: [], tenants, assets: [], chatIds: [] } } : {}) }, true, bearer(key));
+const deadLetters = async (gw: TestGateway, key: string, group = ""): Promise<any[]> =>
+  (await call<any>(gw, "listDeadLetters", { group, tenant: "", startSequence: 0, limit: 1000 }, key)).deadLetters.filter((d: any) => d.kind === "group");
 
-/** What NATS still holds of a group: consumers and KV subjects. */
+/** What NATS still holds of a group (by the gateway's name, e.g. `default=bots`): consumers and KV subjects. */
 async function leftovers(gw: TestGateway, group: string): Promise<string[]> {
   const out: string[] = [];
   for await (const c of gw.bus.jsm.consumers.list(EVENTS_STREAM)) if (c.name.startsWith(`cg-${group}-p`)) out.push(c.name);
@@ -61,8 +64,8 @@ describe("group administration: ListGroups, DescribeGroup, DeleteGroup", functio
   let gw: TestGateway;
   let gw2: TestGateway;
   const members: TestMember[] = [];
-  const open = (client: EventGatewayClient, group: string, key: string): TestMember => {
-    const m = member(client, group, key);
+  const open = (client: EventGatewayClient, group: string, key: string, tenants: string[] = []): TestMember => {
+    const m = member(client, group, key, tenants);
     members.push(m);
     return m;
   };
@@ -90,11 +93,12 @@ describe("group administration: ListGroups, DescribeGroup, DeleteGroup", functio
     const a = open(gw.client, "admin-a", KEY_A);
     const b = open(gw.client, "admin-b", KEY_B);
     await Promise.all([a.opened, b.opened]);
-    const names = (r: ListGroupsResponse): string[] => r.groups.map((g) => g.name).filter((n) => n.startsWith("admin-"));
+    const names = (r: ListGroupsResponse): string[] => r.groups.map((g) => g.name).filter((n) => /(^|=)admin-/.test(n));
+    // Each scoped key by the names its bots gave; the key for every tenant by the gateway's names.
     assert.deepEqual(names(await list(gw, KEY_A)), ["admin-a"]);
     assert.deepEqual(names(await list(gw, KEY_B)), ["admin-b"]);
-    assert.deepEqual(names(await list(gw, KEY_OPS)), ["admin-a", "admin-b"]);
-    assert.deepEqual(names(await list(gw, KEY_OPS, "tenant-b")), ["admin-b"]);
+    assert.deepEqual(names(await list(gw, KEY_OPS)), ["default=admin-a", "tenant-b=admin-b"]);
+    assert.deepEqual(names(await list(gw, KEY_OPS, "tenant-b")), ["tenant-b=admin-b"]);
     assert.equal((await failure(list(gw, KEY_A, "tenant-b"))).code, status.PERMISSION_DENIED);
 
     const owned = await waitFor(async () => {
@@ -132,7 +136,7 @@ describe("group administration: ListGroups, DescribeGroup, DeleteGroup", functio
       assert.match(e.details, /no group "admin-a"/);
     }
     assert.equal((await describe_(gw, "admin-a", KEY_A)).group!.state, GroupState.GROUP_STATE_ACTIVE);
-    assert.equal((await leftovers(gw, "admin-a")).filter((n) => n.startsWith("cg-")).length, 16);
+    assert.equal((await leftovers(gw, "default=admin-a")).filter((n) => n.startsWith("cg-")).length, 16);
   });
 
   it("refuses to delete a group with connected members with FAILED_PRECONDITION, and an invalid name with INVALID_ARGUMENT", async () => {
@@ -148,7 +152,7 @@ describe("group administration: ListGroups, DescribeGroup, DeleteGroup", functio
     await waitFor(async () => (await describe_(gw, "admin-a", KEY_A)).group!.state === GroupState.GROUP_STATE_IDLE, "admin-a to be idle");
     const r = await del(gw, "admin-a", KEY_A);
     assert.deepEqual(r, { consumersDeleted: 16, membersDisconnected: 0 });
-    assert.deepEqual(await leftovers(gw, "admin-a"), []);
+    assert.deepEqual(await leftovers(gw, "default=admin-a"), []);
     assert.equal((await failure(describe_(gw, "admin-a", KEY_A))).code, status.NOT_FOUND);
     assert.deepEqual((await list(gw, KEY_A)).groups.filter((g) => g.name === "admin-a"), []);
   });
@@ -161,13 +165,89 @@ describe("group administration: ListGroups, DescribeGroup, DeleteGroup", functio
     assert.deepEqual(r, { consumersDeleted: 16, membersDisconnected: 1 });
     const ended = await m.ended;
     assert.equal(ended?.code, status.NOT_FOUND);
-    assert.match(ended!.details, /group admin-force was deleted/);
-    assert.deepEqual(await leftovers(gw, "admin-force"), []);
+    assert.match(ended!.details, /^group admin-force was deleted/, "the member hears the name it gave");
+    assert.deepEqual(await leftovers(gw, "default=admin-force"), []);
 
     const again = open(gw2.client, "admin-force", KEY_A);
     await again.opened;
     assert.equal((await describe_(gw, "admin-force", KEY_A)).partitions.filter((p) => p.consumerExists).length, 16);
     assert.equal((await list(gw, KEY_B)).groups.length, 1, "tenant-b sees only its own group");
+  });
+
+  it("gives tenants A and B each their own group bots: each key lists and describes only its own, and deleting A's leaves B's working", async () => {
+    const a = open(gw.client, "bots", KEY_A);
+    const b = open(gw2.client, "bots", KEY_B);
+    await Promise.all([a.opened, b.opened]);
+    b.onDelivery((d) => b.ack(d.deliveryId));
+    const bots = (r: ListGroupsResponse): string[][] => r.groups.filter((g) => g.name === "bots").map((g) => g.tenants);
+    assert.deepEqual(bots(await list(gw, KEY_A)), [["default"]]);
+    assert.deepEqual(bots(await list(gw, KEY_B)), [["tenant-b"]]);
+    const both = (await list(gw, KEY_OPS)).groups.map((g) => g.name).filter((n) => /(^|=)bots$/.test(n));
+    assert.deepEqual(both, ["default=bots", "tenant-b=bots"]);
+    const [dA, dB] = await Promise.all([describe_(gw, "bots", KEY_A), describe_(gw, "bots", KEY_B)]);
+    assert.deepEqual([dA.group!.name, dA.group!.tenants], ["bots", ["default"]]);
+    assert.deepEqual([dB.group!.name, dB.group!.tenants], ["bots", ["tenant-b"]]);
+    assert.deepEqual((await describe_(gw, "tenant-b=bots", KEY_OPS)).group!.tenants, ["tenant-b"], "the key for every tenant uses the gateway's names");
+    // A scoped key has no way to name another scope's group.
+    assert.equal((await failure(describe_(gw, "tenant-b=bots", KEY_A))).code, status.INVALID_ARGUMENT);
+
+    const r = await del(gw, "bots", KEY_A, true);
+    assert.deepEqual(r, { consumersDeleted: 16, membersDisconnected: 1 });
+    const ended = await a.ended;
+    assert.equal(ended?.code, status.NOT_FOUND);
+    assert.match(ended!.details, /^group bots was deleted/);
+    assert.deepEqual(await leftovers(gw, "default=bots"), []);
+    assert.equal((await failure(describe_(gw, "bots", KEY_A))).code, status.NOT_FOUND);
+    assert.deepEqual(bots(await list(gw, KEY_A)), []);
+
+    // B's bots is untouched: its consumers, its member, and it still delivers.
+    assert.equal((await leftovers(gw, "tenant-b=bots")).filter((n) => n.startsWith("cg-")).length, 16);
+    const after = await describe_(gw, "bots", KEY_B);
+    assert.deepEqual([after.group!.state, after.group!.members], [GroupState.GROUP_STATE_ACTIVE, 1]);
+    assert.equal((await gw.post(messageBody("b-bots-chat", 0), { authorization: `Bearer ${TOKEN_B}` })).status, 200);
+    await waitFor(() => b.deliveries.some((d) => d.event!.chatId === "b-bots-chat"), "B's bots to get tenant-b's event", 20_000);
+    assert.equal(b.revoked.length, 0);
+  });
+
+  it("names dead letters by the key's own group names, and lists and replays only its own groups' letters; status shows the gateway's names", async () => {
+    const a = open(gw.client, "dl-bots", KEY_A);
+    const b = open(gw.client, "dl-bots", KEY_B);
+    // An operator's group of the same name, reading tenant default's events.
+    const ops = open(gw.client, "dl-bots", KEY_OPS, ["default"]);
+    await Promise.all([a.opened, b.opened, ops.opened]);
+    for (const m of [a, b, ops]) m.onDelivery((d) => (d.event!.chatId.startsWith("dl-") && d.attempt === 1 ? m.term(d.deliveryId, "poison") : m.ack(d.deliveryId)));
+    const isDl = (d: any): boolean => String(d.event?.chatId ?? "").startsWith("dl-");
+    await waitFor(async () => {
+      // Posted until each group has taken one (the partitions may still be moving).
+      const all = (await deadLetters(gw, KEY_OPS)).filter(isDl);
+      if (new Set(all.map((d) => d.group)).size === 3) return true;
+      await gw.post(messageBody(`dl-a-${Date.now()}`, 0));
+      await gw.post(messageBody(`dl-b-${Date.now()}`, 0), { authorization: `Bearer ${TOKEN_B}` });
+      return false;
+    }, "a dead letter in each of the three groups", 30_000, 500);
+    const all = (await deadLetters(gw, KEY_OPS)).filter(isDl);
+    assert.deepEqual([...new Set(all.map((d) => d.group))].sort(), ["default=dl-bots", "dl-bots", "tenant-b=dl-bots"]);
+    assert.ok((await deadLetters(gw, KEY_OPS, "default=dl-bots")).filter(isDl).every((d) => d.group === "default=dl-bots"));
+
+    const mineA = (await deadLetters(gw, KEY_A)).filter(isDl);
+    assert.ok(mineA.length > 0 && mineA.every((d) => d.group === "dl-bots" && d.tenant === "default"), JSON.stringify(mineA));
+    // Of tenant default's group letters, A's key lists those of its own dl-bots, not the operator's.
+    const byOps = new Map((await deadLetters(gw, KEY_OPS)).map((d) => [d.sequence, d.group]));
+    assert.ok(mineA.every((d) => byOps.get(d.sequence) === "default=dl-bots"));
+    assert.deepEqual((await deadLetters(gw, KEY_A, "dl-bots")).filter(isDl).map((d) => d.sequence), mineA.map((d) => d.sequence));
+    const mineB = (await deadLetters(gw, KEY_B, "dl-bots")).filter(isDl);
+    assert.ok(mineB.length > 0 && mineB.every((d) => d.group === "dl-bots" && d.tenant === "tenant-b"));
+
+    const replayed = await call<any>(gw, "replayDeadLetter", { sequence: mineA[0].sequence }, KEY_A);
+    assert.equal(replayed.group, "dl-bots");
+    const operators = all.find((d) => d.group === "dl-bots")!;
+    const hidden = await failure(call(gw, "replayDeadLetter", { sequence: operators.sequence }, KEY_A));
+    assert.equal(hidden.code, status.NOT_FOUND);
+    assert.equal((await failure(call(gw, "replayDeadLetter", { sequence: mineA[0].sequence }, KEY_B))).code, status.PERMISSION_DENIED);
+
+    const res = await fetch(`${gw.baseUrl}/status`);
+    const groups = ((await res.json()) as { groups: { name: string; partitions: number }[] }).groups;
+    for (const name of ["default=dl-bots", "dl-bots", "tenant-b=dl-bots"]) assert.equal(groups.find((g) => g.name === name)?.partitions, 16, name);
   });
 });
 
@@ -210,7 +290,7 @@ describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPI
     assert.match(e!.details, /engage-gateway groups delete <name>/);
     await open("limit-kept").opened; // a second member of an existing group
     await open("limit-b", KEY_B).opened; // another tenant's first group
-    assert.deepEqual((await list(gw, KEY_OPS)).groups.map((g) => g.name), ["limit-b", "limit-idle", "limit-kept"]);
+    assert.deepEqual((await list(gw, KEY_OPS)).groups.map((g) => g.name), ["default=limit-idle", "default=limit-kept", "tenant-b=limit-b"]);
     // Groups whose filter names no tenant read every tenant, and are bounded together.
     await Promise.all([open("limit-all-1", KEY_OPS).opened, open("limit-all-2", KEY_OPS).opened]);
     const all = await open("limit-all-3", KEY_OPS).ended;
@@ -222,7 +302,7 @@ describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPI
     const idle = members[1];
     const leftAt = Date.now();
     idle.cancel();
-    await waitFor(async () => (await leftovers(gw, "limit-idle")).length === 0, "the idle group to be deleted", 30_000, 200);
+    await waitFor(async () => (await leftovers(gw, "default=limit-idle")).length === 0, "the idle group to be deleted", 30_000, 200);
     assert.ok(Date.now() - leftAt >= 2000, `deleted ${Date.now() - leftAt} ms after its last member left, before the expiry`);
     const kept = await describe_(gw, "limit-kept", KEY_A);
     assert.equal(kept.group!.state, GroupState.GROUP_STATE_ACTIVE);
@@ -237,17 +317,17 @@ describe("group limits: GATEWAY_GROUP_MAX_PER_TENANT and GATEWAY_GROUP_IDLE_EXPI
     // A deleter that wrote its mark and died: only the record says a deletion began.
     const kv = await gw.bus.js.views.kv("CG_GROUPS", { bindOnly: true });
     await waitFor(async () => {
-      const e = (await kv.get("stalled"))!;
+      const e = (await kv.get("tenant-b=stalled"))!;
       const marked = { ...JSON.parse(new TextDecoder().decode(e.value)), deletingSinceMs: Date.now() };
-      return kv.update("stalled", new TextEncoder().encode(JSON.stringify(marked)), e.revision);
+      return kv.update("tenant-b=stalled", new TextEncoder().encode(JSON.stringify(marked)), e.revision);
     }, "the mark to be written");
     const ended = await m.ended;
     assert.equal(ended?.code, status.NOT_FOUND);
     const refused = await open("stalled", KEY_B).ended;
     assert.equal(refused?.code, status.UNAVAILABLE);
-    assert.match(refused!.details, /group stalled is being deleted; open it again in a few seconds/);
+    assert.match(refused!.details, /^group stalled is being deleted; open it again in a few seconds/);
     assert.equal((await list(gw, KEY_B)).groups.find((g) => g.name === "stalled")?.state, GroupState.GROUP_STATE_DELETING);
-    await waitFor(async () => (await leftovers(gw, "stalled")).length === 0, "the sweep to finish the deletion", 40_000, 250);
+    await waitFor(async () => (await leftovers(gw, "tenant-b=stalled")).length === 0, "the sweep to finish the deletion", 40_000, 250);
     await open("stalled", KEY_B).opened;
   });
 

@@ -44,6 +44,8 @@ export interface DeadLetterQuery {
   tenant?: string;
   /** Only these tenants' entries (an API key's scope). */
   tenants?: ReadonlySet<string>;
+  /** Only group entries of the groups this accepts (an API key's own groups); refused bodies belong to no group. */
+  groups?: (group: string) => boolean;
   startSequence?: number;
   limit: number;
 }
@@ -61,7 +63,7 @@ export interface DeadLetters {
   /** True for a held event that was erased (within the duplicate window): it is not delivered. */
   erased(held: Held): boolean;
   /** Publishes a group dead letter into ENGAGE_EVENTS again, for that group only. */
-  replay(sequence: number, partitions: number, allow?: (tenant: string) => void): Promise<{ group: string; sequence: number }>;
+  replay(sequence: number, partitions: number, allow?: (tenant: string, group: string) => void): Promise<{ group: string; sequence: number }>;
 }
 
 export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () => void): DeadLetters {
@@ -114,6 +116,7 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
         if (q.group && e.group !== q.group) continue;
         if (q.tenant && e.tenant !== q.tenant) continue;
         if (q.tenants && !q.tenants.has(e.tenant)) continue;
+        if (q.groups && e.kind === "group" && !q.groups(e.group)) continue;
         entries.push(e);
       }
       return { entries, next: seq <= last ? seq : 0 };
@@ -123,7 +126,7 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
       const m = await read(sequence);
       if (!m) throw new GatewayError(ErrorCode.NotFound, `no dead letter at ENGAGE_DLQ sequence ${sequence}`, "sequence");
       const e = decode(m);
-      allow?.(e.tenant);
+      allow?.(e.tenant, e.group);
       if (e.kind !== "group" || !e.event) {
         throw new GatewayError(
           ErrorCode.FailedPrecondition,

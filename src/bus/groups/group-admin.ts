@@ -6,7 +6,7 @@ import { GroupCatalog, inScope, tenantsOf, type GroupRecord, type RecordAt } fro
 import { GROUPS_BUCKET, MEMBERS_BUCKET } from "./kv-stores";
 import { LEASES_BUCKET } from "./lease-store";
 import { SETTLED_BUCKET } from "./settled-log";
-import { partitionConsumerName } from "./partition-consumer";
+import { GROUP_CONSUMER, partitionConsumerName } from "./partition-consumer";
 
 /** A group as the admin RPCs report it. */
 export interface GroupView {
@@ -52,7 +52,6 @@ export function touchEveryMs(idleExpiryMs: number): number {
 
 const sum = (m: Map<string, number> | undefined): number => [...(m?.values() ?? [])].reduce((a, b) => a + b, 0);
 const lastActive = (r: GroupRecord): number => r.lastActiveMs ?? r.createdAtMs;
-const GROUP_CONSUMER = /^cg-([A-Za-z0-9_-]+)-p(\d+)$/;
 
 /**
  * Lists, describes and deletes groups from their KV records and consumers, and admits
@@ -130,8 +129,9 @@ export class GroupAdmin {
       .sort((a, b) => a.record.name.localeCompare(b.record.name));
   }
 
-  async describe(name: string, scope: TenantScope): Promise<{ group: GroupView; partitions: PartitionView[] }> {
-    const at = await this.find(name, scope);
+  /** `shown` is the name the caller knows the group by, for its error messages. */
+  async describe(name: string, scope: TenantScope, shown = name): Promise<{ group: GroupView; partitions: PartitionView[] }> {
+    const at = await this.find(name, scope, shown);
     const [members, leases] = await Promise.all([this.catalog.members(name), this.catalog.leases(name)]);
     const partitions = await Promise.all(
       Array.from({ length: this.o.partitions }, async (_, p): Promise<PartitionView> => {
@@ -153,21 +153,21 @@ export class GroupAdmin {
    * Deletes a group in scope. Refused while members are connected unless `force`.
    * Resolves once the consumers, leases, member entries and record are gone.
    */
-  async delete(name: string, scope: TenantScope, force: boolean): Promise<{ consumersDeleted: number; membersDisconnected: number }> {
+  async delete(name: string, scope: TenantScope, force: boolean, shown = name): Promise<{ consumersDeleted: number; membersDisconnected: number }> {
     for (let attempt = 0; ; attempt++) {
-      const at = await this.find(name, scope);
+      const at = await this.find(name, scope, shown);
       const members = sum((await this.catalog.members(name)).get(name));
       if (!at.record.deletingSinceMs) {
         if (members > 0 && !force) {
           throw new GatewayError(
             ErrorCode.FailedPrecondition,
-            `group ${name} has ${members} member${members === 1 ? "" : "s"} connected; stop them first, or delete with force to disconnect them`,
+            `group ${shown} has ${members} member${members === 1 ? "" : "s"} connected; stop them first, or delete with force to disconnect them`,
             "group",
           );
         }
         if (!(await this.mark(at))) {
           if (attempt < 3) continue;
-          throw new GatewayError(ErrorCode.Unavailable, `group ${name} changed while it was being deleted; try again`);
+          throw new GatewayError(ErrorCode.Unavailable, `group ${shown} changed while it was being deleted; try again`);
         }
       }
       return { consumersDeleted: await this.finish(name), membersDisconnected: members };
@@ -235,10 +235,10 @@ export class GroupAdmin {
     }
   }
 
-  private async find(name: string, scope: TenantScope): Promise<RecordAt> {
+  private async find(name: string, scope: TenantScope, shown: string): Promise<RecordAt> {
     const at = await this.catalog.record(name);
     // Another tenant's group answers as a missing one: its existence is not the caller's to know.
-    if (!at || !inScope(at.record, scope)) throw new GatewayError(ErrorCode.NotFound, `no group ${JSON.stringify(name)} among the groups this key may manage`, "group");
+    if (!at || !inScope(at.record, scope)) throw new GatewayError(ErrorCode.NotFound, `no group ${JSON.stringify(shown)} among the groups this key may manage`, "group");
     return at;
   }
 

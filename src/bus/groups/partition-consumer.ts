@@ -5,6 +5,9 @@ import type { Bus } from "../connection";
 import { EVENTS_STREAM } from "../streams";
 import type { StoredGroup } from "./kv-stores";
 
+/** A partition consumer's name; `=` is in the tenant-scoped group names (see scopedGroupName). */
+export const GROUP_CONSUMER = /^cg-([A-Za-z0-9_=-]+)-p(\d+)$/;
+
 /** The durable JetStream consumer of one group partition. */
 export function partitionConsumerName(group: string, partition: number): string {
   return `cg-${group}-p${partition}`;
