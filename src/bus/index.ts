@@ -12,3 +12,4 @@ export { createCustomerIndex, type CustomerIndex } from "./customer-index";
 export { createErasure, type Erasure, type EraseResult, type EraseSelector, type AuditRecord } from "./erasure";
 export { createErasedIds, type ErasedIds, ERASED_IDS_STREAM } from "./erased-ids";
 export { readChatDeadLetters, type ChatDeadLetter } from "./chat-dead-letters";
+export { findEvent, FIND_SCAN_LIMIT, type FoundEvent } from "./find-event";

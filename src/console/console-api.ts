@@ -1,7 +1,7 @@
 import type Router from "@koa/router";
 import type Koa from "koa";
 import type { Logger } from "pino";
-import { type Bus, type DeadLetterEntry, type DeadLetters, type Erasure, type GroupAdmin, type GroupView, type PartitionView } from "../bus";
+import { findEvent, FIND_SCAN_LIMIT, type Bus, type DeadLetterEntry, type DeadLetters, type Erasure, type GroupAdmin, type GroupView, type PartitionView } from "../bus";
 import {
   checkTenant,
   clientGroupName,
@@ -127,6 +127,21 @@ export function createConsoleApi(router: Router, d: ConsoleApiDeps): void {
     const tenant = tenantOf(principal, str(ctx.query.tenant));
     const chatId = id(ctx.params.chatId, "chatId");
     json(ctx, await chatView({ bus: d.bus, admin: d.admin, partitions: d.partitions }, principal, { tenant, chatId, cursor: whole(str(ctx.query.cursor), "cursor", 0) }));
+  });
+
+  // No index from transaction id or transid to an event: a bounded scan of the newest
+  // events of the key's tenants (see find-event.ts).
+  router.get(`${API}/find`, async (ctx) => {
+    const { principal } = auth.require(ctx);
+    const transaction = id(str(ctx.query.transaction), "transaction");
+    const tenant = str(ctx.query.tenant);
+    if (tenant) checkTenant(principal, tenant);
+    const tenants = tenant ? [tenant] : principal.tenants === "*" ? undefined : [...principal.tenants];
+    const found = await findEvent(d.bus, transaction, tenants);
+    if (!found) {
+      throw new GatewayError(ErrorCode.NotFound, `no event with transaction id or transid ${JSON.stringify(transaction)} among the last ${FIND_SCAN_LIMIT} events of this key's tenants (the search covers only those)`, "transaction");
+    }
+    json(ctx, found);
   });
 
   router.post(`${API}/chats/:chatId/erase`, async (ctx) => {

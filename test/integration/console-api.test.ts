@@ -146,6 +146,41 @@ describe("console JSON API (API keys and TLS on)", function () {
     assert.equal((await ops.call("GET", "/console/api/chats/erase-me?tenant=default")).body.events.length, 0);
   });
 
+  it("finds an event by transaction id or transid, within the key's tenants only", async () => {
+    await post(messageBody("find-a", 1));
+    await post(messageBody("find-b", 1), TOKEN_B);
+    const a = client();
+    await a.signIn(READ_A);
+    const byTx = await a.call("GET", "/console/api/find?transaction=find-a-1");
+    assert.equal(byTx.status, 200, byTx.text);
+    assert.deepEqual({ ...byTx.body, sequence: typeof byTx.body.sequence }, { tenant: "default", chatId: "find-a", sequence: "number", matched: "transaction_id" });
+    // The sequence is the event's place in its chat.
+    const chat = await a.call("GET", "/console/api/chats/find-a?tenant=default");
+    assert.deepEqual(
+      chat.body.events.map((e: { sequence: number }) => e.sequence),
+      [byTx.body.sequence],
+    );
+    const byTransid = await a.call("GET", "/console/api/find?transaction=find-a-t1");
+    assert.equal(byTransid.status, 200, byTransid.text);
+    assert.deepEqual(byTransid.body, { ...byTx.body, matched: "transid" });
+    // Tenant B's event is missing for tenant A's key, by either id, and its tenant refused outright.
+    for (const q of ["find-b-1", "find-b-t1"]) {
+      const r = await a.call("GET", `/console/api/find?transaction=${q}`);
+      assert.equal(r.status, 404, q);
+      assert.match(r.body.error.message, /covers only those/);
+      assert.match(r.body.error.message, /last 50000 events/);
+    }
+    assert.equal((await a.call("GET", "/console/api/find?transaction=find-b-1&tenant=tenant-b")).status, 403);
+    // A key for every tenant finds it.
+    const ops = client();
+    await ops.signIn(OPS);
+    const b = await ops.call("GET", "/console/api/find?transaction=find-b-t1");
+    assert.equal(b.status, 200, b.text);
+    assert.deepEqual([b.body.tenant, b.body.chatId], ["tenant-b", "find-b"]);
+    const empty = await a.call("GET", "/console/api/find?transaction=");
+    assert.deepEqual([empty.status, empty.body.error.field], [400, "transaction"]);
+  });
+
   it("serves the page with a Content-Security-Policy that forbids framing", async () => {
     const r = await client().call("GET", "/console");
     assert.equal(r.status, 200);
