@@ -92,7 +92,7 @@ function App() {
       </header>
       <main>
         {page === "chat" ? (
-          <ChatPage who={who} tenant={args[0]} chatId={args[1]} />
+          <ChatPage who={who} tenant={args[0]} chatId={args[1]} sequence={args[2]} />
         ) : page === "dlq" ? (
           <DeadLettersPage who={who} sequence={args[0]} />
         ) : page === "groups" ? (
