@@ -128,6 +128,23 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
     assert.match(await page.textContent("#chat-events li >> nth=0 >> pre.raw") ?? "", /"chat_id": "held-1"/);
   });
 
+  it("finds an event by its transaction id and opens its chat with it highlighted; tenant B's is not found", async () => {
+    await page.click("#nav-chat");
+    await page.fill("input[name=chatId]", "held-1-2");
+    await page.click("button:has-text('Show')");
+    await page.waitForSelector("#chat-events li.found");
+    assert.match(page.url(), /#\/chat\/default\/held-1\/\d+$/);
+    assert.match((await page.textContent("#chat-events li.found")) ?? "", /message 2 of held-1/);
+    assert.equal(await page.locator("#chat-events li.found").count(), 1);
+    // Tenant B's event, under an id that names no chat of tenant B (the page's answers are
+    // checked for tenant B's chat ids below).
+    await post(messageBody("secret-b-2", 1, { transaction_id: "tx-of-another-tenant" }), TOKEN_B);
+    await page.fill("input[name=chatId]", "tx-of-another-tenant");
+    await page.click("button:has-text('Show')");
+    await page.waitForSelector("text=/covers only those/");
+    assert.ok(!(await page.content()).includes("tenant-b"), "tenant B's event was found with tenant A's key");
+  });
+
   it("lists a dead letter, shows its detail, and replays it to its group", async () => {
     await post(messageBody("dead-1", 1), TOKEN);
     await waitFor(() => deliveriesOf.get("dead-1") === 1, "the bot to give up on dead-1", 20_000);
