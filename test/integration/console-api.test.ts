@@ -32,6 +32,9 @@ describe("console JSON API (API keys and TLS on)", function () {
       GATEWAY_TLS_CERT: certs.serverCert,
       GATEWAY_TLS_KEY: certs.serverKey,
       GATEWAY_PARTITIONS: "4",
+      // Long, so that a stop that waited for the live streams is told apart from one that
+      // ended them, however slow the machine.
+      GATEWAY_SHUTDOWN_TIMEOUT: "15s",
     });
     base = `https://127.0.0.1:${gw.httpPort}`;
     bot = new EventGatewayClient(`127.0.0.1:${gw.grpcPort}`, credentials.createSsl(certs.read(certs.caFile)));
@@ -283,7 +286,7 @@ describe("console JSON API (API keys and TLS on)", function () {
     gw = undefined as unknown as TestGateway;
     const r = await live;
     assert.equal(r.status, 200);
-    assert.ok(took < 2500, `stopping took ${took} ms (GATEWAY_SHUTDOWN_TIMEOUT is 3s)`);
+    assert.ok(took < 10_000, `stopping took ${took} ms (GATEWAY_SHUTDOWN_TIMEOUT is 15s)`);
   });
 });
 
