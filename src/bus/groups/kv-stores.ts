@@ -1,11 +1,26 @@
 import { ErrorCode, GatewayError, groupConflict, type GroupSpec } from "../../domain";
+import type { KV, KvOptions } from "nats";
 import type { Bus } from "../connection";
+import { withJetStreamRetry } from "../jetstream-retry";
 
 export const GROUPS_BUCKET = "CG_GROUPS";
 export const MEMBERS_BUCKET = "CG_MEMBERS";
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const dec = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
+
+/**
+ * Opens a KV bucket of the group machinery, creating it when new. Hedged (see
+ * withJetStreamRetry): the create of an R3 bucket stream with a node down can go
+ * unanswered. The attempt's short timeout only bounds the create; the bucket returned
+ * is bound through the bus's own client, so its reads and writes keep the usual timeout.
+ */
+export async function openBucket(bus: Bus, name: string, opts: Partial<KvOptions>): Promise<KV> {
+  return await withJetStreamRetry(bus, `opening the KV bucket ${name}`, async (_jsm, js) => {
+    await js.views.kv(name, opts);
+    return await bus.js.views.kv(name, opts);
+  });
+}
 
 /** A stored group: its spec and when it was created. */
 export interface StoredGroup extends GroupSpec {
@@ -20,7 +35,7 @@ export interface GroupStore {
 }
 
 export async function createGroupStore(bus: Bus, replicas: number): Promise<GroupStore> {
-  const kv = await bus.js.views.kv(GROUPS_BUCKET, { history: 1, replicas });
+  const kv = await openBucket(bus, GROUPS_BUCKET, { history: 1, replicas });
   const get = async (name: string): Promise<StoredGroup | undefined> => {
     const e = await kv.get(name);
     return e && e.operation === "PUT" ? dec<StoredGroup>(e.value) : undefined;
@@ -52,7 +67,7 @@ export interface MemberRegistry {
 }
 
 export async function createMemberRegistry(bus: Bus, ttlMs: number, replicas: number): Promise<MemberRegistry> {
-  const kv = await bus.js.views.kv(MEMBERS_BUCKET, { history: 1, ttl: ttlMs, replicas });
+  const kv = await openBucket(bus, MEMBERS_BUCKET, { history: 1, ttl: ttlMs, replicas });
   return {
     async announce(group, gatewayId, members) {
       await kv.put(`${group}.${gatewayId}`, enc(members));
