@@ -94,12 +94,17 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
 
   // The KV buckets are created on the first join, so a gateway without groups touches none.
   const kv = (): NonNullable<typeof stores> => {
-    stores ??= (async () => ({
-      groups: await createGroupStore(o.bus, o.replicas),
-      leases: await createLeaseStore(o.bus, o.leaseTtlMs, o.replicas, log),
-      members: await createMemberRegistry(o.bus, o.leaseTtlMs, o.replicas),
-      settled: await createSettledStore(o.bus, o.replicas),
-    }))();
+    // Opened together: with a NATS node down, a new bucket can wait seconds for its
+    // stream leader, and one after the other those waits added up.
+    stores ??= (async () => {
+      const [groups, leases, members, settled] = await Promise.all([
+        createGroupStore(o.bus, o.replicas),
+        createLeaseStore(o.bus, o.leaseTtlMs, o.replicas, log),
+        createMemberRegistry(o.bus, o.leaseTtlMs, o.replicas),
+        createSettledStore(o.bus, o.replicas),
+      ]);
+      return { groups, leases, members, settled };
+    })();
     stores.catch(() => (stores = undefined));
     return stores;
   };

@@ -9,17 +9,27 @@ export const MEMBERS_BUCKET = "CG_MEMBERS";
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const dec = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
 
+/** Covers the longest leader election of a new bucket stream (9 s), with margin. */
+const BUCKET_OPEN_BUDGET_MS = 15_000;
+
 /**
  * Opens a KV bucket of the group machinery, creating it when new. Hedged (see
- * withJetStreamRetry): the create of an R3 bucket stream with a node down can go
- * unanswered. The attempt's short timeout only bounds the create; the bucket returned
- * is bound through the bus's own client, so its reads and writes keep the usual timeout.
+ * withJetStreamRetry): with a node down, nats-server 2.9 still draws a new R3 stream's
+ * preferred leader among all its peers; when it draws the dead one, the stream answers
+ * nothing until the live peers elect a leader on their own, 4 to 9 s later. The
+ * attempt's short timeout only bounds the create; the bucket returned is bound through
+ * the bus's own client, so its reads and writes keep the usual timeout.
  */
 export async function openBucket(bus: Bus, name: string, opts: Partial<KvOptions>): Promise<KV> {
-  return await withJetStreamRetry(bus, `opening the KV bucket ${name}`, async (_jsm, js) => {
-    await js.views.kv(name, opts);
-    return await bus.js.views.kv(name, opts);
-  });
+  return await withJetStreamRetry(
+    bus,
+    `opening the KV bucket ${name}`,
+    async (_jsm, js) => {
+      await js.views.kv(name, opts);
+      return await bus.js.views.kv(name, opts);
+    },
+    { budgetMs: BUCKET_OPEN_BUDGET_MS },
+  );
 }
 
 /** A stored group: its spec and when it was created. */
