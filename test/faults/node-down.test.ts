@@ -149,4 +149,19 @@ describe("fault: one NATS node of three is down (R3 streams)", function () {
     assert.ok(s.maxMs <= FIRST_DELIVERY_MS, `a new member took ${s.maxMs} ms to receive its first event`);
     assert.equal(back.error, undefined, `a new member after the node returned: ${back.error}`);
   });
+
+  it("ends a new group's Consume with UNAVAILABLE naming the cause when two nodes of three are down", async () => {
+    const connectedTo = gw.bus.nc.info?.server_name;
+    const victims = cluster.nodes.filter((n) => n.name !== connectedTo).map((n) => n.name);
+    for (const v of victims) await cluster.kill(v);
+    try {
+      const started = Date.now();
+      const r = await groupFirstDelivery(gw, "no-quorum", 30_000);
+      report("node-down-no-quorum", { killed: victims, connectedTo, ...r });
+      assert.match(r.error ?? "", /^ended 14: .*(failed|JetStream did not answer).*NATS/, `a new group without quorum: ${r.error}`);
+      assert.ok(Date.now() - started < 20_000, `the call took ${Date.now() - started} ms to end`);
+    } finally {
+      for (const v of victims) await cluster.start(v);
+    }
+  });
 });

@@ -64,6 +64,22 @@ export interface GroupManagerOptions extends GroupTuning {
 // Late acks for revoked deliveries are ignored, not errors; remember this many ids per member.
 const REVOKED_MEMORY = 10_000;
 
+/**
+ * A NATS error on the way into a group (a request JetStream left unanswered, or answered
+ * with a server error) as UNAVAILABLE naming the group and the cause; anything else as it is.
+ */
+function joinFailed(group: string, err: unknown): unknown {
+  if (err instanceof GatewayError) return err;
+  const e = err as { name?: string; code?: string; message?: string; api_error?: { code?: number } };
+  if (e?.name !== "NatsError" && !((e?.api_error?.code ?? 0) >= 500)) return err;
+  return new GatewayError(
+    ErrorCode.Unavailable,
+    `opening group ${group} failed: JetStream did not answer (${e.message || e.code}); a majority of the NATS cluster or the stream leader is probably down; reopen the group later`,
+    undefined,
+    { cause: err },
+  );
+}
+
 export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
   const log = o.logger.child({ component: "groups", gateway: gatewayId });
@@ -114,14 +130,21 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
     deadLetters,
     admin,
     async join(spec, memberSpec, sink) {
-      const { groups, leases, members, settled } = await kv();
-      await admin.admit(spec);
-      const group = await groups.ensure(spec);
-      let c = coordinators.get(group.name);
-      if (!c) {
-        const filter = compileFilter(group.filter, o.partitions);
-        await Promise.all(Array.from({ length: o.partitions }, (_, p) => ensurePartitionConsumer(o.bus, group, filter, p, o)));
+      let c: GroupCoordinator | undefined;
+      let group: Awaited<ReturnType<GroupStore["ensure"]>>;
+      const { groups, leases, members, settled } = await kv().catch((err) => Promise.reject(joinFailed(spec.name, err)));
+      try {
+        await admin.admit(spec);
+        group = await groups.ensure(spec);
         c = coordinators.get(group.name);
+        if (!c) {
+          const filter = compileFilter(group.filter, o.partitions);
+          const g = group;
+          await Promise.all(Array.from({ length: o.partitions }, (_, p) => ensurePartitionConsumer(o.bus, g, filter, p, o)));
+          c = coordinators.get(group.name);
+        }
+      } catch (err) {
+        throw joinFailed(spec.name, err);
       }
       if (!c) {
         const name = group.name;
