@@ -1,7 +1,6 @@
 import { ErrorCode, GatewayError, groupConflict, type GroupSpec } from "../../domain";
 import type { KV, KvOptions } from "nats";
 import type { Bus } from "../connection";
-import { withJetStreamRetry } from "../jetstream-retry";
 
 export const GROUPS_BUCKET = "CG_GROUPS";
 export const MEMBERS_BUCKET = "CG_MEMBERS";
@@ -13,23 +12,35 @@ const dec = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as 
 const BUCKET_OPEN_BUDGET_MS = 15_000;
 
 /**
- * Opens a KV bucket of the group machinery, creating it when new. Hedged (see
- * withJetStreamRetry): with a node down, nats-server 2.9 still draws a new R3 stream's
- * preferred leader among all its peers; when it draws the dead one, the stream answers
- * nothing until the live peers elect a leader on their own, 4 to 9 s later. The
- * attempt's short timeout only bounds the create; the bucket returned is bound through
- * the bus's own client, so its reads and writes keep the usual timeout.
+ * Opens a KV bucket of the group machinery, creating it when new, retrying while
+ * JetStream does not answer. With a node down, nats-server 2.9 still draws a new R3
+ * stream's preferred leader among all its peers; when it draws the dead one, the stream
+ * answers nothing until the live peers elect a leader on their own, 4 to 9 s later.
+ * Attempts follow one another, never side by side: a second create of a stream still
+ * being created left it without a leader for seconds (measured on a whole cluster).
+ * Throws UNAVAILABLE naming the bucket and the last error.
  */
 export async function openBucket(bus: Bus, name: string, opts: Partial<KvOptions>): Promise<KV> {
-  return await withJetStreamRetry(
-    bus,
-    `opening the KV bucket ${name}`,
-    async (_jsm, js) => {
-      await js.views.kv(name, opts);
+  const deadline = Date.now() + BUCKET_OPEN_BUDGET_MS;
+  for (;;) {
+    try {
       return await bus.js.views.kv(name, opts);
-    },
-    { budgetMs: BUCKET_OPEN_BUDGET_MS },
-  );
+    } catch (err) {
+      const e = err as { message?: string; code?: string; api_error?: { code?: number } };
+      const retryable = (e.api_error?.code ?? 500) >= 500;
+      if (!retryable) throw err;
+      if (Date.now() >= deadline) {
+        throw new GatewayError(
+          ErrorCode.Unavailable,
+          `opening the KV bucket ${name} failed for ${BUCKET_OPEN_BUDGET_MS / 1000} s (last error: ${e.message || e.code}); ` +
+            "a NATS node or the stream leader is probably down; retry later",
+          undefined,
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** A stored group: its spec and when it was created. */
