@@ -105,10 +105,8 @@ export async function migratePartitionConsumer(
   const from = { ackWaitMs: millis(c.ack_wait ?? 0), buffer: c.max_ack_pending };
   const to = { ackWaitMs: tuning.jsAckWaitMs, buffer: tuning.buffer };
   try {
-    // Hedged like the create; a refusal (4xx) is not retried.
-    const updated = await withJetStreamRetry(bus, `updating the partition consumer ${info.name}`, (jsm) =>
-      jsm.consumers.update(EVENTS_STREAM, info.name, { ack_wait: nanos(tuning.jsAckWaitMs), max_ack_pending: tuning.buffer }),
-    );
+    // Not retried: nats-server 2.9 answers a refused update with a 500, like a transient error.
+    const updated = await bus.jsm.consumers.update(EVENTS_STREAM, info.name, { ack_wait: nanos(tuning.jsAckWaitMs), max_ack_pending: tuning.buffer });
     log.info({ consumer: info.name, from, to }, "partition consumer settings migrated to GATEWAY_GROUP_ACK_WAIT and GATEWAY_GROUP_BUFFER");
     return updated;
   } catch (err) {
