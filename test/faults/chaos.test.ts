@@ -204,5 +204,7 @@ describe(`fault: chaos for ${SECONDS} s (a NATS node killed every 20 s, a gatewa
     assert.ok(tailStall.ms < 10_000, `the tail went ${tailStall.ms} ms without a delivery while events waited`);
     assert.equal(newCalls.filter((c) => c.error).length, 0, `new Subscribe calls failed: ${newCalls.map((c) => c.error).filter(Boolean).join("; ")}`);
     assert.equal(groupLost, 0, "the group missed accepted events");
+    assert.equal(group.orderViolations.length, 0, `the group delivered events out of chat order: ${JSON.stringify(group.orderViolations.slice(0, 3))}`);
+    assert.ok(groupStall.ms < 10_000, `the group went ${groupStall.ms} ms without a delivery while events waited (at ${((groupStall.at - t0) / 1000).toFixed(1)} s)`);
   });
 });

@@ -64,6 +64,22 @@ export interface GroupManagerOptions extends GroupTuning {
 // Late acks for revoked deliveries are ignored, not errors; remember this many ids per member.
 const REVOKED_MEMORY = 10_000;
 
+/**
+ * A NATS error on the way into a group (a request JetStream left unanswered, or answered
+ * with a server error) as UNAVAILABLE naming the group and the cause; anything else as it is.
+ */
+function joinFailed(group: string, err: unknown): unknown {
+  if (err instanceof GatewayError) return err;
+  const e = err as { name?: string; code?: string; message?: string; api_error?: { code?: number } };
+  if (e?.name !== "NatsError" && !((e?.api_error?.code ?? 0) >= 500)) return err;
+  return new GatewayError(
+    ErrorCode.Unavailable,
+    `opening group ${group} failed: JetStream did not answer (${e.message || e.code}); a majority of the NATS cluster or the stream leader is probably down; reopen the group later`,
+    undefined,
+    { cause: err },
+  );
+}
+
 export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
   const log = o.logger.child({ component: "groups", gateway: gatewayId });
@@ -94,12 +110,17 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
 
   // The KV buckets are created on the first join, so a gateway without groups touches none.
   const kv = (): NonNullable<typeof stores> => {
-    stores ??= (async () => ({
-      groups: await createGroupStore(o.bus, o.replicas),
-      leases: await createLeaseStore(o.bus, o.leaseTtlMs, o.replicas, log),
-      members: await createMemberRegistry(o.bus, o.leaseTtlMs, o.replicas),
-      settled: await createSettledStore(o.bus, o.replicas),
-    }))();
+    // Opened together: with a NATS node down, a new bucket can wait seconds for its
+    // stream leader, and one after the other those waits added up.
+    stores ??= (async () => {
+      const [groups, leases, members, settled] = await Promise.all([
+        createGroupStore(o.bus, o.replicas),
+        createLeaseStore(o.bus, o.leaseTtlMs, o.replicas, log),
+        createMemberRegistry(o.bus, o.leaseTtlMs, o.replicas),
+        createSettledStore(o.bus, o.replicas),
+      ]);
+      return { groups, leases, members, settled };
+    })();
     stores.catch(() => (stores = undefined));
     return stores;
   };
@@ -109,14 +130,21 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
     deadLetters,
     admin,
     async join(spec, memberSpec, sink) {
-      const { groups, leases, members, settled } = await kv();
-      await admin.admit(spec);
-      const group = await groups.ensure(spec);
-      let c = coordinators.get(group.name);
-      if (!c) {
-        const filter = compileFilter(group.filter, o.partitions);
-        await Promise.all(Array.from({ length: o.partitions }, (_, p) => ensurePartitionConsumer(o.bus, group, filter, p, o)));
+      let c: GroupCoordinator | undefined;
+      let group: Awaited<ReturnType<GroupStore["ensure"]>>;
+      const { groups, leases, members, settled } = await kv().catch((err) => Promise.reject(joinFailed(spec.name, err)));
+      try {
+        await admin.admit(spec);
+        group = await groups.ensure(spec);
         c = coordinators.get(group.name);
+        if (!c) {
+          const filter = compileFilter(group.filter, o.partitions);
+          const g = group;
+          await Promise.all(Array.from({ length: o.partitions }, (_, p) => ensurePartitionConsumer(o.bus, g, filter, p, o)));
+          c = coordinators.get(group.name);
+        }
+      } catch (err) {
+        throw joinFailed(spec.name, err);
       }
       if (!c) {
         const name = group.name;

@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError, groupConflict, type GroupSpec } from "../../domain";
+import type { KV, KvOptions } from "nats";
 import type { Bus } from "../connection";
 
 export const GROUPS_BUCKET = "CG_GROUPS";
@@ -6,6 +7,41 @@ export const MEMBERS_BUCKET = "CG_MEMBERS";
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const dec = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
+
+/** Covers the longest leader election of a new bucket stream (9 s), with margin. */
+const BUCKET_OPEN_BUDGET_MS = 15_000;
+
+/**
+ * Opens a KV bucket of the group machinery, creating it when new, retrying while
+ * JetStream does not answer. With a node down, nats-server 2.9 still draws a new R3
+ * stream's preferred leader among all its peers; when it draws the dead one, the stream
+ * answers nothing until the live peers elect a leader on their own, 4 to 9 s later.
+ * Attempts follow one another, never side by side: a second create of a stream still
+ * being created left it without a leader for seconds (measured on a whole cluster).
+ * Throws UNAVAILABLE naming the bucket and the last error.
+ */
+export async function openBucket(bus: Bus, name: string, opts: Partial<KvOptions>): Promise<KV> {
+  const deadline = Date.now() + BUCKET_OPEN_BUDGET_MS;
+  for (;;) {
+    try {
+      return await bus.js.views.kv(name, opts);
+    } catch (err) {
+      const e = err as { message?: string; code?: string; api_error?: { code?: number } };
+      const retryable = (e.api_error?.code ?? 500) >= 500;
+      if (!retryable) throw err;
+      if (Date.now() >= deadline) {
+        throw new GatewayError(
+          ErrorCode.Unavailable,
+          `opening the KV bucket ${name} failed for ${BUCKET_OPEN_BUDGET_MS / 1000} s (last error: ${e.message || e.code}); ` +
+            "a NATS node or the stream leader is probably down; retry later",
+          undefined,
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 /** A stored group: its spec and when it was created. */
 export interface StoredGroup extends GroupSpec {
@@ -20,7 +56,7 @@ export interface GroupStore {
 }
 
 export async function createGroupStore(bus: Bus, replicas: number): Promise<GroupStore> {
-  const kv = await bus.js.views.kv(GROUPS_BUCKET, { history: 1, replicas });
+  const kv = await openBucket(bus, GROUPS_BUCKET, { history: 1, replicas });
   const get = async (name: string): Promise<StoredGroup | undefined> => {
     const e = await kv.get(name);
     return e && e.operation === "PUT" ? dec<StoredGroup>(e.value) : undefined;
@@ -52,7 +88,7 @@ export interface MemberRegistry {
 }
 
 export async function createMemberRegistry(bus: Bus, ttlMs: number, replicas: number): Promise<MemberRegistry> {
-  const kv = await bus.js.views.kv(MEMBERS_BUCKET, { history: 1, ttl: ttlMs, replicas });
+  const kv = await openBucket(bus, MEMBERS_BUCKET, { history: 1, ttl: ttlMs, replicas });
   return {
     async announce(group, gatewayId, members) {
       await kv.put(`${group}.${gatewayId}`, enc(members));

@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import type { KV } from "nats";
 import type { Logger } from "pino";
 import type { Bus } from "../connection";
+import { openBucket } from "./kv-stores";
 
 export const LEASES_BUCKET = "CG_LEASES";
 
@@ -57,7 +58,7 @@ const isCasLoss = (err: unknown): boolean =>
  * gateway's groups stopped (see docs/operations.md).
  */
 export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number, log?: Logger): Promise<LeaseStore> {
-  const kv: KV = await bus.js.views.kv(LEASES_BUCKET, { history: 1, ttl: ttlMs, replicas });
+  const kv: KV = await openBucket(bus, LEASES_BUCKET, { history: 1, ttl: ttlMs, replicas });
   const actual = (await kv.status()).ttl;
   if (!(actual > 0)) throw new Error(`KV bucket ${LEASES_BUCKET} has no TTL: leases of dead gateways would never expire; recreate it`);
   if (actual !== ttlMs) {

@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, nanos, millis, type ConsumerConfig, type Cons
 import type { Logger } from "pino";
 import type { CompiledFilter } from "../../domain";
 import type { Bus } from "../connection";
+import { withJetStreamRetry } from "../jetstream-retry";
 import { EVENTS_STREAM } from "../streams";
 import type { StoredGroup } from "./kv-stores";
 
@@ -40,8 +41,12 @@ export interface ConsumerTuning {
  * last sequence the partition settled: a consumer deleted out of band is recreated from
  * the next one rather than from the group's start.
  *
- * Returns the consumer's info, or undefined when a JetStream error other than "not
- * found" kept it from being read (the caller retries).
+ * Hedged (see withJetStreamRetry): with a node of the cluster down, nats-server 2.9
+ * leaves some creates of an R3 consumer unanswered though the consumer was made (its
+ * first leader is drawn among the peers, the dead one included). The durable name is
+ * fixed, so another attempt finds the consumer, or re-adds it with the same config,
+ * which JetStream answers as a success. Throws UNAVAILABLE naming the consumer when no
+ * attempt succeeds within the budget.
  */
 export async function ensurePartitionConsumer(
   bus: Bus,
@@ -52,11 +57,6 @@ export async function ensurePartitionConsumer(
   resumeAfter = 0,
 ): Promise<ConsumerInfo> {
   const name = partitionConsumerName(group.name, partition);
-  try {
-    return await bus.jsm.consumers.info(EVENTS_STREAM, name);
-  } catch (err) {
-    if (!notFound(err)) throw err;
-  }
   const start: Partial<ConsumerConfig> =
     resumeAfter > 0
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeAfter + 1 }
@@ -68,7 +68,7 @@ export async function ensurePartitionConsumer(
               deliver_policy: DeliverPolicy.StartTime,
               opt_start_time: new Date(group.start.kind === "time" ? group.start.timeMs : group.createdAtMs).toISOString(),
             };
-  return await bus.jsm.consumers.add(EVENTS_STREAM, {
+  const config: Partial<ConsumerConfig> = {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     // The gateway counts attempts and dead-letters explicitly: past MaxDeliver, 2.9
@@ -78,6 +78,14 @@ export async function ensurePartitionConsumer(
     max_ack_pending: tuning.buffer,
     filter_subject: filter.partitionSubject(partition),
     ...start,
+  };
+  return await withJetStreamRetry(bus, `creating the partition consumer ${name}`, async (jsm) => {
+    try {
+      return await jsm.consumers.info(EVENTS_STREAM, name);
+    } catch (err) {
+      if (!notFound(err)) throw err;
+    }
+    return await jsm.consumers.add(EVENTS_STREAM, config);
   });
 }
 
@@ -100,6 +108,7 @@ export async function migratePartitionConsumer(
   const from = { ackWaitMs: millis(c.ack_wait ?? 0), buffer: c.max_ack_pending };
   const to = { ackWaitMs: tuning.jsAckWaitMs, buffer: tuning.buffer };
   try {
+    // Not retried: nats-server 2.9 answers a refused update with a 500, like a transient error.
     const updated = await bus.jsm.consumers.update(EVENTS_STREAM, info.name, { ack_wait: nanos(tuning.jsAckWaitMs), max_ack_pending: tuning.buffer });
     log.info({ consumer: info.name, from, to }, "partition consumer settings migrated to GATEWAY_GROUP_ACK_WAIT and GATEWAY_GROUP_BUFFER");
     return updated;

@@ -9,6 +9,16 @@ export const PULL_EXPIRES_MS = 3_000;
 const HEARTBEAT_MS = 1_000;
 /** A request silent this long is lost (its consumer leader is gone, or the consumer): pull again. */
 const SILENT_MS = 2.5 * HEARTBEAT_MS;
+/**
+ * Until the server has answered anything, requests ask for heartbeats this often: the
+ * first pull on a consumer whose leader was just elected (a new group) can be lost on
+ * its way while the cluster learns where the leader listens, and waiting SILENT_MS to
+ * notice delayed a new group's first delivery by 2.5 s. Such a request also expires
+ * soon, so that one thought lost but alive does not stay waiting on the consumer, where
+ * the next owner would count it and quarantine the partition.
+ */
+const FIRST_HEARTBEAT_MS = 250;
+const FIRST_EXPIRES_MS = 1_000;
 
 export interface PullerOptions {
   nc: NatsConnection;
@@ -69,16 +79,20 @@ export class PartitionPuller {
 
   private async run(inbox: string): Promise<void> {
     const subject = `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${this.o.consumer}`;
-    const body = new TextEncoder().encode(
-      JSON.stringify({ batch: this.o.batch, expires: PULL_EXPIRES_MS * 1e6, idle_heartbeat: HEARTBEAT_MS * 1e6 }),
-    );
+    const body = (expiresMs: number, heartbeatMs: number): Uint8Array =>
+      new TextEncoder().encode(JSON.stringify({ batch: this.o.batch, expires: expiresMs * 1e6, idle_heartbeat: heartbeatMs * 1e6 }));
+    const steady = body(PULL_EXPIRES_MS, HEARTBEAT_MS);
+    const first = body(FIRST_EXPIRES_MS, FIRST_HEARTBEAT_MS);
+    let heard = false;
     let silent = 0;
     while (!this.stopping) {
       this.received = 0;
       this.asked = this.o.batch;
+      const silentMs = heard ? SILENT_MS : 2.5 * FIRST_HEARTBEAT_MS;
       const ended = new Promise<string>((resolve) => {
-        let timer = setTimeout(() => resolve("lost"), SILENT_MS);
+        let timer = setTimeout(() => resolve("lost"), silentMs);
         this.alive = () => {
+          heard = true;
           clearTimeout(timer);
           timer = setTimeout(() => resolve("lost"), SILENT_MS);
         };
@@ -88,7 +102,7 @@ export class PartitionPuller {
         };
       });
       try {
-        this.o.nc.publish(subject, body, { reply: inbox });
+        this.o.nc.publish(subject, heard ? steady : first, { reply: inbox });
       } catch {
         this.end?.("not connected");
       }

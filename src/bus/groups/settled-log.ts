@@ -1,5 +1,7 @@
 import type { KV } from "nats";
 import type { Bus } from "../connection";
+import { withJetStreamRetry } from "../jetstream-retry";
+import { openBucket } from "./kv-stores";
 
 export const SETTLED_BUCKET = "CG_SETTLED";
 
@@ -85,11 +87,12 @@ export interface SettledStore {
 }
 
 export async function createSettledStore(bus: Bus, replicas: number): Promise<SettledStore> {
-  const kv: KV = await bus.js.views.kv(SETTLED_BUCKET, { history: 1, replicas });
+  const kv: KV = await openBucket(bus, SETTLED_BUCKET, { history: 1, replicas });
   const key = (group: string, p: number): string => `${group}.p${p}`;
   return {
     async read(group, p) {
-      const e = await kv.get(key(group, p));
+      // Hedged: a bucket created while a node is down can have no leader for seconds.
+      const e = await withJetStreamRetry(bus, `reading the settled log of ${group} partition ${p}`, () => kv.get(key(group, p)));
       return e && e.operation === "PUT" ? SettledLog.decode(e.value) : new SettledLog();
     },
     async write(group, p, log) {
