@@ -380,7 +380,11 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
     assert.equal(result.leases, result.partitions, "a partition was fenced and acquired again");
   });
 
-  it("a NATS node killed under load (the CG_LEASES leader): group delivery stops for at most 5 s", async () => {
+  // Measured at 3-4 s on an idle machine, up to about 6 s when the machine is loaded: the
+  // gap is the stream's and the consumers' leader elections on nats-server 2.9. The bound
+  // leaves room for that noise, and still fails a gateway that fences itself and waits out
+  // its lease TTL (15 s) or AckWait (30 s).
+  it("a NATS node killed under load (the CG_LEASES leader): group delivery stops for at most 8 s, and no lease changes hands", async () => {
     let leader = "";
     const result = await underLoad(
       "nodekill",
@@ -388,7 +392,7 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
         leader = await cluster.streamLeader("KV_CG_LEASES");
         await cluster.kill(leader);
       },
-      5000,
+      8000,
     );
     report("node-kill", { killed: leader, ...result });
     assert.equal(result.leases, result.partitions, "a partition was fenced and acquired again");
