@@ -31,6 +31,8 @@ import { createEmbeddedNatsServer, encryptedStreams, type EmbeddedNatsServer } f
 /** The gateway's version, shown by the console's Health page. */
 const VERSION: string = (JSON.parse(readFileSync(path.resolve(__dirname, "../package.json"), "utf8")) as { version: string }).version;
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
 /** A started gateway. */
 export interface Gateway {
   httpPort: number;
@@ -76,7 +78,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   try {
     publishBus = await createBus({ servers, logger, name: "engage-gateway-publish", auth: config.natsAuth, tls: config.natsTls });
   } catch (err) {
-    await bus.drain().catch(() => undefined);
+    await Promise.race([bus.drain().catch(() => undefined), sleep(2000)]);
     await embedded?.stop();
     throw err;
   }
@@ -91,8 +93,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     if (embedded) await assertEncryptedStreamsReadable(bus, encryptedStreams(embedded.storeDir));
     await ensureStreamsAtStart(bus, streamOptions, config.natsStartTimeoutMs, logger);
   } catch (err) {
-    await bus.drain().catch(() => undefined);
-    await publishBus.drain().catch(() => undefined);
+    // Bounded: a drain waits on the server, which may be the very thing that failed.
+    await Promise.race([Promise.all([bus.drain(), publishBus.drain()]).catch(() => undefined), sleep(2000)]);
     await embedded?.stop();
     throw err;
   }

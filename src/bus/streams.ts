@@ -176,24 +176,29 @@ export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange
     ready = v;
     onChange();
   };
+  // A new attempt every 500 ms, each allowed 5 s: readiness returns within about half a
+  // second of the streams answering again (a stream without a leader answers nothing, so
+  // attempts made during the election only time out), and a slow but working cluster
+  // still gets its 5 s. At most ten are under way at once.
   const recheck = async (g: number): Promise<void> => {
-    for (let attempt = 1; g === generation; attempt++) {
+    let done = false;
+    for (let attempt = 1; g === generation && !done; attempt++) {
       if (bus.connected) {
-        try {
-          // Short attempts, so readiness returns soon after the cluster does (a stream
-          // without a leader answers nothing); every fourth one waits longer, for a slow
-          // but working cluster.
-          const timeout = attempt % 4 === 0 ? 5000 : 1000;
-          await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout }));
-          if (g === generation) set(true);
-          return;
-        } catch (err) {
-          if (attempt === 1 || attempt % 10 === 0) {
-            logger.error({ err: describe(err), attempt }, "could not confirm the streams after reconnecting; retrying");
+        void (async () => {
+          try {
+            await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout: 5000 }));
+            if (g === generation && !done) {
+              done = true;
+              set(true);
+            }
+          } catch (err) {
+            if (!done && (attempt === 1 || attempt % 10 === 0)) {
+              logger.error({ err: describe(err), attempt }, "could not confirm the streams after reconnecting; retrying");
+            }
           }
-        }
+        })();
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 500));
     }
   };
   bus.onChange((connected) => {

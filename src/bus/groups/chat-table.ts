@@ -133,16 +133,6 @@ export class ChatTable {
     this.flights.set(f.id, f);
   }
 
-  /** The lowest sequence held and not yet acked by a member, or undefined. */
-  lowestUnsettled(): number | undefined {
-    let min: number | undefined;
-    for (const c of this.chats.values()) {
-      const h = c.state === "settling" ? c.queue[1] : c.queue[0];
-      if (h && (min === undefined || h.seq < min)) min = h.seq;
-    }
-    return min;
-  }
-
   /** Events not acked by a member (what a handoff naks), in ascending sequence. */
   unsettled(): Held[] {
     const out: Held[] = [];

@@ -88,7 +88,6 @@ export class PartitionWorker {
   private readonly keeper: LeaseKeeper;
   private ackWaitMs: number;
   private arrivals = 0;
-  private maxSeen = 0;
   private serial = 0;
   private checking = false;
   private checkSoon?: NodeJS.Timeout;
@@ -186,7 +185,8 @@ export class PartitionWorker {
     if (this.stopped) return;
     try {
       if (await consumerMissing(this.ctx.bus, this.consumerName)) {
-        this.updateFloor();
+        // The floor last read from the server (the consumer is gone): what was settled
+        // above it is in the log's set, so the new consumer's redeliveries of it are settled.
         await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor);
         this.log.warn({ why, resumeAfter: this.settled.floor }, "partition consumer was missing; recreated it");
       }
@@ -201,7 +201,6 @@ export class PartitionWorker {
     if (this.stopped) return;
     this.arrivals++;
     const seq = jm.seq;
-    if (seq > this.maxSeen) this.maxSeen = seq;
     if (this.settled.has(seq)) {
       this.ctx.onRedeliveredSettled();
       return this.settleSilently(jm, seq);
@@ -449,15 +448,25 @@ export class PartitionWorker {
   }
 
   /** Raises the settled floor to what this owner knows: everything below its lowest unsettled event. */
-  private updateFloor(): void {
-    if (this.stateNow !== "active" && this.stateNow !== "draining") return;
-    const lowest = this.table.lowestUnsettled();
-    this.settled.raise(lowest === undefined ? this.maxSeen : lowest - 1);
+  /**
+   * Raises the settled floor to the consumer's ack floor as the server reports it: every
+   * event up to it was acked, which stays true even if a later consumer leader forgets
+   * it. Never to what this worker has seen: a pull lost in a leader change leaves events
+   * the server counts as delivered but the worker never received, below later ones it
+   * settled; they come back as redeliveries and must then be delivered, not settled.
+   */
+  private async updateFloor(): Promise<void> {
+    try {
+      const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
+      this.settled.raise(info.ack_floor.stream_seq);
+    } catch (err) {
+      this.log.debug({ err }, "ack floor not read; the next renewal tries again");
+    }
   }
 
   /** Writes the settled log when it changed (after a renewal, and on handover). */
   private async writeSettled(): Promise<void> {
-    this.updateFloor();
+    await this.updateFloor();
     await this.settled.write().catch((err) => this.log.debug({ err }, "settled log not written; the next renewal retries"));
   }
 
