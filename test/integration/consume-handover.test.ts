@@ -93,18 +93,21 @@ describe("consumer group handover between gateway processes (AckWait 30 s)", fun
   it("scale-out under load: partitions moving to a second gateway deliver within 2 s of acquiring", async () => {
     const audit = new GroupAudit();
     const p1 = await start();
-    await join(p1, "ho-out", audit, 2, 20);
+    // Slow members (150 ms per ack, 16 in flight: about 100 events a second), so that a
+    // backlog is still waiting when the partitions move: a fast group would have drained
+    // it before the second gateway is up, and no move would be a handover under load.
+    await join(p1, "ho-out", audit, 2, 150);
     const leases = await watchLeases(nc, "ho-out");
     const chats = range(40).map((i) => `ho-out-${i}`);
-    await publishInterleaved(poster(p1), chats, 4);
+    await publishInterleaved(poster(p1), chats, 8);
     const p2 = await start();
     const scaledAt = Date.now();
     await join(p2, "ho-out", audit, 2, 20);
     // Events keep arriving while the partitions move.
-    await publishInterleaved(poster(p1), chats, 6, 4);
+    await publishInterleaved(poster(p1), chats, 6, 8);
     await waitFor(async () => (await leaseHolders(nc, "ho-out")).size === 2, "both gateways to own partitions", 20_000, 100);
-    await waitFor(() => audit.complete(chats, 10), "every event acked", 30_000);
-    audit.check(chats, 10);
+    await waitFor(() => audit.complete(chats, 14), "every event acked", 45_000);
+    audit.check(chats, 14);
     assert.ok(assertPromptStarts(audit, leases.at, scaledAt) >= 1, "no partition moved to the second gateway with events waiting");
     leases.stop();
   });
