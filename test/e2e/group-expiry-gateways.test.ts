@@ -54,7 +54,11 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
     }, "every group's record to be deleted", 40_000, 250);
     // The gateway's names: the key is tenant default's (see scopedGroupName).
     for await (const c of jsm.consumers.list(EVENTS_STREAM)) assert.ok(!/^cg-default=expire-/.test(c.name), `${c.name} left`);
-    const deletions = gateways.flatMap((g) => g.logs.filter((l) => l.msg === "deleting an idle group").map((l) => l.group as string));
+    const deletionLines = (): string[] => gateways.flatMap((g) => g.logs.filter((l) => l.msg === "deleting an idle group").map((l) => l.group as string));
+    // Log lines are written in batches (every 100 ms): wait for them, then count.
+    await waitFor(() => deletionLines().length >= groups.length, "a deletion line per group", 5000, 100).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const deletions = deletionLines();
     assert.deepEqual(deletions.sort(), groups.map((g) => `default=${g}`), "one deletion per group across both gateways");
     const failed = gateways.flatMap((g) => g.logs.filter((l) => l.component?.startsWith("group-") && l.level >= 40));
     assert.deepEqual(failed, [], "no sweep or deletion warning");

@@ -6,6 +6,7 @@ import { messageBody } from "../helpers/fixtures";
 import { postWebhook, TOKEN } from "../helpers/gateway";
 import { startTestCluster, type TestCluster } from "../helpers/nats-cluster";
 import { report } from "./support";
+import { waitFor } from "../helpers/wait";
 
 const CLI = path.resolve(__dirname, "../../dist/cli/main.js");
 
@@ -54,14 +55,17 @@ describe("fault: the gateway starts while the NATS cluster elects its metadata l
   it("exits 1 after GATEWAY_NATS_START_TIMEOUT, naming the option and the last error, when JetStream never answers", async () => {
     await gw?.stop();
     gw = undefined;
-    // Two of three nodes down: no quorum, so no metadata leader.
-    const [a, b] = cluster.nodes;
+    // Two of three nodes down: no quorum, so no metadata leader. The gateway is given the
+    // node that stays up, so it reaches NATS at once (it waits for NATS itself without
+    // limit) and only JetStream is missing.
+    await waitFor(() => cluster.nodes.every((n) => n.running), "the whole cluster", 20_000, 100);
+    const [a, b, c] = cluster.nodes;
     await cluster.kill(a.name);
     await cluster.kill(b.name);
     const child = spawn(process.execPath, [CLI, "serve"], {
       env: {
         ...process.env,
-        GATEWAY_NATS_URL: cluster.url,
+        GATEWAY_NATS_URL: c.url,
         GATEWAY_STREAM_REPLICAS: "3",
         GATEWAY_WEBHOOK_TOKENS: `default:${TOKEN}`,
         GATEWAY_GRPC_AUTH: "none",
@@ -76,7 +80,10 @@ describe("fault: the gateway starts while the NATS cluster elects its metadata l
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.stderr.on("data", (c: Buffer) => (out += c.toString()));
     const started = Date.now();
-    const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+    // A gateway that never exits fails the test with what it printed, not a mocha timeout.
+    const watchdog = setTimeout(() => child.kill("SIGKILL"), 45_000);
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    clearTimeout(watchdog);
     const ms = Date.now() - started;
     await Promise.all([cluster.start(a.name), cluster.start(b.name)]);
     const fatal = out.split("\n").find((l) => l.includes("gateway failed to start")) ?? "";
