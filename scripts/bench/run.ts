@@ -755,7 +755,7 @@ async function consumeGroup(gw: Server, natsPid: number | undefined, group: stri
         request: {
           $case: "open",
           open: {
-            group, filter: emptyFilter({ tenants: ["groups"] }), maxInFlight: o.maxInFlight, ackWait: undefined, maxDeliveries: 0,
+            group, filter: emptyFilter({ tenants: ["groups"] }), maxInFlight: o.maxInFlight, ackWait: undefined, maxDeliveries: 0, maxBatchEvents: 0, maxBatchBytes: 0,
             unordered, start: StartPosition.START_POSITION_ALL, startSequence: 0, startTime: undefined,
           },
         },

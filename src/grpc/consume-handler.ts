@@ -162,6 +162,7 @@ function idOf(r: NonNullable<ConsumeRequest["request"]>): string {
     case "inProgress":
       return r.inProgress.deliveryId;
     case "open":
+    case "settle":
       return "";
   }
 }
@@ -184,5 +185,7 @@ function settle(m: MemberHandle, r: NonNullable<ConsumeRequest["request"]>): Set
       return m.term(r.term.deliveryId, r.term.reason.slice(0, 256));
     case "inProgress":
       return m.inProgress(r.inProgress.deliveryId);
+    case "settle":
+      throw new GatewayError(ErrorCode.Unimplemented, "settle is not served by this gateway version", "settle");
   }
 }

@@ -251,6 +251,9 @@ export interface ConsumeRequest {
     | //
     /** The delivery is still being worked on; its ack deadline starts again. */
     { $case: "inProgress"; inProgress: ConsumeInProgress }
+    | //
+    /** Settles many deliveries in one message: acks, naks, terms and in-progress marks. */
+    { $case: "settle"; settle: ConsumeSettle }
     | undefined;
 }
 
@@ -306,7 +309,21 @@ export interface ConsumeOpen {
    * The earliest store time, for START_POSITION_TIME: required then (else
    * INVALID_ARGUMENT). Ignored otherwise, and when the group exists.
    */
-  startTime: Timestamp | undefined;
+  startTime:
+    | Timestamp
+    | undefined;
+  /**
+   * Asks for deliveries in batches: the most deliveries in one ConsumeResponse.batch.
+   * 0 or 1 (the default) means one delivery per response, as `delivery`; at most 1024
+   * (else INVALID_ARGUMENT). A batch goes out as soon as deliveries are ready; it never
+   * waits to fill. Per member.
+   */
+  maxBatchEvents: number;
+  /**
+   * The most event bytes in one batch. 0 means 1 MiB; at most 4 MiB (else
+   * INVALID_ARGUMENT). An event larger than this goes alone, in a batch of one. Per member.
+   */
+  maxBatchBytes: number;
 }
 
 /** Acknowledges a delivery. */
@@ -340,6 +357,23 @@ export interface ConsumeInProgress {
   deliveryId: string;
 }
 
+/**
+ * Settles many deliveries at once. Each entry has the meaning of the single request of
+ * the same kind; they are applied in the order acks, naks, terms, in_progress. An id
+ * that is unknown to this member fails the call with INVALID_ARGUMENT (entries before it
+ * are applied); an id revoked from this member is ignored. At most 4096 entries in all.
+ */
+export interface ConsumeSettle {
+  /** Deliveries handled: as ConsumeAck. */
+  ackIds: string[];
+  /** Deliveries to retry: as ConsumeNak. */
+  naks: ConsumeNak[];
+  /** Deliveries to dead-letter: as ConsumeTerm. */
+  terms: ConsumeTerm[];
+  /** Deliveries still being worked on: as ConsumeInProgress. */
+  inProgressIds: string[];
+}
+
 /** One message from the gateway on a Consume stream. */
 export interface ConsumeResponse {
   /** Exactly one of these is set. */
@@ -356,7 +390,19 @@ export interface ConsumeResponse {
      * over): abandon that work, and do not ack it.
      */
     { $case: "revoked"; revoked: ConsumeRevoked }
+    | //
+    /**
+     * Several events to handle, for a member that set `max_batch_events` above 1. Within a
+     * batch and across batches, deliveries keep the order `delivery` would give them.
+     */
+    { $case: "batch"; batch: ConsumeDeliveryBatch }
     | undefined;
+}
+
+/** Deliveries sent together. */
+export interface ConsumeDeliveryBatch {
+  /** The deliveries, each as it would be sent alone. */
+  deliveries: ConsumeDelivery[];
 }
 
 /** Confirms that the member joined its group. */
@@ -1178,6 +1224,9 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
       case "inProgress":
         ConsumeInProgress.encode(message.request.inProgress, writer.uint32(42).fork()).join();
         break;
+      case "settle":
+        ConsumeSettle.encode(message.request.settle, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1235,6 +1284,14 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
             message.request = { $case: "inProgress", inProgress: ConsumeInProgress.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.request = { $case: "settle", settle: ConsumeSettle.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1261,6 +1318,8 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
         ? { $case: "inProgress", inProgress: ConsumeInProgress.fromJSON(object.inProgress) }
         : isSet(object.in_progress)
         ? { $case: "inProgress", inProgress: ConsumeInProgress.fromJSON(object.in_progress) }
+        : isSet(object.settle)
+        ? { $case: "settle", settle: ConsumeSettle.fromJSON(object.settle) }
         : undefined,
     };
   },
@@ -1277,6 +1336,8 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
       obj.term = ConsumeTerm.toJSON(message.request.term);
     } else if (message.request?.$case === "inProgress") {
       obj.inProgress = ConsumeInProgress.toJSON(message.request.inProgress);
+    } else if (message.request?.$case === "settle") {
+      obj.settle = ConsumeSettle.toJSON(message.request.settle);
     }
     return obj;
   },
@@ -1320,6 +1381,12 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
         }
         break;
       }
+      case "settle": {
+        if (object.request?.settle !== undefined && object.request?.settle !== null) {
+          message.request = { $case: "settle", settle: ConsumeSettle.fromPartial(object.request.settle) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -1336,6 +1403,8 @@ function createBaseConsumeOpen(): ConsumeOpen {
     start: 0,
     startSequence: 0,
     startTime: undefined,
+    maxBatchEvents: 0,
+    maxBatchBytes: 0,
   };
 }
 
@@ -1367,6 +1436,12 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
     }
     if (message.startTime !== undefined) {
       Timestamp.encode(message.startTime, writer.uint32(74).fork()).join();
+    }
+    if (message.maxBatchEvents !== 0) {
+      writer.uint32(80).uint32(message.maxBatchEvents);
+    }
+    if (message.maxBatchBytes !== 0) {
+      writer.uint32(88).uint32(message.maxBatchBytes);
     }
     return writer;
   },
@@ -1456,6 +1531,22 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
             message.startTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.maxBatchEvents = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.maxBatchBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1499,6 +1590,16 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
         : isSet(object.start_time)
         ? fromJsonTimestamp(object.start_time)
         : undefined,
+      maxBatchEvents: isSet(object.maxBatchEvents)
+        ? globalThis.Number(object.maxBatchEvents)
+        : isSet(object.max_batch_events)
+        ? globalThis.Number(object.max_batch_events)
+        : 0,
+      maxBatchBytes: isSet(object.maxBatchBytes)
+        ? globalThis.Number(object.maxBatchBytes)
+        : isSet(object.max_batch_bytes)
+        ? globalThis.Number(object.max_batch_bytes)
+        : 0,
     };
   },
 
@@ -1531,6 +1632,12 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
     if (message.startTime !== undefined) {
       obj.startTime = fromTimestamp(message.startTime).toISOString();
     }
+    if (message.maxBatchEvents !== 0) {
+      obj.maxBatchEvents = Math.round(message.maxBatchEvents);
+    }
+    if (message.maxBatchBytes !== 0) {
+      obj.maxBatchBytes = Math.round(message.maxBatchBytes);
+    }
     return obj;
   },
 
@@ -1554,6 +1661,8 @@ export const ConsumeOpen: MessageFns<ConsumeOpen> = {
     message.startTime = (object.startTime !== undefined && object.startTime !== null)
       ? Timestamp.fromPartial(object.startTime)
       : undefined;
+    message.maxBatchEvents = object.maxBatchEvents ?? 0;
+    message.maxBatchBytes = object.maxBatchBytes ?? 0;
     return message;
   },
 };
@@ -1884,6 +1993,131 @@ export const ConsumeInProgress: MessageFns<ConsumeInProgress> = {
   },
 };
 
+function createBaseConsumeSettle(): ConsumeSettle {
+  return { ackIds: [], naks: [], terms: [], inProgressIds: [] };
+}
+
+export const ConsumeSettle: MessageFns<ConsumeSettle> = {
+  encode(message: ConsumeSettle, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ackIds) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.naks) {
+      ConsumeNak.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.terms) {
+      ConsumeTerm.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.inProgressIds) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumeSettle {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumeSettle();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ackIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.naks.push(ConsumeNak.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.terms.push(ConsumeTerm.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.inProgressIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsumeSettle {
+    return {
+      ackIds: globalThis.Array.isArray(object?.ackIds)
+        ? object.ackIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ack_ids)
+        ? object.ack_ids.map((e: any) => globalThis.String(e))
+        : [],
+      naks: globalThis.Array.isArray(object?.naks) ? object.naks.map((e: any) => ConsumeNak.fromJSON(e)) : [],
+      terms: globalThis.Array.isArray(object?.terms) ? object.terms.map((e: any) => ConsumeTerm.fromJSON(e)) : [],
+      inProgressIds: globalThis.Array.isArray(object?.inProgressIds)
+        ? object.inProgressIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.in_progress_ids)
+        ? object.in_progress_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ConsumeSettle): unknown {
+    const obj: any = {};
+    if (message.ackIds?.length) {
+      obj.ackIds = message.ackIds;
+    }
+    if (message.naks?.length) {
+      obj.naks = message.naks.map((e) => ConsumeNak.toJSON(e));
+    }
+    if (message.terms?.length) {
+      obj.terms = message.terms.map((e) => ConsumeTerm.toJSON(e));
+    }
+    if (message.inProgressIds?.length) {
+      obj.inProgressIds = message.inProgressIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConsumeSettle>): ConsumeSettle {
+    return ConsumeSettle.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeSettle>): ConsumeSettle {
+    const message = createBaseConsumeSettle();
+    message.ackIds = object.ackIds?.map((e) => e) || [];
+    message.naks = object.naks?.map((e) => ConsumeNak.fromPartial(e)) || [];
+    message.terms = object.terms?.map((e) => ConsumeTerm.fromPartial(e)) || [];
+    message.inProgressIds = object.inProgressIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseConsumeResponse(): ConsumeResponse {
   return { response: undefined };
 }
@@ -1899,6 +2133,9 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         break;
       case "revoked":
         ConsumeRevoked.encode(message.response.revoked, writer.uint32(26).fork()).join();
+        break;
+      case "batch":
+        ConsumeDeliveryBatch.encode(message.response.batch, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -1941,6 +2178,14 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.response = { $case: "revoked", revoked: ConsumeRevoked.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.response = { $case: "batch", batch: ConsumeDeliveryBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1961,6 +2206,8 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         ? { $case: "delivery", delivery: ConsumeDelivery.fromJSON(object.delivery) }
         : isSet(object.revoked)
         ? { $case: "revoked", revoked: ConsumeRevoked.fromJSON(object.revoked) }
+        : isSet(object.batch)
+        ? { $case: "batch", batch: ConsumeDeliveryBatch.fromJSON(object.batch) }
         : undefined,
     };
   },
@@ -1973,6 +2220,8 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
       obj.delivery = ConsumeDelivery.toJSON(message.response.delivery);
     } else if (message.response?.$case === "revoked") {
       obj.revoked = ConsumeRevoked.toJSON(message.response.revoked);
+    } else if (message.response?.$case === "batch") {
+      obj.batch = ConsumeDeliveryBatch.toJSON(message.response.batch);
     }
     return obj;
   },
@@ -2001,7 +2250,84 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         }
         break;
       }
+      case "batch": {
+        if (object.response?.batch !== undefined && object.response?.batch !== null) {
+          message.response = { $case: "batch", batch: ConsumeDeliveryBatch.fromPartial(object.response.batch) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseConsumeDeliveryBatch(): ConsumeDeliveryBatch {
+  return { deliveries: [] };
+}
+
+export const ConsumeDeliveryBatch: MessageFns<ConsumeDeliveryBatch> = {
+  encode(message: ConsumeDeliveryBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deliveries) {
+      ConsumeDelivery.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumeDeliveryBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumeDeliveryBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deliveries.push(ConsumeDelivery.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsumeDeliveryBatch {
+    return {
+      deliveries: globalThis.Array.isArray(object?.deliveries)
+        ? object.deliveries.map((e: any) => ConsumeDelivery.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ConsumeDeliveryBatch): unknown {
+    const obj: any = {};
+    if (message.deliveries?.length) {
+      obj.deliveries = message.deliveries.map((e) => ConsumeDelivery.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConsumeDeliveryBatch>): ConsumeDeliveryBatch {
+    return ConsumeDeliveryBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeDeliveryBatch>): ConsumeDeliveryBatch {
+    const message = createBaseConsumeDeliveryBatch();
+    message.deliveries = object.deliveries?.map((e) => ConsumeDelivery.fromPartial(e)) || [];
     return message;
   },
 };
