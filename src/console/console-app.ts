@@ -4,7 +4,9 @@ import Router from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
 import type { Bus, DeadLetters, Erasure, GroupAdmin } from "../bus";
-import { boundMessage, ErrorCode, GatewayError, type ApiKey } from "../domain";
+import { ErrorCode, GatewayError, type ApiKey } from "../domain";
+// The console answers errors exactly as the webhook adapter does: one status table.
+import { errorBody, httpStatusOf } from "../http/http-status";
 import { createConsoleApi } from "./console-api";
 import { createConsoleAuth } from "./console-auth";
 import type { SessionStoreOptions } from "./sessions";
@@ -33,21 +35,6 @@ export const CONSOLE_PATH = "/console";
 
 /** The console middleware, and a way to end its live streams when the gateway stops. */
 export type ConsoleMiddleware = Koa.Middleware & { closeStreams(): void };
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.InvalidArgument]: 400,
-  [ErrorCode.OutOfRange]: 400,
-  [ErrorCode.Unauthenticated]: 401,
-  [ErrorCode.PermissionDenied]: 403,
-  [ErrorCode.NotFound]: 404,
-  [ErrorCode.MethodNotAllowed]: 405,
-  [ErrorCode.FailedPrecondition]: 409,
-  [ErrorCode.PayloadTooLarge]: 413,
-  [ErrorCode.ResourceExhausted]: 429,
-  [ErrorCode.UnsupportedMediaType]: 415,
-  [ErrorCode.Unavailable]: 503,
-  [ErrorCode.Unimplemented]: 501,
-};
 
 /** The page may load only its own script and style, and never be framed (clickjacking). */
 const PAGE_HEADERS = {
@@ -116,9 +103,9 @@ export function createConsole(o: ConsoleOptions): ConsoleMiddleware {
       if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) throw new GatewayError(ErrorCode.NotFound, `no console route for ${ctx.method} ${ctx.path}`);
     } catch (err) {
       const e = GatewayError.from(err);
-      ctx.status = STATUS[e.code] ?? 500;
+      ctx.status = httpStatusOf(e.code);
       ctx.set("Cache-Control", "no-store");
-      ctx.body = { error: { code: e.code, message: boundMessage(e.message), ...(e.field ? { field: e.field } : {}) } };
+      ctx.body = errorBody(e);
       if (e.code === ErrorCode.Unavailable) ctx.set("Retry-After", "1");
       if (ctx.status === 500) log.error({ err: e.cause ?? e }, "internal error");
       else log.info({ status: ctx.status, code: e.code, path: ctx.path }, "console request refused");

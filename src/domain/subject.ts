@@ -127,11 +127,6 @@ export function chatKeyOf(subject: string): string | undefined {
   return `${t[2]}.${t[6]}`;
 }
 
-/** The DLQ subject for a tenant and a kind of dead letter (`invalid`, or a group's name). */
-export function dlqSubject(tenant: string, kind: string): string {
-  return `${DLQ_SUBJECT_PREFIX}.${escapeToken(tenant)}.${escapeToken(kind)}`;
-}
-
 /** The subject an Event is stored under. */
 export function subjectOf(
   e: { tenant: string; chatId: string; typeName: string; channelName: string },

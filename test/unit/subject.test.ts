@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   channelTokenOf,
-  dlqSubject,
   escapeToken,
   nameToken,
   eventSubject,
@@ -139,9 +138,3 @@ describe("parseEventSubject", () => {
   });
 });
 
-describe("dlqSubject", () => {
-  it("escapes tenant and kind", () => {
-    assert.equal(dlqSubject("acme", "invalid"), "engage.dlq.acme.invalid");
-    assert.equal(dlqSubject("a.b", "group 1"), "engage.dlq.a%2Eb.group%201");
-  });
-});
