@@ -383,11 +383,11 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
     assert.equal(result.leases, result.partitions, "a partition was fenced and acquired again");
   });
 
-  // Measured at 3-4 s on an idle machine, up to about 6 s when the machine is loaded: the
-  // gap is the stream's and the consumers' leader elections on nats-server 2.9. The bound
-  // leaves room for that noise, and still fails a gateway that fences itself and waits out
-  // its lease TTL (15 s) or AckWait (30 s).
-  it("a NATS node killed under load (the CG_LEASES leader): group delivery stops for at most 8 s, and no lease changes hands", async () => {
+  // The group as a whole: while the partitions whose consumer leader was on the lost node
+  // wait for its election (4–9 s on nats-server 2.9, the longest single wait reported),
+  // the other partitions keep delivering. Measured at 1.5–2.7 s with the machine loaded.
+  // A gateway that fenced itself would wait out its lease TTL (15 s) or AckWait (30 s).
+  it("a NATS node killed under load (the CG_LEASES leader): group delivery stops for at most 5 s, and no lease changes hands", async () => {
     let leader = "";
     const result = await underLoad(
       "nodekill",
@@ -395,7 +395,7 @@ describe("fault: consumer groups through NATS cluster faults (3 nodes, R3)", fun
         leader = await cluster.streamLeader("KV_CG_LEASES");
         await cluster.kill(leader);
       },
-      8000,
+      5000,
     );
     report("node-kill", { killed: leader, ...result });
     assert.equal(result.leases, result.partitions, "a partition was fenced and acquired again");

@@ -110,6 +110,10 @@ export class PartitionPuller {
       this.end = this.alive = undefined;
       if (this.stopping) break;
       silent = status === "lost" ? silent + 1 : 0;
+      // A lost request (its consumer leader died) is followed by first-style requests: a
+      // new leader is then heard within a fraction of a second of its election, not after
+      // another full silence.
+      if (status === "lost") heard = false;
       // JetStream answers nothing at all to a pull for a consumer that does not exist;
       // a consumer leader election is silent too, for a few seconds. Checked aside, so
       // pulling goes on meanwhile.
