@@ -7,9 +7,11 @@ import type { Bus } from "../connection";
 import { storedAt } from "../event-tail";
 import { HEADER } from "../publisher";
 import { EVENTS_STREAM } from "../streams";
+import { ChatParking, type ParkingOptions } from "./chat-parking";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
 import type { StoredGroup } from "./kv-stores";
 import { LeaseKeeper } from "./lease-keeper";
+import type { ParkStore } from "./park-store";
 import type { Lease, LeaseStore } from "./lease-store";
 import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
 import { PartitionPuller } from "./partition-puller";
@@ -52,8 +54,10 @@ export interface PartitionWorkerContext {
   deadLetter(held: Held, reason: string): Promise<void>;
   /** True for an event erased since it was fetched: it is acked, never delivered. */
   erased?(held: Held): boolean;
-  /** True for an event erased since it was fetched: it is acked, never delivered. */
-  erased?(held: Held): boolean;
+  park: ParkStore;
+  parking: ParkingOptions;
+  /** Parked chats changed by `chats`; `events` more were copied to the park. */
+  onParked(chats: number, events: number): void;
   /** Something freed capacity or made work ready: pump every partition. */
   onChange(): void;
   /** The worker stopped (fenced, or released). */
@@ -80,6 +84,7 @@ export class PartitionWorker {
   private readonly table = new ChatTable();
   private readonly settled: PartitionSettled;
   private readonly acks: ServerAcks;
+  private readonly parking: ChatParking;
   private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
@@ -100,6 +105,21 @@ export class PartitionWorker {
     this.ackWaitMs = ctx.tuning.jsAckWaitMs;
     this.settled = new PartitionSettled(ctx.settled, ctx.group.name, ctx.partition);
     this.acks = new ServerAcks(ctx.bus.nc, () => !this.stopped, () => this.forwarding);
+    this.parking = new ChatParking({
+      group: ctx.group.name,
+      partition: ctx.partition,
+      table: this.table,
+      acks: this.acks,
+      settled: this.settled,
+      store: ctx.park,
+      options: ctx.parking,
+      log: this.log,
+      active: () => this.stateNow === "active" && this.forwarding,
+      forwarding: () => this.forwarding,
+      publishedAt: (h) => h.publishedAt ?? storedAt(h.msg),
+      onChange: () => this.ctx.onChange(),
+      onParked: (chats, events) => this.ctx.onParked(chats, events),
+    });
     this.keeper = new LeaseKeeper({
       lease: ctx.lease,
       leases: ctx.leases,
@@ -125,6 +145,9 @@ export class PartitionWorker {
   get heldCount(): number {
     return this.table.size;
   }
+  get parkedChats(): number {
+    return this.parking.size;
+  }
   get inFlightCount(): number {
     return this.table.flights.size;
   }
@@ -133,6 +156,7 @@ export class PartitionWorker {
   private to(next: WorkerState): boolean {
     if (!WORKER_TRANSITIONS[this.stateNow].includes(next)) return false;
     this.stateNow = next;
+    if (next === "active") this.parking.resume();
     return true;
   }
 
@@ -153,6 +177,7 @@ export class PartitionWorker {
       info = await migratePartitionConsumer(bus, info, this.ctx.tuning, this.log);
       this.ackWaitMs = millis(info.config.ack_wait ?? 0) || this.ctx.tuning.jsAckWaitMs;
       await this.settled.load(info.ack_floor.stream_seq);
+      await this.parking.load();
       this.puller = new PartitionPuller({
         nc: bus.nc,
         stream: EVENTS_STREAM,
@@ -171,6 +196,7 @@ export class PartitionWorker {
       this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
       this.timers.push(setInterval(() => void this.checkQuarantine(), 1000));
+      this.timers.push(setInterval(() => this.parking.sweep(), Math.min(1000, Math.max(this.ctx.parking.afterMs / 4, 100))));
       if (!clean) this.scheduleCheck();
       this.log.debug({ clean, floor: this.settled.floor }, "partition started");
     } catch (err) {
@@ -205,7 +231,7 @@ export class PartitionWorker {
       this.ctx.onRedeliveredSettled();
       return this.settleSilently(jm, seq);
     }
-    const existing = this.table.held.get(seq);
+    const existing = this.table.held.get(seq) ?? this.parking.original(seq);
     if (existing) {
       existing.msg = jm;
       return;
@@ -226,7 +252,12 @@ export class PartitionWorker {
       if (!this.ctx.filter.matches(event)) return this.settleSilently(jm, seq);
       key ??= chatKeyOf(subjectOf(event, 1));
     }
-    this.table.add(new Held(seq, jm, this.ctx.group.unordered ? `#${seq}` : key!));
+    const held = new Held(seq, jm, this.ctx.group.unordered ? `#${seq}` : key!);
+    if (this.parking.isParked(held.chat)) this.parking.accept(held);
+    else {
+      this.table.add(held);
+      this.parking.consider(this.table.chat(held.chat)!);
+    }
     if (this.stateNow === "active") this.pump();
     else if (this.stateNow === "quarantine") this.scheduleCheck();
   }
@@ -259,7 +290,9 @@ export class PartitionWorker {
       const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
       this.settled.raise(info.ack_floor.stream_seq);
       const quiet = before === this.arrivals && this.acks.outstanding === 0;
-      if (this.stateNow === "quarantine" && quiet && info.num_ack_pending === this.table.size && this.to("active")) {
+      // In quarantine nothing is copied to the park, so everything held is an original.
+      const held = this.table.size + this.parking.waiting;
+      if (this.stateNow === "quarantine" && quiet && info.num_ack_pending === held && this.to("active")) {
         this.log.debug({ held: this.table.size }, "partition active");
         this.ctx.onChange();
       }
@@ -283,8 +316,7 @@ export class PartitionWorker {
         // Erased while held here: nothing to deliver. It leaves like a dead letter does
         // (settled with the server, then the chat's next event is ready), but is acked.
         this.change(c, "bury");
-        this.settled.add(head.seq);
-        this.acks.send(head.msg.reply, "+ACK", () => this.done(c));
+        this.settleHead(c, "+ACK");
         continue;
       }
       const member = this.ctx.pickMember(c.sticky);
@@ -297,6 +329,7 @@ export class PartitionWorker {
     const h = c.queue[0];
     this.table.fire(c, "dispatch");
     h.attempts++;
+    h.firstOutAt ??= now();
     const id = `${this.ctx.partition}.${this.ctx.lease.epoch}.${h.seq}.${++this.serial}`;
     const due = now() + member.ackWaitMs;
     this.table.fly(c, { id, held: h, member, due });
@@ -307,7 +340,7 @@ export class PartitionWorker {
       event: h.msg.data,
       sequence: h.seq,
       attempt: h.attempts,
-      publishedAt: storedAt(h.msg),
+      publishedAt: h.publishedAt ?? storedAt(h.msg),
       partition: this.ctx.partition,
       epoch: this.ctx.lease.epoch,
     };
@@ -326,10 +359,8 @@ export class PartitionWorker {
   ack(id: string, member: LocalMember): SettleResult {
     const c = this.take(id, member);
     if (c === "unknown") return c;
-    const h = c.queue[0];
     this.change(c, "ack");
-    this.settled.add(h.seq);
-    this.acks.send(h.msg.reply, "+ACK", () => this.done(c));
+    this.settleHead(c, "+ACK");
     return "ok";
   }
 
@@ -357,6 +388,16 @@ export class PartitionWorker {
 
   private change(c: Chat, event: Parameters<ChatTable["fire"]>[1]): void {
     if (!this.table.fire(c, event)) this.log.error({ chat: c.key, state: c.state, event }, "refused chat transition");
+  }
+
+  /**
+   * Settles the head of `c` (+ACK or +TERM) with the server, or through its park when the
+   * chat is parked; the chat moves on once that is confirmed.
+   */
+  private settleHead(c: Chat, verb: string): void {
+    const h = c.queue[0];
+    this.settled.add(h.seq);
+    if (!this.parking.settle(h, verb, () => this.done(c))) this.acks.send(h.msg.reply, verb, () => this.done(c));
   }
 
   /** The head of `c` is settled with the server: the chat moves on. */
@@ -438,16 +479,15 @@ export class PartitionWorker {
       }
     }
     if (this.stopped) return;
-    this.settled.add(h.seq);
-    this.acks.send(h.msg.reply, "+TERM", () => this.done(c));
+    this.settleHead(c, "+TERM");
   }
 
   private keepAlive(): void {
     if (!this.forwarding) return;
-    for (const h of this.table.held.values()) this.acks.publish(h.msg.reply, "+WPI");
+    for (const h of this.table.held.values()) if (h.parkSeq === undefined) this.acks.publish(h.msg.reply, "+WPI");
+    for (const h of this.parking.originals()) this.acks.publish(h.msg.reply, "+WPI");
   }
 
-  /** Raises the settled floor to what this owner knows: everything below its lowest unsettled event. */
   /**
    * Raises the settled floor to the consumer's ack floor as the server reports it: every
    * event up to it was acked, which stays true even if a later consumer leader forgets
@@ -477,7 +517,7 @@ export class PartitionWorker {
     this.revokeAll(reason);
     // A nak from a gateway that lost the lease cannot break order (the new owner holds
     // its own chat locks and dedupes by sequence); it only spares the new owner AckWait.
-    for (const h of this.table.unsettled()) this.acks.publish(h.msg.reply, "-NAK", true);
+    for (const h of this.originals()) this.acks.publish(h.msg.reply, "-NAK", true);
     this.halt();
   }
 
@@ -496,11 +536,11 @@ export class PartitionWorker {
     await waitFor(() => this.table.flights.size === 0, drainMs);
     this.revokeAll("the partition moved to another gateway");
     await this.puller?.stop();
-    await waitFor(() => this.acks.outstanding === 0 && !this.table.busySettling(), 3000);
+    await waitFor(() => this.acks.outstanding === 0 && !this.table.busySettling() && this.parking.idle, 3000);
     if (this.stopped) return;
     if (this.forwarding) {
       // Sent now, not batched: they must leave before the lease is deleted.
-      for (const h of this.table.unsettled()) {
+      for (const h of this.originals()) {
         try {
           this.ctx.bus.nc.publish(h.msg.reply, NAK);
         } catch {
@@ -512,6 +552,15 @@ export class PartitionWorker {
       await this.ctx.leases.release(this.ctx.lease);
     }
     this.halt();
+  }
+
+  /**
+   * The originals this worker holds unsettled, in ascending sequence: the table's (but an
+   * event whose park copy is the truth) and those waiting for their park copy.
+   */
+  private originals(): Held[] {
+    const out = this.table.unsettled().filter((h) => h.parkSeq === undefined);
+    return this.parking.waiting === 0 ? out : [...out, ...this.parking.originals()].sort((a, b) => a.seq - b.seq);
   }
 
   /** Takes every delivery back from its member; the chats stay locked until retried or dropped. */
@@ -530,6 +579,7 @@ export class PartitionWorker {
     for (const t of [...this.timers, ...this.delays, this.sweepTimer, this.checkSoon]) clearTimeout(t);
     void this.keeper.stop();
     this.puller?.close();
+    this.parking.clear();
     this.table.clear();
     this.ctx.onStopped(this);
     this.ctx.onChange();
