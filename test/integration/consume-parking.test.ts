@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "nats";
+import { connect, headers as natsHeaders, type NatsConnection } from "nats";
 import { partitionOf } from "../../src/domain";
-import type { ConsumeDelivery } from "../../src/gen/engage/gateway/v1/gateway";
+import { StartPosition, type ConsumeDelivery } from "../../src/gen/engage/gateway/v1/gateway";
 import { chatOf, TestMember } from "../helpers/consumer";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { messageBody } from "../helpers/fixtures";
@@ -150,6 +150,38 @@ describe("consumer groups: a stuck or hot chat is parked, and its partition keep
     await waitFor(() => seen.get(hot)?.length === 40, "the hot chat", 30_000);
     assert.deepEqual(seen.get(hot), range(40));
     for (const c of others) assert.deepEqual(seen.get(c), [0, 1, 2]);
+  });
+
+  it("after a crash between park copies and their originals' acks, delivers each event once, in order (the copies made again are duplicates)", async () => {
+    // What a gateway that crashed mid-park leaves: events 0-2 of a chat copied to
+    // CG_PARKED, their originals never acked. Made here by hand, exactly as the gateway
+    // copies (subject, Nats-Msg-Id, headers), before any gateway serves the group.
+    gw = await startTestGateway(nats.url, PARK_ENV);
+    const chat = "crashed-mid-park";
+    const seqs: number[] = [];
+    for (const n of range(6)) seqs.push((await gw.post(messageBody(chat, n))).body.sequence);
+    const jsm = await nc.jetstreamManager();
+    const js = nc.jetstream();
+    const p = partitionOf("default", chat, PARTITIONS);
+    for (const seq of seqs.slice(0, 3)) {
+      const m = await jsm.streams.getMessage("ENGAGE_EVENTS", { seq });
+      const h = natsHeaders();
+      h.set("Gateway-Sequence", String(seq));
+      h.set("Gateway-Published", `${Math.floor(m.time.getTime() / 1000)}.000000000`);
+      h.set("Gateway-Event-Id", m.header.get("Nats-Msg-Id"));
+      await js.publish(`engage.parked.crashed.${p}.default.${chat}`, m.data, { msgID: `park:crashed:${seq}`, headers: h });
+    }
+    // The group starts from the first event, as the crashed gateway's had.
+    const x = member(gw, "crashed", () => false, { start: StartPosition.START_POSITION_ALL });
+    await x.m.opened;
+    await waitFor(() => (x.seen.get(chat)?.length ?? 0) >= 6, "every event", 20_000);
+    assert.deepEqual(x.seen.get(chat), range(6));
+    assert.deepEqual(x.m.deliveries.map((d) => d.sequence), seqs);
+    await waitFor(async () => (await parked(nc, "crashed")) === 0, "an empty park");
+    // Nothing comes again.
+    await postChat(chat, [6]);
+    await waitFor(() => (x.seen.get(chat)?.length ?? 0) >= 7, "the next event");
+    assert.deepEqual(x.seen.get(chat), range(7));
   });
 
   it("dead-letters a parked head after max_deliveries, then delivers the parked events in order", async () => {
