@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connect, headers as natsHeaders, type NatsConnection } from "nats";
 import { partitionOf } from "../../src/domain";
 import { StartPosition, type ConsumeDelivery } from "../../src/gen/engage/gateway/v1/gateway";
+import { bearer, erase } from "../helpers/chat-calls";
 import { chatOf, TestMember } from "../helpers/consumer";
 import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { messageBody } from "../helpers/fixtures";
@@ -23,19 +24,21 @@ function samePartition(chat: string, n: number, prefix: string): string[] {
   return out;
 }
 
-/** Parked events per CG_PARKED subject of a group. */
+/** Events in CG_PARKED for a group (its name as the gateway scopes it ends with `group`). */
 async function parked(nc: NatsConnection, group: string): Promise<number> {
   const jsm = await nc.jetstreamManager();
-  const info = await jsm.streams.info("CG_PARKED", { subjects_filter: `engage.parked.${group}.>` });
-  return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  const info = await jsm.streams.info("CG_PARKED", { subjects_filter: "engage.parked.>" });
+  return Object.entries(info.state.subjects ?? {})
+    .filter(([subject]) => subject.split(".")[2].endsWith(group))
+    .reduce((n, [, count]) => n + count, 0);
 }
 
 /**
  * A member that acks every delivery at once except those `hold` keeps (it never settles
  * them); records each chat's event numbers in delivery order.
  */
-function member(gw: TestGateway, group: string, hold: (d: ConsumeDelivery) => boolean, open: object = {}) {
-  const m = new TestMember(gw.client, { group, maxInFlight: 64, ackWait: { seconds: 120, nanos: 0 }, ...open });
+function member(gw: TestGateway, group: string, hold: (d: ConsumeDelivery) => boolean, open: object = {}, key?: string) {
+  const m = new TestMember(gw.client, { group, maxInFlight: 64, ackWait: { seconds: 120, nanos: 0 }, ...open }, true, key ? bearer(key) : undefined);
   const guard = new ChatGuard();
   const seen = new Map<string, number[]>();
   const held: ConsumeDelivery[] = [];
@@ -182,6 +185,55 @@ describe("consumer groups: a stuck or hot chat is parked, and its partition keep
     await postChat(chat, [6]);
     await waitFor(() => (x.seen.get(chat)?.length ?? 0) >= 7, "the next event");
     assert.deepEqual(x.seen.get(chat), range(7));
+  });
+
+  it("parks a chat whose head is nak'd with delays again and again; the others flow; its events follow in order once it is acked", async () => {
+    gw = await startTestGateway(nats.url, PARK_ENV);
+    const [stuck, ...others] = samePartition("nak-stuck", 13, "nak");
+    let naking = true;
+    const m = new TestMember(gw.client, { group: "nak", maxInFlight: 64, maxDeliveries: 1000 });
+    const seen = new Map<string, number[]>();
+    m.onDelivery((d) => {
+      seen.set(chatOf(d), [...(seen.get(chatOf(d)) ?? []), numberOf(d)]);
+      if (naking && chatOf(d) === stuck) m.nak(d.deliveryId, 2000);
+      else m.ack(d.deliveryId);
+    });
+    await m.opened;
+    // Three events: under the hot bound, so only being stuck parks it.
+    await postChat(stuck, range(3));
+    await waitFor(async () => (await parked(nc, "nak")) === 3, "the nak'd chat parked", 20_000);
+    await publishInterleaved(gw, others, 3);
+    await waitFor(() => others.every((c) => seen.get(c)?.length === 3), "the other chats", 20_000);
+    naking = false;
+    await waitFor(() => (seen.get(stuck) ?? []).includes(2), "the nak'd chat's events", 20_000);
+    const ns = seen.get(stuck)!;
+    assert.ok(ns.length > 3 && ns.slice(0, -2).every((n) => n === 0), `retries of the head, then the rest: ${ns}`);
+    assert.deepEqual(ns.slice(-2), [1, 2]);
+  });
+
+  it("does not deliver a parked chat's events once the chat is erased (API keys)", async () => {
+    const eraser = "eraser-key-for-default-0123";
+    const reader = "reader-key-for-default-0123";
+    gw = await startTestGateway(nats.url, {
+      ...PARK_ENV,
+      GATEWAY_GRPC_AUTH: "keys",
+      GATEWAY_GRPC_KEYS: [`eraser:${eraser}:default:erase`, `reader:${reader}:default:consume`].join(";"),
+    });
+    const chat = "erased-while-parked";
+    let holding = true;
+    const x = member(gw, "erase", (d) => holding && chatOf(d) === chat, {}, reader);
+    await x.m.opened;
+    await postChat(chat, range(4));
+    await waitFor(async () => (await parked(nc, "erase")) === 4, "the chat parked", 20_000);
+    const erased = await erase(gw.client, eraser, { tenant: "default", chatId: chat });
+    assert.ok(erased.eventsRemoved === 4, JSON.stringify(erased));
+    holding = false;
+    x.m.ack(x.held[0].deliveryId);
+    await waitFor(async () => (await parked(nc, "erase")) === 0, "the park emptied");
+    // A later chat of the same group still flows, so nothing of the erased chat is on its way.
+    await postChat("after-erase", [0]);
+    await waitFor(() => x.seen.get("after-erase")?.length === 1, "the next chat");
+    assert.deepEqual(x.seen.get(chat), [0]);
   });
 
   it("dead-letters a parked head after max_deliveries, then delivers the parked events in order", async () => {

@@ -53,6 +53,8 @@ interface Park {
   /** Settlements of the chat's head, done in order with the copies. */
   settles: Settle[];
   running: boolean;
+  /** Work came while the loop ran (from a callback it made): it looks again before it ends. */
+  again: boolean;
 }
 
 /**
@@ -125,7 +127,7 @@ export class ChatParking {
   private open(key: string): Park {
     let p = this.parks.get(key);
     if (!p) {
-      p = { key, subject: this.h.store.subjectOf(this.h.group, this.h.partition, key), moving: [], settles: [], running: false };
+      p = { key, subject: this.h.store.subjectOf(this.h.group, this.h.partition, key), moving: [], settles: [], running: false, again: false };
       this.parks.set(key, p);
       this.h.onParked(1, 0);
     }
@@ -196,9 +198,19 @@ export class ChatParking {
   }
 
   private drive(p: Park): void {
-    if (p.running || this.stopped) return;
+    if (this.stopped) return;
+    if (p.running) {
+      p.again = true;
+      return;
+    }
     p.running = true;
-    void this.run(p).catch((err) => this.h.log.error({ err, chat: p.key }, "parking failed"));
+    p.again = false;
+    void this.run(p)
+      .catch((err) => this.h.log.error({ err, chat: p.key }, "parking failed"))
+      .finally(() => {
+        p.running = false;
+        if (p.again && this.parks.get(p.key) === p) this.drive(p);
+      });
   }
 
   /** The one loop of a parked chat: settlements first, then copies in order, then the next head. */
@@ -245,7 +257,7 @@ export class ChatParking {
         return;
       }
     } finally {
-      p.running = false;
+      if (!this.parks.has(p.key)) p.again = false;
     }
   }
 
