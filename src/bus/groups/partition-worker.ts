@@ -1,23 +1,22 @@
 import { performance } from "node:perf_hooks";
 import { millis, type Msg } from "nats";
 import type { Logger } from "pino";
-import { chatKeyOf, subjectOf, type CompiledFilter } from "../../domain";
-import { Event } from "../../gen/engage/events/v1/events";
-import type { Bus } from "../connection";
 import { storedAt } from "../event-tail";
-import { HEADER } from "../publisher";
 import { EVENTS_STREAM } from "../streams";
-import { ChatParking, type ParkingOptions } from "./chat-parking";
+import { AckWaitTimer } from "./ack-wait-timer";
+import { ChatParking } from "./chat-parking";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
-import type { StoredGroup } from "./kv-stores";
 import { LeaseKeeper } from "./lease-keeper";
-import type { ParkStore } from "./park-store";
-import type { Lease, LeaseStore } from "./lease-store";
-import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
+import { ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
+import { routeMessage } from "./partition-message";
 import { PartitionPuller } from "./partition-puller";
-import { PartitionSettled, type SettledStore } from "./settled-log";
+import { WORKER_TRANSITIONS, type PartitionWorkerContext, type WorkerState } from "./partition-worker-context";
+import { Quarantine } from "./quarantine";
+import { PartitionSettled } from "./settled-log";
 import { ServerAcks } from "./server-acks";
 import type { Delivery, LocalMember, SettleResult } from "./types";
+
+export type { PartitionWorkerContext, WorkerState };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { toJsMsg } = require("nats/lib/jetstream/jsmsg") as { toJsMsg(m: Msg): PulledMsg };
@@ -25,46 +24,6 @@ const { toJsMsg } = require("nats/lib/jetstream/jsmsg") as { toJsMsg(m: Msg): Pu
 const NAK = new TextEncoder().encode("-NAK");
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
-
-export type WorkerState = "starting" | "quarantine" | "active" | "draining" | "stopped";
-
-/** The states a worker may move to from each state; anything else is refused. */
-const WORKER_TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
-  starting: ["quarantine", "active", "stopped"],
-  quarantine: ["active", "draining", "stopped"],
-  active: ["draining", "stopped"],
-  draining: ["stopped"],
-  stopped: [],
-};
-
-export interface PartitionWorkerContext {
-  bus: Bus;
-  group: StoredGroup;
-  filter: CompiledFilter;
-  partition: number;
-  lease: Lease;
-  leases: LeaseStore;
-  settled: SettledStore;
-  holder: string;
-  tuning: ConsumerTuning;
-  logger: Logger;
-  /** Chooses a member with room, preferring `sticky`. */
-  pickMember(sticky: LocalMember | undefined): LocalMember | undefined;
-  /** Stores a dead letter; resolves after its PubAck. */
-  deadLetter(held: Held, reason: string): Promise<void>;
-  /** True for an event erased since it was fetched: it is acked, never delivered. */
-  erased?(held: Held): boolean;
-  park: ParkStore;
-  parking: ParkingOptions;
-  /** Parked chats changed by `chats`; `events` more were copied to the park. */
-  onParked(chats: number, events: number): void;
-  /** Something freed capacity or made work ready: pump every partition. */
-  onChange(): void;
-  /** The worker stopped (fenced, or released). */
-  onStopped(worker: PartitionWorker): void;
-  /** A redelivery of an event the group had already settled was settled again silently. */
-  onRedeliveredSettled(): void;
-}
 
 /**
  * Serves one partition of one group while this gateway holds its lease.
@@ -88,14 +47,19 @@ export class PartitionWorker {
   private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private sweepAt = Infinity;
+  private readonly ackWait = new AckWaitTimer(
+    () => this.table.flights.values(),
+    (f) => {
+      f.member.inFlight--;
+      f.member.revoke([f.id], "ack_wait passed");
+      this.retry(this.table.chat(f.held.chat)!, 0);
+    },
+  );
   private readonly keeper: LeaseKeeper;
   private ackWaitMs: number;
   private arrivals = 0;
   private serial = 0;
-  private checking = false;
-  private checkSoon?: NodeJS.Timeout;
+  private readonly quarantine: Quarantine;
   private readonly log: Logger;
   private readonly consumerName: string;
 
@@ -120,6 +84,21 @@ export class PartitionWorker {
       onChange: () => this.ctx.onChange(),
       onParked: (chats, events) => this.ctx.onParked(chats, events),
     });
+    this.quarantine = new Quarantine({
+      waiting: () => this.stateNow === "quarantine",
+      outstandingAcks: () => this.acks.outstanding,
+      arrivals: () => this.arrivals,
+      // In quarantine nothing is copied to the park, so everything held is an original.
+      held: () => this.table.size + this.parking.waiting,
+      consumerInfo: () => this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName),
+      onFloor: (seq) => this.settled.raise(seq),
+      activate: () => {
+        if (!this.to("active")) return false;
+        this.ctx.onChange();
+        return true;
+      },
+      log: this.log,
+    });
     this.keeper = new LeaseKeeper({
       lease: ctx.lease,
       leases: ctx.leases,
@@ -127,7 +106,7 @@ export class PartitionWorker {
       log: this.log,
       onRenewed: () => {
         this.ctx.onChange();
-        void this.writeSettled();
+        void this.settled.refresh(() => this.ackFloor(), this.log);
       },
       onLost: () => this.fence("the lease was lost"),
     });
@@ -195,9 +174,9 @@ export class PartitionWorker {
       this.keeper.start();
       this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
-      this.timers.push(setInterval(() => void this.checkQuarantine(), 1000));
+      this.timers.push(setInterval(() => void this.quarantine.check(), 1000));
       this.timers.push(setInterval(() => this.parking.sweep(), Math.min(1000, Math.max(this.ctx.parking.afterMs / 4, 100))));
-      if (!clean) this.scheduleCheck();
+      if (!clean) this.quarantine.schedule();
       this.log.debug({ clean, floor: this.settled.floor }, "partition started");
     } catch (err) {
       this.halt();
@@ -209,16 +188,9 @@ export class PartitionWorker {
   /** The consumer was deleted, or has no leader: recreate it from after what was settled. */
   private async recreate(why: string): Promise<void> {
     if (this.stopped) return;
-    try {
-      if (await consumerMissing(this.ctx.bus, this.consumerName)) {
-        // The floor last read from the server (the consumer is gone): what was settled
-        // above it is in the log's set, so the new consumer's redeliveries of it are settled.
-        await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor);
-        this.log.warn({ why, resumeAfter: this.settled.floor }, "partition consumer was missing; recreated it");
-      }
-    } catch (err) {
-      this.log.debug({ err, why }, "partition consumer not reachable yet");
-    }
+    // The floor last read from the server (the consumer is gone): what was settled above
+    // it is in the log's set, so the new consumer's redeliveries of it are settled.
+    await recreatePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor, why, this.log);
     await sleep(500);
   }
 
@@ -236,71 +208,27 @@ export class PartitionWorker {
       existing.msg = jm;
       return;
     }
-    const replayFor = jm.headers?.get(HEADER.replayFor);
-    if (replayFor && replayFor !== this.ctx.group.name) return this.settleSilently(jm, seq);
-    // The subject holds the chat (tenant and chat id): neither the ordering key nor a
-    // filter the subject decides needs the event decoded.
-    let key = chatKeyOf(jm.subject);
-    if (key === undefined || !this.ctx.filter.bySubject) {
-      let event: Event;
-      try {
-        event = Event.decode(jm.data);
-      } catch (err) {
-        this.log.error({ err, seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
-        return this.settleSilently(jm, seq, "+TERM");
-      }
-      if (!this.ctx.filter.matches(event)) return this.settleSilently(jm, seq);
-      key ??= chatKeyOf(subjectOf(event, 1));
+    const route = routeMessage(jm, this.ctx.group, this.ctx.filter);
+    if ("skip" in route) {
+      if (route.undecodable) this.log.error({ err: route.undecodable, seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
+      return this.settleSilently(jm, seq, route.skip);
     }
-    const held = new Held(seq, jm, this.ctx.group.unordered ? `#${seq}` : key!);
+    const held = new Held(seq, jm, route.chat);
     if (this.parking.isParked(held.chat)) this.parking.accept(held);
     else {
       this.table.add(held);
       this.parking.consider(this.table.chat(held.chat)!);
     }
     if (this.stateNow === "active") this.pump();
-    else if (this.stateNow === "quarantine") this.scheduleCheck();
+    else if (this.stateNow === "quarantine") this.quarantine.schedule();
   }
 
   /** Settles an event no member will see (already settled, another group's replay, filtered out). */
   private settleSilently(m: PulledMsg, seq: number, verb = "+ACK"): void {
     this.settled.add(seq);
     this.acks.send(m.reply, verb, () => {
-      if (this.stateNow === "quarantine") this.scheduleCheck();
+      if (this.stateNow === "quarantine") this.quarantine.schedule();
     });
-  }
-
-  private scheduleCheck(): void {
-    this.checkSoon ??= setTimeout(() => {
-      this.checkSoon = undefined;
-      void this.checkQuarantine();
-    }, 50);
-  }
-
-  /**
-   * The Pulsar draining rule: dispatch nothing until the consumer's ack-pending count
-   * equals what this worker holds, so no event of a chat is still out with a previous
-   * owner. Only a check with no arrival and no unconfirmed ack while it ran counts.
-   */
-  private async checkQuarantine(): Promise<void> {
-    if (this.checking || this.stateNow !== "quarantine" || this.acks.outstanding > 0) return;
-    this.checking = true;
-    try {
-      const before = this.arrivals;
-      const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
-      this.settled.raise(info.ack_floor.stream_seq);
-      const quiet = before === this.arrivals && this.acks.outstanding === 0;
-      // In quarantine nothing is copied to the park, so everything held is an original.
-      const held = this.table.size + this.parking.waiting;
-      if (this.stateNow === "quarantine" && quiet && info.num_ack_pending === held && this.to("active")) {
-        this.log.debug({ held: this.table.size }, "partition active");
-        this.ctx.onChange();
-      }
-    } catch (err) {
-      this.log.debug({ err }, "quarantine check failed");
-    } finally {
-      this.checking = false;
-    }
   }
 
   /**
@@ -333,7 +261,7 @@ export class PartitionWorker {
     const id = `${this.ctx.partition}.${this.ctx.lease.epoch}.${h.seq}.${++this.serial}`;
     const due = now() + member.ackWaitMs;
     this.table.fly(c, { id, held: h, member, due });
-    this.sweepBy(due);
+    this.ackWait.arm(due);
     member.inFlight++;
     const d: Delivery = {
       deliveryId: id,
@@ -382,7 +310,7 @@ export class PartitionWorker {
     const f = this.table.flights.get(id);
     if (!f || f.member !== member) return "unknown";
     f.due = now() + member.ackWaitMs;
-    this.sweepBy(f.due);
+    this.ackWait.arm(f.due);
     return "ok";
   }
 
@@ -405,31 +333,6 @@ export class PartitionWorker {
     if (this.stopped) return;
     this.change(c, "done");
     this.ctx.onChange();
-  }
-
-  /** Arms the one ack_wait timer of this worker for `due` unless it fires sooner. */
-  private sweepBy(due: number): void {
-    if (due >= this.sweepAt || this.stopped) return;
-    clearTimeout(this.sweepTimer);
-    this.sweepAt = due;
-    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, due - now()));
-  }
-
-  /** Takes back every delivery whose ack_wait passed, and arms the timer for the next. */
-  private sweep(): void {
-    this.sweepAt = Infinity;
-    this.sweepTimer = undefined;
-    const t = now();
-    let next = Infinity;
-    for (const f of [...this.table.flights.values()]) {
-      if (f.due > t) next = Math.min(next, f.due);
-      else {
-        f.member.inFlight--;
-        f.member.revoke([f.id], "ack_wait passed");
-        this.retry(this.table.chat(f.held.chat)!, 0);
-      }
-    }
-    if (next !== Infinity) this.sweepBy(next);
   }
 
   /** A member left: its deliveries go to other members now, under new delivery ids. */
@@ -488,26 +391,10 @@ export class PartitionWorker {
     for (const h of this.parking.originals()) this.acks.publish(h.msg.reply, "+WPI");
   }
 
-  /**
-   * Raises the settled floor to the consumer's ack floor as the server reports it: every
-   * event up to it was acked, which stays true even if a later consumer leader forgets
-   * it. Never to what this worker has seen: a pull lost in a leader change leaves events
-   * the server counts as delivered but the worker never received, below later ones it
-   * settled; they come back as redeliveries and must then be delivered, not settled.
-   */
-  private async updateFloor(): Promise<void> {
-    try {
-      const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
-      this.settled.raise(info.ack_floor.stream_seq);
-    } catch (err) {
-      this.log.debug({ err }, "ack floor not read; the next renewal tries again");
-    }
-  }
 
-  /** Writes the settled log when it changed (after a renewal, and on handover). */
-  private async writeSettled(): Promise<void> {
-    await this.updateFloor();
-    await this.settled.write().catch((err) => this.log.debug({ err }, "settled log not written; the next renewal retries"));
+  /** The consumer's ack floor as the server reports it (see PartitionSettled.refresh). */
+  private async ackFloor(): Promise<number> {
+    return (await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName)).ack_floor.stream_seq;
   }
 
   /** Lost the lease: forward nothing more, revoke in-flight work, hand held events back. */
@@ -547,7 +434,7 @@ export class PartitionWorker {
           // not connected: the events come back after AckWait
         }
       }
-      await this.writeSettled();
+      await this.settled.refresh(() => this.ackFloor(), this.log);
       await this.ctx.bus.nc.flush().catch(() => undefined);
       await this.ctx.leases.release(this.ctx.lease);
     }
@@ -576,7 +463,9 @@ export class PartitionWorker {
 
   private halt(): void {
     if (!this.to("stopped")) return;
-    for (const t of [...this.timers, ...this.delays, this.sweepTimer, this.checkSoon]) clearTimeout(t);
+    for (const t of [...this.timers, ...this.delays]) clearTimeout(t);
+    this.quarantine.close();
+    this.ackWait.close();
     void this.keeper.stop();
     this.puller?.close();
     this.parking.clear();
