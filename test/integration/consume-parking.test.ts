@@ -112,7 +112,8 @@ describe("consumer groups: a stuck or hot chat is parked, and its partition keep
     const tookMs = Date.now() - started;
     for (const c of others) assert.deepEqual(x.seen.get(c), [0, 1, 2], `order of ${c}`);
     for (const c of stuckChats) assert.deepEqual(x.seen.get(c), [0], "only the stuck heads went out");
-    assert.equal(await parked(nc, "park"), 9, "the stuck chats' events are in CG_PARKED");
+    // Each stuck chat is parked once its head has been out 1 s (the first one freed the room).
+    await waitFor(async () => (await parked(nc, "park")) === 9, "the stuck chats' events in CG_PARKED");
     const metrics = await (await fetch(`${gw.baseUrl}/metrics`)).text();
     assert.match(metrics, /engage_gateway_group_parked_chats\{group="park"\} 3/);
 
