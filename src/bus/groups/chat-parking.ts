@@ -183,6 +183,15 @@ export class ChatParking {
     return true;
   }
 
+  /**
+   * The head of `chat` left the table (settled): its park goes on. Needed when the head
+   * was already being settled with the server when the chat was parked.
+   */
+  wake(chat: string): void {
+    const p = this.parks.get(chat);
+    if (p) this.drive(p);
+  }
+
   /** The worker became active: parked chats may copy and load again. */
   resume(): void {
     for (const p of this.parks.values()) this.drive(p);

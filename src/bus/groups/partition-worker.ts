@@ -332,6 +332,7 @@ export class PartitionWorker {
   private done(c: Chat): void {
     if (this.stopped) return;
     this.change(c, "done");
+    this.parking.wake(c.key);
     this.ctx.onChange();
   }
 
