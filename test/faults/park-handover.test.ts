@@ -134,6 +134,8 @@ describe("fault: a gateway holding parked chats crashes or hands its partitions 
     assert.equal(await a.stop(), 0);
     const b = await start();
     await join(b, "ho", rec, () => false);
+    // Nothing new arrives: the next gateway finds the parked chat by itself.
+    await waitFor(() => rec.complete(stuck, 10), "the parked events from the next gateway", 20_000);
     for (let n = 10; n < 15; n++) await Promise.all([post(stuck, n), ...others.map((c) => post(c, n))]);
     await waitFor(() => [stuck, ...others].every((c) => rec.complete(c, 15)), "every event acked", 30_000);
     assert.deepEqual(rec.seen.get(stuck), [0, ...range(15)], "the held head again, then the rest in order");

@@ -150,6 +150,11 @@ export class ChatParking {
     if (!this.h.active()) return;
     const t = performance.now();
     for (const c of [...this.h.table.chats()]) this.consider(c, t);
+    // A loop that stopped while the worker could not forward (past its lease deadline
+    // until a renewal) goes on from here.
+    for (const p of this.parks.values()) {
+      if (!p.running && (p.moving.length > 0 || p.settles.length > 0 || !this.h.table.chat(p.key))) this.drive(p);
+    }
   }
 
   /** Parks `c` if it is stuck (its head out longer than `afterMs`) or holds more than `maxEvents`. */
