@@ -74,6 +74,13 @@ export interface Config {
   groupIdleExpiryMs: number;
   /** Most consumer groups per tenant. @default 100 */
   groupMaxPerTenant: number;
+  /**
+   * Park a group chat whose head has been out (in flight, nak'd with a delay, retried) this
+   * long, so its events stop holding its partition's buffer; 0 never. @default 10 s
+   */
+  groupParkAfterMs: number;
+  /** Park a group chat holding more than this many events of its partition's buffer; 0 never. @default 32 */
+  groupParkMaxEvents: number;
   /** How the gateway authenticates to NATS; absent when no NATS auth option is set. */
   natsAuth?: NatsAuth;
   /** TLS to NATS; absent when no NATS TLS option is set. */
@@ -131,6 +138,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: "groupDrainTimeoutMs", env: "GATEWAY_GROUP_DRAIN_TIMEOUT", default: "5s", help: "how long a partition handoff waits for in-flight acks" },
   { key: "groupIdleExpiryMs", env: "GATEWAY_GROUP_IDLE_EXPIRY", default: "7d", help: "delete a consumer group after this long with no member (0 or off: never)" },
   { key: "groupMaxPerTenant", env: "GATEWAY_GROUP_MAX_PER_TENANT", default: "100", help: "most consumer groups per tenant; opening one more is refused" },
+  { key: "groupParkAfterMs", env: "GATEWAY_GROUP_PARK_AFTER", default: "10s", help: "park a group chat whose head has been out this long (0 or off: never)" },
+  { key: "groupParkMaxEvents", env: "GATEWAY_GROUP_PARK_MAX_EVENTS", default: "32", help: "park a group chat holding more events than this (0: never)" },
   { key: "natsAuth", env: "GATEWAY_NATS_USER", default: "", help: "NATS user name (with GATEWAY_NATS_PASSWORD or GATEWAY_NATS_PASSWORD_FILE)" },
   { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD", default: "", help: "NATS password (prefer GATEWAY_NATS_PASSWORD_FILE)", secret: true },
   { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD_FILE", default: "", help: "file holding the NATS password" },
@@ -215,6 +224,8 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     groupDrainTimeoutMs: duration(get("GATEWAY_GROUP_DRAIN_TIMEOUT"), "GATEWAY_GROUP_DRAIN_TIMEOUT"),
     groupIdleExpiryMs: /^off$/i.test(get("GATEWAY_GROUP_IDLE_EXPIRY")) ? 0 : duration(get("GATEWAY_GROUP_IDLE_EXPIRY"), "GATEWAY_GROUP_IDLE_EXPIRY"),
     groupMaxPerTenant: int(get("GATEWAY_GROUP_MAX_PER_TENANT"), "GATEWAY_GROUP_MAX_PER_TENANT", 1, 100_000),
+    groupParkAfterMs: /^off$/i.test(get("GATEWAY_GROUP_PARK_AFTER")) ? 0 : duration(get("GATEWAY_GROUP_PARK_AFTER"), "GATEWAY_GROUP_PARK_AFTER"),
+    groupParkMaxEvents: int(get("GATEWAY_GROUP_PARK_MAX_EVENTS"), "GATEWAY_GROUP_PARK_MAX_EVENTS", 0, 10_000),
     security: undefined as unknown as SecurityConfig,
     console: /^(on|true)$/i.test(get("GATEWAY_CONSOLE")) ? true : /^(off|false)$/i.test(get("GATEWAY_CONSOLE")) ? false : fail(`GATEWAY_CONSOLE must be on or off, got ${JSON.stringify(get("GATEWAY_CONSOLE"))}`),
   };
@@ -227,6 +238,9 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     throw new ConfigError("GATEWAY_GROUP_IDLE_EXPIRY must be 0 (or off) or at least 1s");
   }
   if (config.groupAckWaitMs < 1000) throw new ConfigError("GATEWAY_GROUP_ACK_WAIT must be at least 1s");
+  if (config.groupParkAfterMs > 0 && config.groupParkAfterMs < 100) {
+    throw new ConfigError("GATEWAY_GROUP_PARK_AFTER must be 0 (or off) or at least 100ms");
+  }
   if (config.webhookTokens.size === 0 && !config.dev) {
     throw new ConfigError(
       "no webhook token: set GATEWAY_WEBHOOK_TOKENS (tenant:token pairs, comma-separated) or GATEWAY_WEBHOOK_TOKENS_FILE, " +

@@ -88,6 +88,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     duplicateWindowMs: config.duplicateWindowMs,
     maxAgeMs: config.maxAgeMs,
     dlqMaxAgeMs: config.dlqMaxAgeMs,
+    // A chat's event copied to the park again after a crash (its original back after
+    // AckWait, at an owner that took the lease after its TTL) must be seen as a duplicate.
+    parkDuplicateWindowMs: Math.max(config.duplicateWindowMs, 2 * (config.groupAckWaitMs + config.groupLeaseTtlMs) + 60_000),
   };
   try {
     if (embedded) await assertEncryptedStreamsReadable(bus, encryptedStreams(embedded.storeDir));
@@ -146,9 +149,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     reconcileMs: 1000,
     idleExpiryMs: config.groupIdleExpiryMs,
     maxGroupsPerTenant: config.groupMaxPerTenant,
+    parkAfterMs: config.groupParkAfterMs,
+    parkMaxEvents: config.groupParkMaxEvents,
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
     onRedeliveredSettled: (group) => metrics.groupRedeliveredSettled.inc({ group }),
+    onParked: (group, chats, events) => {
+      if (chats !== 0) metrics.groupParkedChats.inc({ group }, chats);
+      if (events > 0) metrics.groupParkedEvents.inc({ group }, events);
+    },
   });
   const readiness = (): Readiness => {
     const checks = {

@@ -8,6 +8,9 @@ export const DLQ_STREAM = "ENGAGE_DLQ";
 /** Who erased what, and when (never the erased data); kept with no age limit. */
 export const AUDIT_STREAM = "ENGAGE_AUDIT";
 export const AUDIT_SUBJECT_PREFIX = "engage.audit";
+/** Events of consumer-group chats moved out of their partition's way (see chat-parking.ts). */
+export const PARK_STREAM = "CG_PARKED";
+export const PARK_SUBJECT_PREFIX = "engage.parked";
 
 export interface StreamOptions {
   replicas: number;
@@ -17,6 +20,12 @@ export interface StreamOptions {
   maxAgeMs: number;
   /** Age limit of dead letters; 0 = none. @default maxAgeMs */
   dlqMaxAgeMs?: number;
+  /**
+   * Duplicate window of CG_PARKED: a copy made again after a crash (its original came
+   * back after AckWait, to a new owner after the lease TTL) must be recognised.
+   * @default duplicateWindowMs
+   */
+  parkDuplicateWindowMs?: number;
 }
 
 // nats-server 2.9 has no stream metadata, so the partition count is recorded in the
@@ -24,7 +33,7 @@ export interface StreamOptions {
 const PARTITIONS_MARK = /partitions=(\d+)/;
 
 /**
- * Creates ENGAGE_EVENTS, ENGAGE_DLQ and ENGAGE_AUDIT, or updates them to the configured
+ * Creates ENGAGE_EVENTS, ENGAGE_DLQ, ENGAGE_AUDIT and CG_PARKED, or updates them to the configured
  * replicas, duplicate window and age (so a changed retention reaches existing streams at
  * the next start). Refuses to go on when the stream was created with another
  * partition count: chats would change partition and lose their order.
@@ -49,6 +58,16 @@ export async function ensureStreams(bus: Bus, o: StreamOptions, jsm: JetStreamMa
     description: "engage-gateway audit: erasures (who, when, selector, counts; no erased data)",
     ...common(o),
     max_age: 0,
+  });
+  // Never shorter-lived than its duplicate window (JetStream refuses a window over the age).
+  const parkWindow = Math.max(o.parkDuplicateWindowMs ?? 0, o.duplicateWindowMs);
+  await ensureStream(jsm, {
+    name: PARK_STREAM,
+    subjects: [`${PARK_SUBJECT_PREFIX}.>`],
+    description: "engage-gateway consumer groups: events of stuck or hot chats, moved out of their partition's way",
+    ...common(o),
+    duplicate_window: nanos(parkWindow),
+    max_age: o.maxAgeMs > 0 ? nanos(Math.max(o.maxAgeMs, parkWindow)) : 0,
   });
 }
 

@@ -19,6 +19,8 @@ export interface Metrics {
   groupNaks: Counter<"group">;
   groupRedeliveredSettled: Counter<"group">;
   groupPending: Gauge<"group">;
+  groupParkedChats: Gauge<"group">;
+  groupParkedEvents: Counter<"group">;
   embeddedNatsRestarts: Counter;
   authFailures: Counter<"door">;
 }
@@ -102,6 +104,18 @@ export function createMetrics(): Metrics {
     groupPending: new Gauge({
       name: "engage_gateway_group_pending",
       help: "Events of a group not yet acked (stored but undelivered, plus delivered but unacked), over its partitions.",
+      labelNames: ["group"],
+      registers: r,
+    }),
+    groupParkedChats: new Gauge({
+      name: "engage_gateway_group_parked_chats",
+      help: "Chats of a group parked by this gateway (stuck or hot, their events moved to CG_PARKED out of their partition's way).",
+      labelNames: ["group"],
+      registers: r,
+    }),
+    groupParkedEvents: new Counter({
+      name: "engage_gateway_group_parked_events_total",
+      help: "Events of a group copied to CG_PARKED because their chat was parked.",
       labelNames: ["group"],
       registers: r,
     }),

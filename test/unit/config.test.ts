@@ -49,6 +49,8 @@ describe("loadConfig", () => {
       groupDrainTimeoutMs: 5_000,
       groupIdleExpiryMs: 7 * 86_400_000,
       groupMaxPerTenant: 100,
+      groupParkAfterMs: 10_000,
+      groupParkMaxEvents: 32,
       console: true,
       security: {
         grpcApiKeys: [{ name: "ops", key: "k".repeat(24), tenants: "*", rpcs: "*" }],
@@ -160,6 +162,8 @@ describe("loadConfig", () => {
       ["a publish timeout under 50ms", {}, ["--publish-timeout=10ms"], /GATEWAY_PUBLISH_TIMEOUT must be at least 50ms/],
       ["a group idle expiry under 1s", {}, ["--group-idle-expiry=500ms"], /GATEWAY_GROUP_IDLE_EXPIRY must be 0 \(or off\) or at least 1s/],
       ["zero groups per tenant", { GATEWAY_GROUP_MAX_PER_TENANT: "0" }, [], /GATEWAY_GROUP_MAX_PER_TENANT must be a whole number from 1/],
+      ["a park delay under 100ms", {}, ["--group-park-after=50ms"], /GATEWAY_GROUP_PARK_AFTER must be 0 \(or off\) or at least 100ms/],
+      ["a negative park bound", { GATEWAY_GROUP_PARK_MAX_EVENTS: "-1" }, [], /GATEWAY_GROUP_PARK_MAX_EVENTS must be a whole number from 0/],
       ["a console switch that is neither on nor off", { GATEWAY_CONSOLE: "maybe" }, [], /GATEWAY_CONSOLE must be on or off, got "maybe"/],
       ["a console port with the console off", { GATEWAY_CONSOLE: "off", GATEWAY_CONSOLE_PORT: "9090" }, [], /GATEWAY_CONSOLE_PORT is set but GATEWAY_CONSOLE=off/],
     ];
@@ -172,6 +176,14 @@ describe("loadConfig", () => {
     const c = loadConfig({ ...ENV, GATEWAY_NATS_URL: "nats://a:4222", GATEWAY_STREAM_REPLICAS: "3", GATEWAY_STREAM_MAX_AGE: "0" });
     assert.equal(c.streamReplicas, 3);
     assert.equal(c.maxAgeMs, 0);
+  });
+
+  it("parks group chats after 10 s out or over 32 events by default; off or 0 turns each off", () => {
+    const c = loadConfig(ENV);
+    assert.deepEqual([c.groupParkAfterMs, c.groupParkMaxEvents], [10_000, 32]);
+    const off = loadConfig({ ...ENV, GATEWAY_GROUP_PARK_AFTER: "off", GATEWAY_GROUP_PARK_MAX_EVENTS: "0" });
+    assert.deepEqual([off.groupParkAfterMs, off.groupParkMaxEvents], [0, 0]);
+    assert.equal(loadConfig(ENV, ["--group-park-after=2s"]).groupParkAfterMs, 2000);
   });
 
   it("turns the group idle expiry off with 0 or off", () => {

@@ -1,4 +1,5 @@
 import type { JsMsg } from "nats";
+import type { Instant } from "../../domain";
 import { Event } from "../../gen/engage/events/v1/events";
 import type { LocalMember } from "./types";
 
@@ -9,6 +10,15 @@ export type PulledMsg = JsMsg & { readonly reply: string };
 export class Held {
   /** Attempts made by this gateway. */
   attempts = 0;
+  /** When it was first dispatched (performance.now() clock): how long the chat has been stuck on it. */
+  firstOutAt?: number;
+  /**
+   * Its sequence in CG_PARKED once its park copy is the truth (the original was acked):
+   * settling it deletes the copy.
+   */
+  parkSeq?: number;
+  /** Its store time, when `msg` does not carry it (an event read back from the park). */
+  publishedAt?: Instant;
   #event: Event | undefined;
   constructor(
     readonly seq: number,
@@ -71,7 +81,7 @@ export interface Chat {
 export class ChatTable {
   readonly held = new Map<number, Held>();
   readonly flights = new Map<string, Flight>();
-  private readonly chats = new Map<string, Chat>();
+  private readonly chatsByKey = new Map<string, Chat>();
   /** Chats in state `ready`, in the order they became ready. */
   readonly ready = new Set<Chat>();
 
@@ -80,16 +90,16 @@ export class ChatTable {
   }
 
   chat(key: string): Chat | undefined {
-    return this.chats.get(key);
+    return this.chatsByKey.get(key);
   }
 
   /** Adds a newly fetched event to its chat's queue, in sequence order. */
   add(h: Held): void {
     this.held.set(h.seq, h);
-    let c = this.chats.get(h.chat);
+    let c = this.chatsByKey.get(h.chat);
     if (!c) {
       c = { key: h.chat, state: "ready", queue: [] };
-      this.chats.set(h.chat, c);
+      this.chatsByKey.set(h.chat, c);
       this.ready.add(c);
     }
     const q = c.queue;
@@ -115,7 +125,7 @@ export class ChatTable {
       const head = c.queue.shift()!;
       this.held.delete(head.seq);
       if (c.queue.length === 0) {
-        this.chats.delete(c.key);
+        this.chatsByKey.delete(c.key);
         this.ready.delete(c);
         return true;
       }
@@ -124,6 +134,18 @@ export class ChatTable {
     if (c.state === "ready") this.ready.add(c);
     else this.ready.delete(c);
     return true;
+  }
+
+  /** Every chat in the table. */
+  chats(): IterableIterator<Chat> {
+    return this.chatsByKey.values();
+  }
+
+  /** Takes every event but the head out of `c` (they move to the chat's park). */
+  detachTail(c: Chat): Held[] {
+    const tail = c.queue.splice(1);
+    for (const h of tail) this.held.delete(h.seq);
+    return tail;
   }
 
   /** Records the flight of a dispatched head (after `fire(c, "dispatch")`). */
@@ -136,24 +158,24 @@ export class ChatTable {
   /** Events not acked by a member (what a handoff naks), in ascending sequence. */
   unsettled(): Held[] {
     const out: Held[] = [];
-    for (const c of this.chats.values()) out.push(...(c.state === "settling" ? c.queue.slice(1) : c.queue));
+    for (const c of this.chatsByKey.values()) out.push(...(c.state === "settling" ? c.queue.slice(1) : c.queue));
     return out.sort((a, b) => a.seq - b.seq);
   }
 
   /** Whether a head is waiting for the server to confirm its ack or for its dead letter. */
   busySettling(): boolean {
-    for (const c of this.chats.values()) if (c.state === "settling" || c.state === "burying") return true;
+    for (const c of this.chatsByKey.values()) if (c.state === "settling" || c.state === "burying") return true;
     return false;
   }
 
   forgetMember(m: LocalMember): void {
-    for (const c of this.chats.values()) if (c.sticky === m) c.sticky = undefined;
+    for (const c of this.chatsByKey.values()) if (c.sticky === m) c.sticky = undefined;
   }
 
   clear(): void {
     this.held.clear();
     this.flights.clear();
-    this.chats.clear();
+    this.chatsByKey.clear();
     this.ready.clear();
   }
 }

@@ -5,6 +5,7 @@ import { EVENTS_STREAM } from "../streams";
 import { GroupCatalog, inScope, tenantsOf, type GroupRecord, type RecordAt } from "./group-catalog";
 import { GROUPS_BUCKET, MEMBERS_BUCKET } from "./kv-stores";
 import { LEASES_BUCKET } from "./lease-store";
+import { createParkStore } from "./park-store";
 import { SETTLED_BUCKET } from "./settled-log";
 import { GROUP_CONSUMER, partitionConsumerName } from "./partition-consumer";
 
@@ -205,6 +206,8 @@ export class GroupAdmin {
     await this.catalog.erase(MEMBERS_BUCKET, `${name}.>`);
     // What the group settled (see settled-log.ts): a new group of the name starts clean.
     await this.catalog.erase(SETTLED_BUCKET, `${name}.>`);
+    // Its parked chats' events (see chat-parking.ts): nobody will deliver them any more.
+    await createParkStore(this.o.bus).forget(name);
     await this.catalog.erase(GROUPS_BUCKET, name);
     this.log.info({ group: name, consumersDeleted: deleted }, "group deleted");
     return deleted;

@@ -5,6 +5,7 @@ import type { Bus } from "../connection";
 import type { DeadLetters } from "./dead-letters";
 import type { MemberRegistry, StoredGroup } from "./kv-stores";
 import type { LeaseStore } from "./lease-store";
+import type { ParkStore } from "./park-store";
 import type { SettledStore } from "./settled-log";
 import { PartitionWorker } from "./partition-worker";
 import type { LocalMember, SettleResult } from "./types";
@@ -19,6 +20,10 @@ export interface GroupTuning {
   drainTimeoutMs: number;
   /** How often partition ownership is reconciled. */
   reconcileMs: number;
+  /** Park a chat whose head has been out this long (GATEWAY_GROUP_PARK_AFTER); 0 never. */
+  parkAfterMs: number;
+  /** Park a chat holding more than this many events (GATEWAY_GROUP_PARK_MAX_EVENTS); 0 never. */
+  parkMaxEvents: number;
 }
 
 export interface CoordinatorDeps {
@@ -28,10 +33,13 @@ export interface CoordinatorDeps {
   leases: LeaseStore;
   members: MemberRegistry;
   settled: SettledStore;
+  park: ParkStore;
   deadLetters: DeadLetters;
   tuning: GroupTuning;
   logger: Logger;
   onRedeliveredSettled(): void;
+  /** Parked chats changed by `chats`; `events` more were copied to the park. */
+  onParked(chats: number, events: number): void;
 }
 
 /**
@@ -245,6 +253,9 @@ export class GroupCoordinator {
         if (this.members.size > 0 && !this.stopping) this.kick();
       },
       onRedeliveredSettled: () => this.d.onRedeliveredSettled(),
+      park: this.d.park,
+      parking: { afterMs: this.d.tuning.parkAfterMs, maxEvents: this.d.tuning.parkMaxEvents },
+      onParked: (chats, events) => this.d.onParked(chats, events),
     });
     this.workers.set(partition, worker);
     try {

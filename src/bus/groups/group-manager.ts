@@ -11,6 +11,7 @@ import { createGroupStore, createMemberRegistry, type GroupStore, type MemberReg
 import { createLeaseStore, type LeaseStore } from "./lease-store";
 import { createSettledStore, type SettledStore } from "./settled-log";
 import { ensurePartitionConsumer } from "./partition-consumer";
+import { createParkStore } from "./park-store";
 import type { Delivery, LocalMember, SettleResult } from "./types";
 
 /** Where a member's deliveries and revocations go (its Consume call). */
@@ -59,6 +60,8 @@ export interface GroupManagerOptions extends GroupTuning {
   onDeadLetter?(): void;
   /** Called when a redelivery of an event the group had already settled is settled again silently. */
   onRedeliveredSettled?(group: string): void;
+  /** Called when a group's parked chats on this gateway change by `chats`, and when `events` more were parked. */
+  onParked?(group: string, chats: number, events: number): void;
 }
 
 // Late acks for revoked deliveries are ignored, not errors; remember this many ids per member.
@@ -84,6 +87,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
   const log = o.logger.child({ component: "groups", gateway: gatewayId });
   const deadLetters = createDeadLetters(o.bus, o.publisher, o.onDeadLetter);
+  const park = createParkStore(o.bus);
   const coordinators = new Map<string, GroupCoordinator>();
   let stores: Promise<{ groups: GroupStore; leases: LeaseStore; members: MemberRegistry; settled: SettledStore }> | undefined;
   let serial = 0;
@@ -155,10 +159,12 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
           leases,
           members,
           settled,
+          park,
           deadLetters,
           tuning: o,
           logger: log,
           onRedeliveredSettled: () => o.onRedeliveredSettled?.(name),
+          onParked: (chats, events) => o.onParked?.(name, chats, events),
         });
         coordinators.set(group.name, c);
       }

@@ -29,6 +29,30 @@ export async function consumerMissing(bus: Bus, name: string): Promise<boolean> 
   }
 }
 
+/**
+ * Recreates a partition consumer JetStream says is gone, from after `resumeAfter` (the
+ * partition's settled floor); does nothing when it exists or cannot be asked.
+ */
+export async function recreatePartitionConsumer(
+  bus: Bus,
+  group: StoredGroup,
+  filter: CompiledFilter,
+  partition: number,
+  tuning: ConsumerTuning,
+  resumeAfter: number,
+  why: string,
+  log: Logger,
+): Promise<void> {
+  const name = partitionConsumerName(group.name, partition);
+  try {
+    if (!(await consumerMissing(bus, name))) return;
+    await ensurePartitionConsumer(bus, group, filter, partition, tuning, resumeAfter);
+    log.warn({ why, resumeAfter }, "partition consumer was missing; recreated it");
+  } catch (err) {
+    log.debug({ err, why }, "partition consumer not reachable yet");
+  }
+}
+
 export interface ConsumerTuning {
   jsAckWaitMs: number;
   buffer: number;

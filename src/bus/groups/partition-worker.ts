@@ -1,21 +1,22 @@
 import { performance } from "node:perf_hooks";
 import { millis, type Msg } from "nats";
 import type { Logger } from "pino";
-import { chatKeyOf, subjectOf, type CompiledFilter } from "../../domain";
-import { Event } from "../../gen/engage/events/v1/events";
-import type { Bus } from "../connection";
 import { storedAt } from "../event-tail";
-import { HEADER } from "../publisher";
 import { EVENTS_STREAM } from "../streams";
+import { AckWaitTimer } from "./ack-wait-timer";
+import { ChatParking } from "./chat-parking";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
-import type { StoredGroup } from "./kv-stores";
 import { LeaseKeeper } from "./lease-keeper";
-import type { Lease, LeaseStore } from "./lease-store";
-import { consumerMissing, ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, type ConsumerTuning } from "./partition-consumer";
+import { ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
+import { routeMessage } from "./partition-message";
 import { PartitionPuller } from "./partition-puller";
-import { PartitionSettled, type SettledStore } from "./settled-log";
+import { WORKER_TRANSITIONS, type PartitionWorkerContext, type WorkerState } from "./partition-worker-context";
+import { Quarantine } from "./quarantine";
+import { PartitionSettled } from "./settled-log";
 import { ServerAcks } from "./server-acks";
 import type { Delivery, LocalMember, SettleResult } from "./types";
+
+export type { PartitionWorkerContext, WorkerState };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { toJsMsg } = require("nats/lib/jetstream/jsmsg") as { toJsMsg(m: Msg): PulledMsg };
@@ -23,44 +24,6 @@ const { toJsMsg } = require("nats/lib/jetstream/jsmsg") as { toJsMsg(m: Msg): Pu
 const NAK = new TextEncoder().encode("-NAK");
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
-
-export type WorkerState = "starting" | "quarantine" | "active" | "draining" | "stopped";
-
-/** The states a worker may move to from each state; anything else is refused. */
-const WORKER_TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
-  starting: ["quarantine", "active", "stopped"],
-  quarantine: ["active", "draining", "stopped"],
-  active: ["draining", "stopped"],
-  draining: ["stopped"],
-  stopped: [],
-};
-
-export interface PartitionWorkerContext {
-  bus: Bus;
-  group: StoredGroup;
-  filter: CompiledFilter;
-  partition: number;
-  lease: Lease;
-  leases: LeaseStore;
-  settled: SettledStore;
-  holder: string;
-  tuning: ConsumerTuning;
-  logger: Logger;
-  /** Chooses a member with room, preferring `sticky`. */
-  pickMember(sticky: LocalMember | undefined): LocalMember | undefined;
-  /** Stores a dead letter; resolves after its PubAck. */
-  deadLetter(held: Held, reason: string): Promise<void>;
-  /** True for an event erased since it was fetched: it is acked, never delivered. */
-  erased?(held: Held): boolean;
-  /** True for an event erased since it was fetched: it is acked, never delivered. */
-  erased?(held: Held): boolean;
-  /** Something freed capacity or made work ready: pump every partition. */
-  onChange(): void;
-  /** The worker stopped (fenced, or released). */
-  onStopped(worker: PartitionWorker): void;
-  /** A redelivery of an event the group had already settled was settled again silently. */
-  onRedeliveredSettled(): void;
-}
 
 /**
  * Serves one partition of one group while this gateway holds its lease.
@@ -80,17 +43,23 @@ export class PartitionWorker {
   private readonly table = new ChatTable();
   private readonly settled: PartitionSettled;
   private readonly acks: ServerAcks;
+  private readonly parking: ChatParking;
   private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private sweepAt = Infinity;
+  private readonly ackWait = new AckWaitTimer(
+    () => this.table.flights.values(),
+    (f) => {
+      f.member.inFlight--;
+      f.member.revoke([f.id], "ack_wait passed");
+      this.retry(this.table.chat(f.held.chat)!, 0);
+    },
+  );
   private readonly keeper: LeaseKeeper;
   private ackWaitMs: number;
   private arrivals = 0;
   private serial = 0;
-  private checking = false;
-  private checkSoon?: NodeJS.Timeout;
+  private readonly quarantine: Quarantine;
   private readonly log: Logger;
   private readonly consumerName: string;
 
@@ -100,6 +69,36 @@ export class PartitionWorker {
     this.ackWaitMs = ctx.tuning.jsAckWaitMs;
     this.settled = new PartitionSettled(ctx.settled, ctx.group.name, ctx.partition);
     this.acks = new ServerAcks(ctx.bus.nc, () => !this.stopped, () => this.forwarding);
+    this.parking = new ChatParking({
+      group: ctx.group.name,
+      partition: ctx.partition,
+      table: this.table,
+      acks: this.acks,
+      settled: this.settled,
+      store: ctx.park,
+      options: ctx.parking,
+      log: this.log,
+      active: () => this.stateNow === "active" && this.forwarding,
+      forwarding: () => this.forwarding,
+      publishedAt: (h) => h.publishedAt ?? storedAt(h.msg),
+      onChange: () => this.ctx.onChange(),
+      onParked: (chats, events) => this.ctx.onParked(chats, events),
+    });
+    this.quarantine = new Quarantine({
+      waiting: () => this.stateNow === "quarantine",
+      outstandingAcks: () => this.acks.outstanding,
+      arrivals: () => this.arrivals,
+      // In quarantine nothing is copied to the park, so everything held is an original.
+      held: () => this.table.size + this.parking.waiting,
+      consumerInfo: () => this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName),
+      onFloor: (seq) => this.settled.raise(seq),
+      activate: () => {
+        if (!this.to("active")) return false;
+        this.ctx.onChange();
+        return true;
+      },
+      log: this.log,
+    });
     this.keeper = new LeaseKeeper({
       lease: ctx.lease,
       leases: ctx.leases,
@@ -107,7 +106,7 @@ export class PartitionWorker {
       log: this.log,
       onRenewed: () => {
         this.ctx.onChange();
-        void this.writeSettled();
+        void this.settled.refresh(() => this.ackFloor(), this.log);
       },
       onLost: () => this.fence("the lease was lost"),
     });
@@ -125,6 +124,9 @@ export class PartitionWorker {
   get heldCount(): number {
     return this.table.size;
   }
+  get parkedChats(): number {
+    return this.parking.size;
+  }
   get inFlightCount(): number {
     return this.table.flights.size;
   }
@@ -133,6 +135,7 @@ export class PartitionWorker {
   private to(next: WorkerState): boolean {
     if (!WORKER_TRANSITIONS[this.stateNow].includes(next)) return false;
     this.stateNow = next;
+    if (next === "active") this.parking.resume();
     return true;
   }
 
@@ -153,6 +156,7 @@ export class PartitionWorker {
       info = await migratePartitionConsumer(bus, info, this.ctx.tuning, this.log);
       this.ackWaitMs = millis(info.config.ack_wait ?? 0) || this.ctx.tuning.jsAckWaitMs;
       await this.settled.load(info.ack_floor.stream_seq);
+      await this.parking.load();
       this.puller = new PartitionPuller({
         nc: bus.nc,
         stream: EVENTS_STREAM,
@@ -170,8 +174,9 @@ export class PartitionWorker {
       this.keeper.start();
       this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
-      this.timers.push(setInterval(() => void this.checkQuarantine(), 1000));
-      if (!clean) this.scheduleCheck();
+      this.timers.push(setInterval(() => void this.quarantine.check(), 1000));
+      this.timers.push(setInterval(() => this.parking.sweep(), Math.min(1000, Math.max(this.ctx.parking.afterMs / 4, 100))));
+      if (!clean) this.quarantine.schedule();
       this.log.debug({ clean, floor: this.settled.floor }, "partition started");
     } catch (err) {
       this.halt();
@@ -183,16 +188,9 @@ export class PartitionWorker {
   /** The consumer was deleted, or has no leader: recreate it from after what was settled. */
   private async recreate(why: string): Promise<void> {
     if (this.stopped) return;
-    try {
-      if (await consumerMissing(this.ctx.bus, this.consumerName)) {
-        // The floor last read from the server (the consumer is gone): what was settled
-        // above it is in the log's set, so the new consumer's redeliveries of it are settled.
-        await ensurePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor);
-        this.log.warn({ why, resumeAfter: this.settled.floor }, "partition consumer was missing; recreated it");
-      }
-    } catch (err) {
-      this.log.debug({ err, why }, "partition consumer not reachable yet");
-    }
+    // The floor last read from the server (the consumer is gone): what was settled above
+    // it is in the log's set, so the new consumer's redeliveries of it are settled.
+    await recreatePartitionConsumer(this.ctx.bus, this.ctx.group, this.ctx.filter, this.ctx.partition, this.ctx.tuning, this.settled.floor, why, this.log);
     await sleep(500);
   }
 
@@ -205,69 +203,32 @@ export class PartitionWorker {
       this.ctx.onRedeliveredSettled();
       return this.settleSilently(jm, seq);
     }
-    const existing = this.table.held.get(seq);
+    const existing = this.table.held.get(seq) ?? this.parking.original(seq);
     if (existing) {
       existing.msg = jm;
       return;
     }
-    const replayFor = jm.headers?.get(HEADER.replayFor);
-    if (replayFor && replayFor !== this.ctx.group.name) return this.settleSilently(jm, seq);
-    // The subject holds the chat (tenant and chat id): neither the ordering key nor a
-    // filter the subject decides needs the event decoded.
-    let key = chatKeyOf(jm.subject);
-    if (key === undefined || !this.ctx.filter.bySubject) {
-      let event: Event;
-      try {
-        event = Event.decode(jm.data);
-      } catch (err) {
-        this.log.error({ err, seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
-        return this.settleSilently(jm, seq, "+TERM");
-      }
-      if (!this.ctx.filter.matches(event)) return this.settleSilently(jm, seq);
-      key ??= chatKeyOf(subjectOf(event, 1));
+    const route = routeMessage(jm, this.ctx.group, this.ctx.filter);
+    if ("skip" in route) {
+      if (route.undecodable) this.log.error({ err: route.undecodable, seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
+      return this.settleSilently(jm, seq, route.skip);
     }
-    this.table.add(new Held(seq, jm, this.ctx.group.unordered ? `#${seq}` : key!));
+    const held = new Held(seq, jm, route.chat);
+    if (this.parking.isParked(held.chat)) this.parking.accept(held);
+    else {
+      this.table.add(held);
+      this.parking.consider(this.table.chat(held.chat)!);
+    }
     if (this.stateNow === "active") this.pump();
-    else if (this.stateNow === "quarantine") this.scheduleCheck();
+    else if (this.stateNow === "quarantine") this.quarantine.schedule();
   }
 
   /** Settles an event no member will see (already settled, another group's replay, filtered out). */
   private settleSilently(m: PulledMsg, seq: number, verb = "+ACK"): void {
     this.settled.add(seq);
     this.acks.send(m.reply, verb, () => {
-      if (this.stateNow === "quarantine") this.scheduleCheck();
+      if (this.stateNow === "quarantine") this.quarantine.schedule();
     });
-  }
-
-  private scheduleCheck(): void {
-    this.checkSoon ??= setTimeout(() => {
-      this.checkSoon = undefined;
-      void this.checkQuarantine();
-    }, 50);
-  }
-
-  /**
-   * The Pulsar draining rule: dispatch nothing until the consumer's ack-pending count
-   * equals what this worker holds, so no event of a chat is still out with a previous
-   * owner. Only a check with no arrival and no unconfirmed ack while it ran counts.
-   */
-  private async checkQuarantine(): Promise<void> {
-    if (this.checking || this.stateNow !== "quarantine" || this.acks.outstanding > 0) return;
-    this.checking = true;
-    try {
-      const before = this.arrivals;
-      const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
-      this.settled.raise(info.ack_floor.stream_seq);
-      const quiet = before === this.arrivals && this.acks.outstanding === 0;
-      if (this.stateNow === "quarantine" && quiet && info.num_ack_pending === this.table.size && this.to("active")) {
-        this.log.debug({ held: this.table.size }, "partition active");
-        this.ctx.onChange();
-      }
-    } catch (err) {
-      this.log.debug({ err }, "quarantine check failed");
-    } finally {
-      this.checking = false;
-    }
   }
 
   /**
@@ -283,8 +244,7 @@ export class PartitionWorker {
         // Erased while held here: nothing to deliver. It leaves like a dead letter does
         // (settled with the server, then the chat's next event is ready), but is acked.
         this.change(c, "bury");
-        this.settled.add(head.seq);
-        this.acks.send(head.msg.reply, "+ACK", () => this.done(c));
+        this.settleHead(c, "+ACK");
         continue;
       }
       const member = this.ctx.pickMember(c.sticky);
@@ -297,17 +257,18 @@ export class PartitionWorker {
     const h = c.queue[0];
     this.table.fire(c, "dispatch");
     h.attempts++;
+    h.firstOutAt ??= now();
     const id = `${this.ctx.partition}.${this.ctx.lease.epoch}.${h.seq}.${++this.serial}`;
     const due = now() + member.ackWaitMs;
     this.table.fly(c, { id, held: h, member, due });
-    this.sweepBy(due);
+    this.ackWait.arm(due);
     member.inFlight++;
     const d: Delivery = {
       deliveryId: id,
       event: h.msg.data,
       sequence: h.seq,
       attempt: h.attempts,
-      publishedAt: storedAt(h.msg),
+      publishedAt: h.publishedAt ?? storedAt(h.msg),
       partition: this.ctx.partition,
       epoch: this.ctx.lease.epoch,
     };
@@ -326,10 +287,8 @@ export class PartitionWorker {
   ack(id: string, member: LocalMember): SettleResult {
     const c = this.take(id, member);
     if (c === "unknown") return c;
-    const h = c.queue[0];
     this.change(c, "ack");
-    this.settled.add(h.seq);
-    this.acks.send(h.msg.reply, "+ACK", () => this.done(c));
+    this.settleHead(c, "+ACK");
     return "ok";
   }
 
@@ -351,7 +310,7 @@ export class PartitionWorker {
     const f = this.table.flights.get(id);
     if (!f || f.member !== member) return "unknown";
     f.due = now() + member.ackWaitMs;
-    this.sweepBy(f.due);
+    this.ackWait.arm(f.due);
     return "ok";
   }
 
@@ -359,36 +318,22 @@ export class PartitionWorker {
     if (!this.table.fire(c, event)) this.log.error({ chat: c.key, state: c.state, event }, "refused chat transition");
   }
 
+  /**
+   * Settles the head of `c` (+ACK or +TERM) with the server, or through its park when the
+   * chat is parked; the chat moves on once that is confirmed.
+   */
+  private settleHead(c: Chat, verb: string): void {
+    const h = c.queue[0];
+    this.settled.add(h.seq);
+    if (!this.parking.settle(h, verb, () => this.done(c))) this.acks.send(h.msg.reply, verb, () => this.done(c));
+  }
+
   /** The head of `c` is settled with the server: the chat moves on. */
   private done(c: Chat): void {
     if (this.stopped) return;
     this.change(c, "done");
+    this.parking.wake(c.key);
     this.ctx.onChange();
-  }
-
-  /** Arms the one ack_wait timer of this worker for `due` unless it fires sooner. */
-  private sweepBy(due: number): void {
-    if (due >= this.sweepAt || this.stopped) return;
-    clearTimeout(this.sweepTimer);
-    this.sweepAt = due;
-    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, due - now()));
-  }
-
-  /** Takes back every delivery whose ack_wait passed, and arms the timer for the next. */
-  private sweep(): void {
-    this.sweepAt = Infinity;
-    this.sweepTimer = undefined;
-    const t = now();
-    let next = Infinity;
-    for (const f of [...this.table.flights.values()]) {
-      if (f.due > t) next = Math.min(next, f.due);
-      else {
-        f.member.inFlight--;
-        f.member.revoke([f.id], "ack_wait passed");
-        this.retry(this.table.chat(f.held.chat)!, 0);
-      }
-    }
-    if (next !== Infinity) this.sweepBy(next);
   }
 
   /** A member left: its deliveries go to other members now, under new delivery ids. */
@@ -438,36 +383,19 @@ export class PartitionWorker {
       }
     }
     if (this.stopped) return;
-    this.settled.add(h.seq);
-    this.acks.send(h.msg.reply, "+TERM", () => this.done(c));
+    this.settleHead(c, "+TERM");
   }
 
   private keepAlive(): void {
     if (!this.forwarding) return;
-    for (const h of this.table.held.values()) this.acks.publish(h.msg.reply, "+WPI");
+    for (const h of this.table.held.values()) if (h.parkSeq === undefined) this.acks.publish(h.msg.reply, "+WPI");
+    for (const h of this.parking.originals()) this.acks.publish(h.msg.reply, "+WPI");
   }
 
-  /** Raises the settled floor to what this owner knows: everything below its lowest unsettled event. */
-  /**
-   * Raises the settled floor to the consumer's ack floor as the server reports it: every
-   * event up to it was acked, which stays true even if a later consumer leader forgets
-   * it. Never to what this worker has seen: a pull lost in a leader change leaves events
-   * the server counts as delivered but the worker never received, below later ones it
-   * settled; they come back as redeliveries and must then be delivered, not settled.
-   */
-  private async updateFloor(): Promise<void> {
-    try {
-      const info = await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName);
-      this.settled.raise(info.ack_floor.stream_seq);
-    } catch (err) {
-      this.log.debug({ err }, "ack floor not read; the next renewal tries again");
-    }
-  }
 
-  /** Writes the settled log when it changed (after a renewal, and on handover). */
-  private async writeSettled(): Promise<void> {
-    await this.updateFloor();
-    await this.settled.write().catch((err) => this.log.debug({ err }, "settled log not written; the next renewal retries"));
+  /** The consumer's ack floor as the server reports it (see PartitionSettled.refresh). */
+  private async ackFloor(): Promise<number> {
+    return (await this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName)).ack_floor.stream_seq;
   }
 
   /** Lost the lease: forward nothing more, revoke in-flight work, hand held events back. */
@@ -477,7 +405,7 @@ export class PartitionWorker {
     this.revokeAll(reason);
     // A nak from a gateway that lost the lease cannot break order (the new owner holds
     // its own chat locks and dedupes by sequence); it only spares the new owner AckWait.
-    for (const h of this.table.unsettled()) this.acks.publish(h.msg.reply, "-NAK", true);
+    for (const h of this.originals()) this.acks.publish(h.msg.reply, "-NAK", true);
     this.halt();
   }
 
@@ -496,22 +424,31 @@ export class PartitionWorker {
     await waitFor(() => this.table.flights.size === 0, drainMs);
     this.revokeAll("the partition moved to another gateway");
     await this.puller?.stop();
-    await waitFor(() => this.acks.outstanding === 0 && !this.table.busySettling(), 3000);
+    await waitFor(() => this.acks.outstanding === 0 && !this.table.busySettling() && this.parking.idle, 3000);
     if (this.stopped) return;
     if (this.forwarding) {
       // Sent now, not batched: they must leave before the lease is deleted.
-      for (const h of this.table.unsettled()) {
+      for (const h of this.originals()) {
         try {
           this.ctx.bus.nc.publish(h.msg.reply, NAK);
         } catch {
           // not connected: the events come back after AckWait
         }
       }
-      await this.writeSettled();
+      await this.settled.refresh(() => this.ackFloor(), this.log);
       await this.ctx.bus.nc.flush().catch(() => undefined);
       await this.ctx.leases.release(this.ctx.lease);
     }
     this.halt();
+  }
+
+  /**
+   * The originals this worker holds unsettled, in ascending sequence: the table's (but an
+   * event whose park copy is the truth) and those waiting for their park copy.
+   */
+  private originals(): Held[] {
+    const out = this.table.unsettled().filter((h) => h.parkSeq === undefined);
+    return this.parking.waiting === 0 ? out : [...out, ...this.parking.originals()].sort((a, b) => a.seq - b.seq);
   }
 
   /** Takes every delivery back from its member; the chats stay locked until retried or dropped. */
@@ -527,9 +464,12 @@ export class PartitionWorker {
 
   private halt(): void {
     if (!this.to("stopped")) return;
-    for (const t of [...this.timers, ...this.delays, this.sweepTimer, this.checkSoon]) clearTimeout(t);
+    for (const t of [...this.timers, ...this.delays]) clearTimeout(t);
+    this.quarantine.close();
+    this.ackWait.close();
     void this.keeper.stop();
     this.puller?.close();
+    this.parking.clear();
     this.table.clear();
     this.ctx.onStopped(this);
     this.ctx.onChange();

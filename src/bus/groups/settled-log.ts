@@ -1,4 +1,5 @@
 import type { KV } from "nats";
+import type { Logger } from "pino";
 import type { Bus } from "../connection";
 import { withJetStreamRetry } from "../jetstream-retry";
 import { openBucket } from "./kv-stores";
@@ -143,6 +144,24 @@ export class PartitionSettled {
     const before = this.log.floor;
     this.log.raise(to);
     if (this.log.floor !== before) this.version++;
+  }
+
+  /**
+   * Raises the floor to the consumer's ack floor as the server reports it (`readFloor`),
+   * then writes the log if it changed; failures are logged and left for the next call
+   * (after each renewal, and on handover). Every event up to the server's ack floor was
+   * acked, which stays true even if a later consumer leader forgets it. Never to what
+   * the worker has seen: a pull lost in a leader change leaves events the server counts
+   * as delivered but the worker never received, below later ones it settled; they come
+   * back as redeliveries and must then be delivered, not settled.
+   */
+  async refresh(readFloor: () => Promise<number>, log: Logger): Promise<void> {
+    try {
+      this.raise(await readFloor());
+    } catch (err) {
+      log.debug({ err }, "ack floor not read; the next renewal tries again");
+    }
+    await this.write().catch((err) => log.debug({ err }, "settled log not written; the next renewal retries"));
   }
 
   /** Writes the log if it changed; a failure is left for the next call. */
