@@ -3,16 +3,18 @@ import {
   chatDlqFilters,
   chatEventsFilter,
   chatOfRefusedBody,
+  chatParkFilter,
   customerKeyPrefix,
   legacyDlqFilters,
   ErrorCode,
   GatewayError,
+  UNORDERED_PARK_FILTER,
 } from "../domain";
 import { Event } from "../gen/engage/events/v1/events";
 import type { Bus } from "./connection";
 import type { CustomerIndex } from "./customer-index";
 import type { ErasedIds } from "./erased-ids";
-import { DLQ_STREAM, EVENTS_STREAM } from "./streams";
+import { DLQ_STREAM, EVENTS_STREAM, PARK_STREAM } from "./streams";
 import { eraseBySubject } from "./subject-scan";
 
 /** What to erase: one chat, or every chat of one customer. */
@@ -66,6 +68,11 @@ export function createErasure(bus: Bus, o: { partitions: number; index: Customer
     let letters = 0;
     for (const f of chatDlqFilters(tenant, chatId)) letters += await eraseBySubject(bus, DLQ_STREAM, f, undefined, keep);
     await o.erasedIds.record(tenant, ids);
+    // A group's copies of the chat's events in CG_PARKED (the chat was parked): copies of
+    // events counted above, so removed without being counted again. An unordered group
+    // parks each event under its own key, so those are matched by the event they hold.
+    await eraseBySubject(bus, PARK_STREAM, chatParkFilter(tenant, chatId));
+    await eraseBySubject(bus, PARK_STREAM, UNORDERED_PARK_FILTER, (m) => isEventOf(m.data, tenant, chatId));
     await eraseBySubject(bus, o.index.stream, o.index.chatFilter(tenant, chatId));
     o.index.announceErased(tenant, chatId);
     return { events, letters };
@@ -122,6 +129,16 @@ export function createErasure(bus: Bus, o: { partitions: number; index: Customer
       };
     },
   };
+}
+
+/** An event's bytes name this chat (undecodable bytes name none). */
+function isEventOf(data: Uint8Array, tenant: string, chatId: string): boolean {
+  try {
+    const e = Event.decode(data);
+    return e.tenant === tenant && e.chatId === chatId;
+  } catch {
+    return false;
+  }
 }
 
 /** The chat id and destination of a dead letter: from its event, or from the refused body. */

@@ -1,5 +1,5 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type StreamConfig } from "nats";
-import { DLQ_SUBJECT_PREFIX, ErrorCode, EVENTS_SUBJECT_PREFIX, GatewayError } from "../domain";
+import { DLQ_SUBJECT_PREFIX, ErrorCode, EVENTS_SUBJECT_PREFIX, GatewayError, PARK_SUBJECT_PREFIX } from "../domain";
 import type { Logger } from "pino";
 import type { Bus } from "./connection";
 
@@ -10,7 +10,7 @@ export const AUDIT_STREAM = "ENGAGE_AUDIT";
 export const AUDIT_SUBJECT_PREFIX = "engage.audit";
 /** Events of consumer-group chats moved out of their partition's way (see chat-parking.ts). */
 export const PARK_STREAM = "CG_PARKED";
-export const PARK_SUBJECT_PREFIX = "engage.parked";
+export { PARK_SUBJECT_PREFIX };
 
 export interface StreamOptions {
   replicas: number;

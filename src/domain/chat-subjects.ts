@@ -1,5 +1,5 @@
 import { sha256Hex } from "./event-id";
-import { DLQ_SUBJECT_PREFIX, EVENTS_SUBJECT_PREFIX, escapeToken, partitionOf } from "./subject";
+import { DLQ_SUBJECT_PREFIX, EVENTS_SUBJECT_PREFIX, PARK_SUBJECT_PREFIX, escapeToken, partitionOf } from "./subject";
 
 /**
  * Where one chat's data lives on the bus, so a chat can be read or erased through
@@ -19,6 +19,14 @@ export const NO_CHAT_TOKEN = "%";
 export function chatEventsFilter(tenant: string, chatId: string, partitions: number): string {
   return `${EVENTS_SUBJECT_PREFIX}.${escapeToken(tenant)}.${partitionOf(tenant, chatId, partitions)}.*.*.${escapeToken(chatId)}`;
 }
+
+/** The subject filter of one chat's parked events in every ordered group: `engage.parked.*.*.<tenant>.<chat>`. */
+export function chatParkFilter(tenant: string, chatId: string): string {
+  return `${PARK_SUBJECT_PREFIX}.*.*.${escapeToken(tenant)}.${escapeToken(chatId)}`;
+}
+
+/** The subject filter of every event parked by an unordered group (one key token each). */
+export const UNORDERED_PARK_FILTER = `${PARK_SUBJECT_PREFIX}.*.*.*`;
 
 /** The DLQ subject of a refused webhook body, with its chat id when one could be read. */
 export function invalidDlqSubject(tenant: string, chatId: string | undefined): string {

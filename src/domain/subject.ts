@@ -9,6 +9,12 @@ import { channelOf, eventTypeOf } from "./enums";
 export const EVENTS_SUBJECT_PREFIX = "engage.events";
 /** Subjects of the ENGAGE_DLQ stream: `engage.dlq.<tenant>.<kind>`. */
 export const DLQ_SUBJECT_PREFIX = "engage.dlq";
+/**
+ * Subjects of the CG_PARKED stream: `engage.parked.<group>.<partition>.<chat>`, where
+ * `<chat>` is the chat's ordering key: `<tenant>.<chat_id>` tokens for an ordered group,
+ * one escaped token for an unordered group (whose key is the event's sequence).
+ */
+export const PARK_SUBJECT_PREFIX = "engage.parked";
 
 /** The parts an event subject is built from, unescaped. */
 export interface SubjectParts {

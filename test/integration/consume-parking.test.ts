@@ -212,7 +212,7 @@ describe("consumer groups: a stuck or hot chat is parked, and its partition keep
     assert.deepEqual(ns.slice(-2), [1, 2]);
   });
 
-  it("does not deliver a parked chat's events once the chat is erased (API keys)", async () => {
+  it("erases a parked chat's copies with the chat, and delivers none of them (API keys)", async () => {
     const eraser = "eraser-key-for-default-0123";
     const reader = "reader-key-for-default-0123";
     gw = await startTestGateway(nats.url, {
@@ -228,6 +228,8 @@ describe("consumer groups: a stuck or hot chat is parked, and its partition keep
     await waitFor(async () => (await parked(nc, "erase")) === 4, "the chat parked", 20_000);
     const erased = await erase(gw.client, eraser, { tenant: "default", chatId: chat });
     assert.ok(erased.eventsRemoved === 4, JSON.stringify(erased));
+    // The group's copies went with the chat, before the erasure answered.
+    assert.equal(await parked(nc, "erase"), 0, "parked copies left after the erasure");
     holding = false;
     x.m.ack(x.held[0].deliveryId);
     await waitFor(async () => (await parked(nc, "erase")) === 0, "the park emptied");

@@ -3,12 +3,14 @@ import {
   chatDlqFilters,
   chatEventsFilter,
   chatOfRefusedBody,
+  chatParkFilter,
   customerChatKey,
   customerKeyPrefix,
   groupDlqChatSubject,
   invalidDlqSubject,
   legacyDlqFilters,
   subjectOf,
+  UNORDERED_PARK_FILTER,
 } from "../../src/domain";
 
 /** NATS subject matching: `*` is one token, `>` the rest. */
@@ -43,6 +45,14 @@ describe("chat subjects", () => {
     const [oldInvalid, oldGroup] = legacyDlqFilters("acme");
     assert.ok(matches(oldInvalid, "engage.dlq.acme.invalid") && matches(oldGroup, "engage.dlq.acme.group.bot"));
     assert.ok(!matches(oldInvalid, invalidDlqSubject("acme", "c.1")) && !matches(oldGroup, groupDlqChatSubject("acme", "bot", "c.1")));
+  });
+
+  it("finds a chat's parked copies in every ordered group, and tells an unordered group's keys apart", () => {
+    const f = chatParkFilter("acme", "chat.1");
+    assert.ok(matches(f, "engage.parked.acme=bots.3.acme.chat%2E1"));
+    assert.ok(!matches(f, "engage.parked.acme=bots.3.acme.chat%2E2") && !matches(f, "engage.parked.acme=bots.3.globex.chat%2E1"));
+    assert.ok(matches(UNORDERED_PARK_FILTER, "engage.parked.acme=bots.3.%23812"));
+    assert.ok(!matches(UNORDERED_PARK_FILTER, "engage.parked.acme=bots.3.acme.chat%2E1"));
   });
 
   it("keys the customer index by hashes that are valid KV keys and hold no contact data", () => {
