@@ -74,6 +74,10 @@ export interface Config {
   groupIdleExpiryMs: number;
   /** Most consumer groups per tenant. @default 100 */
   groupMaxPerTenant: number;
+  /** Events one Subscribe stream may have buffered before it leaves its shared tail. @default 1000 */
+  tailBufferEvents: number;
+  /** Bytes one Subscribe stream may have buffered before it leaves its shared tail. @default 512 KiB */
+  tailBufferBytes: number;
   /** How the gateway authenticates to NATS; absent when no NATS auth option is set. */
   natsAuth?: NatsAuth;
   /** TLS to NATS; absent when no NATS TLS option is set. */
@@ -131,6 +135,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: "groupDrainTimeoutMs", env: "GATEWAY_GROUP_DRAIN_TIMEOUT", default: "5s", help: "how long a partition handoff waits for in-flight acks" },
   { key: "groupIdleExpiryMs", env: "GATEWAY_GROUP_IDLE_EXPIRY", default: "7d", help: "delete a consumer group after this long with no member (0 or off: never)" },
   { key: "groupMaxPerTenant", env: "GATEWAY_GROUP_MAX_PER_TENANT", default: "100", help: "most consumer groups per tenant; opening one more is refused" },
+  { key: "tailBufferEvents", env: "GATEWAY_TAIL_BUFFER_EVENTS", default: "1000", help: "events a live Subscribe stream may have buffered; past it, it reads on from its own NATS consumer" },
+  { key: "tailBufferBytes", env: "GATEWAY_TAIL_BUFFER_BYTES", default: "512kb", help: "bytes a live Subscribe stream may have buffered; past it, it reads on from its own NATS consumer" },
   { key: "natsAuth", env: "GATEWAY_NATS_USER", default: "", help: "NATS user name (with GATEWAY_NATS_PASSWORD or GATEWAY_NATS_PASSWORD_FILE)" },
   { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD", default: "", help: "NATS password (prefer GATEWAY_NATS_PASSWORD_FILE)", secret: true },
   { key: "natsAuth", env: "GATEWAY_NATS_PASSWORD_FILE", default: "", help: "file holding the NATS password" },
@@ -215,6 +221,8 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     groupDrainTimeoutMs: duration(get("GATEWAY_GROUP_DRAIN_TIMEOUT"), "GATEWAY_GROUP_DRAIN_TIMEOUT"),
     groupIdleExpiryMs: /^off$/i.test(get("GATEWAY_GROUP_IDLE_EXPIRY")) ? 0 : duration(get("GATEWAY_GROUP_IDLE_EXPIRY"), "GATEWAY_GROUP_IDLE_EXPIRY"),
     groupMaxPerTenant: int(get("GATEWAY_GROUP_MAX_PER_TENANT"), "GATEWAY_GROUP_MAX_PER_TENANT", 1, 100_000),
+    tailBufferEvents: int(get("GATEWAY_TAIL_BUFFER_EVENTS"), "GATEWAY_TAIL_BUFFER_EVENTS", 1, 1_000_000),
+    tailBufferBytes: bytes(get("GATEWAY_TAIL_BUFFER_BYTES"), "GATEWAY_TAIL_BUFFER_BYTES"),
     security: undefined as unknown as SecurityConfig,
     console: /^(on|true)$/i.test(get("GATEWAY_CONSOLE")) ? true : /^(off|false)$/i.test(get("GATEWAY_CONSOLE")) ? false : fail(`GATEWAY_CONSOLE must be on or off, got ${JSON.stringify(get("GATEWAY_CONSOLE"))}`),
   };

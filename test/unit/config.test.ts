@@ -49,6 +49,8 @@ describe("loadConfig", () => {
       groupDrainTimeoutMs: 5_000,
       groupIdleExpiryMs: 7 * 86_400_000,
       groupMaxPerTenant: 100,
+      tailBufferEvents: 1000,
+      tailBufferBytes: 512 * 1024,
       console: true,
       security: {
         grpcApiKeys: [{ name: "ops", key: "k".repeat(24), tenants: "*", rpcs: "*" }],
