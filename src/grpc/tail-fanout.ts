@@ -8,6 +8,8 @@ import type { TailBudget } from "./tail-budget";
 export interface TailMember {
   /** Takes an event's encoded response; false when its buffer is full (nothing taken). */
   offer(response: Buffer): boolean;
+  /** Resolves once its buffer is at most half full again. */
+  whenRoomy(): Promise<void>;
   /**
    * Its buffer was full at `sequence`, and it left the tail: it has been offered every
    * matching event before `sequence`, and reads on from `sequence` on its own.
@@ -54,6 +56,25 @@ export interface TailFanoutDeps {
   pullBytes: () => number;
 }
 
+/**
+ * How long a shared tail waits for streams whose buffer is full before moving them to
+ * their own consumer. The others wait too, once per slow stream: long enough for a
+ * burst to drain to a client that reads, short enough not to be felt as a stall.
+ */
+export const SLOW_STREAM_GRACE_MS = 100;
+
+/** Resolves when every member is roomy again, or after SLOW_STREAM_GRACE_MS. */
+function graceFor(members: TailMember[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.all(members.map((m) => m.whenRoomy())).then(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, SLOW_STREAM_GRACE_MS))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Responses offered between two turns of the event loop. */
+const YIELD_EVERY = 256;
+
 interface Shared {
   /** Each member, and the sequence it has up to (it is offered only later ones). */
   members: Map<TailMember, number>;
@@ -87,18 +108,39 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
   };
 
   const run = async (key: string, s: Shared, tail: EventTail, filter: CompiledFilter): Promise<void> => {
+    let offered = 0;
     try {
       for await (const item of tail) {
         if (!item.replayFor && (filter.bySubject || filter.matches(item.event))) {
           let response: Buffer | undefined;
+          let full: TailMember[] | undefined;
           for (const [m, upTo] of s.members) {
             if (item.sequence <= upTo) continue;
             // The stored bytes go out as they are (see pre-encoded.ts), encoded once for all.
             response ??= encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
-            if (!m.offer(response) && drop(key, s, m)) m.overflow(item.sequence);
+            offered++;
+            if (!m.offer(response)) (full ??= []).push(m);
+          }
+          if (full) {
+            // Streams that join while this one waits have the event or are turned away.
+            s.position = item.sequence;
+            // A burst (a whole pull arrives at once) can fill a buffer faster than HTTP/2
+            // empties it, even for a client that reads at full speed: give such a stream a
+            // short grace to drain to half, then move out whoever still has no room.
+            await graceFor(full);
+            for (const m of full) {
+              if (s.members.has(m) && !m.offer(response!) && drop(key, s, m)) m.overflow(item.sequence);
+            }
           }
         }
         s.position = item.sequence;
+        // A pull's messages are yielded without a turn of the event loop, and a stream's
+        // buffer empties only when HTTP/2 takes its writes, which needs one: give it a turn
+        // now and then, or a burst would fill every stream's buffer at once.
+        if (offered >= YIELD_EVERY) {
+          offered = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
     } catch (err) {
       s.failure = err;

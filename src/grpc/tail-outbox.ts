@@ -26,6 +26,8 @@ export interface Outbox {
   flushed(): Promise<void>;
   /** True when at most half of either bound is held: room to join a shared tail again. */
   readonly roomy: boolean;
+  /** Resolves once `roomy` (or the call ended). */
+  whenRoomy(): Promise<void>;
   readonly held: { events: number; bytes: number };
 }
 
@@ -80,6 +82,7 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
     queue.push(r);
     flush();
   };
+  const roomy = (): boolean => events <= limits.events / 2 && bytes <= limits.bytes / 2;
   const wait = (): Promise<void> => new Promise((resolve) => waiters.push(resolve));
   return {
     offer(r) {
@@ -98,7 +101,10 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
       while (events > 0 && !ended()) await wait();
     },
     get roomy() {
-      return events <= limits.events / 2 && bytes <= limits.bytes / 2;
+      return roomy();
+    },
+    async whenRoomy() {
+      while (!roomy() && !ended()) await wait();
     },
     get held() {
       return { events, bytes };

@@ -58,6 +58,7 @@ export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd
   let left: ((why: Left) => void) | undefined;
   const member: TailMember = {
     offer: (r) => outbox.offer(r),
+    whenRoomy: () => outbox.whenRoomy(),
     overflow: (sequence) => left?.({ overflow: sequence }),
     fail: (error) => left?.({ error }),
   };
