@@ -10,6 +10,8 @@ export interface TailMember {
   offer(response: Buffer): boolean;
   /** Resolves once its buffer is at most half full again. */
   whenRoomy(): Promise<void>;
+  /** Its buffer is at most half full. */
+  readonly roomy: boolean;
   /**
    * Its buffer was full at `sequence`, and it left the tail: it has been offered every
    * matching event before `sequence`, and reads on from `sequence` on its own.
@@ -57,19 +59,28 @@ export interface TailFanoutDeps {
 }
 
 /**
- * How long a shared tail waits for streams whose buffer is full before moving them to
- * their own consumer. The others wait too, once per slow stream: long enough for a
- * burst to drain to a client that reads, short enough not to be felt as a stall.
+ * How long, per second, a shared tail may wait for streams whose buffer is full before
+ * moving them to their own consumer. The others wait too, so it is a budget for the
+ * whole tail, not per stream: long enough for a burst (a whole pull arrives at once) to
+ * drain to clients that read, and at most a tenth of the time, so slow streams can
+ * never hold back the others for longer; once it is spent, a full stream moves out at once.
  */
 export const SLOW_STREAM_GRACE_MS = 100;
 
-/** Resolves when every member is roomy again, or after SLOW_STREAM_GRACE_MS. */
-function graceFor(members: TailMember[]): Promise<void> {
+/** Resolves when every member is roomy again, or after `ms`. */
+function graceFor(members: TailMember[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     Promise.all(members.map((m) => m.whenRoomy())).then(() => undefined),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, SLOW_STREAM_GRACE_MS))),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** Members over half their buffer. */
+function behind(s: { members: Map<TailMember, number> }): number {
+  let n = 0;
+  for (const m of s.members.keys()) if (!m.roomy) n++;
+  return n;
 }
 
 /** Responses offered between two turns of the event loop. */
@@ -109,6 +120,8 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
 
   const run = async (key: string, s: Shared, tail: EventTail, filter: CompiledFilter): Promise<void> => {
     let offered = 0;
+    let graceSince = 0;
+    let graceLeft = 0;
     try {
       for await (const item of tail) {
         if (!item.replayFor && (filter.bySubject || filter.matches(item.event))) {
@@ -124,13 +137,28 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
           if (full) {
             // Streams that join while this one waits have the event or are turned away.
             s.position = item.sequence;
-            // A burst (a whole pull arrives at once) can fill a buffer faster than HTTP/2
-            // empties it, even for a client that reads at full speed: give such a stream a
-            // short grace to drain to half, then move out whoever still has no room.
-            await graceFor(full);
-            for (const m of full) {
-              if (s.members.has(m) && !m.offer(response!) && drop(key, s, m)) m.overflow(item.sequence);
+            // A burst can fill a buffer faster than HTTP/2 empties it, even for a client
+            // that reads at full speed: give such streams a short grace to drain to half,
+            // from the tail's budget, then move out whoever still has no room.
+            const now = Date.now();
+            if (now - graceSince >= 1000) {
+              graceSince = now;
+              graceLeft = SLOW_STREAM_GRACE_MS;
             }
+            if (graceLeft > 0) {
+              await graceFor(full, graceLeft);
+              graceLeft -= Date.now() - now;
+            }
+            full = full.filter((m) => s.members.has(m) && !m.offer(response!));
+            // When most streams are behind (over half their buffer), the gateway (or the
+            // network) is what is slow, not one client: moving them to consumers of their
+            // own would only add work. The tail then goes at their pace; only streams
+            // behind while most keep up are moved out.
+            while (full.length > 0 && behind(s) * 2 > s.members.size && !s.closed) {
+              await graceFor(full, 1000);
+              full = full.filter((m) => s.members.has(m) && !m.offer(response!));
+            }
+            for (const m of full) if (drop(key, s, m)) m.overflow(item.sequence);
           }
         }
         s.position = item.sequence;

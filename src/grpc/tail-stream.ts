@@ -30,6 +30,10 @@ export interface TailStreamOptions {
 /** How a stream ended: caught up (stop_at_end), stopped (the call ended), or failed. */
 export type TailStreamEnd = { kind: "finished" } | { kind: "stopped" } | { kind: "ended" } | { kind: "failed"; error: unknown };
 
+/** The first wait before a stream that fell behind joins its shared tail again; doubled each time, up to the max. */
+const REJOIN_BACKOFF_MS = 500;
+const REJOIN_BACKOFF_MAX_MS = 30_000;
+
 /** Why a stream left its shared tail. */
 type Left = { overflow: number } | { error: unknown } | { stopped: true };
 
@@ -55,10 +59,16 @@ export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd
   let cursor: number | undefined;
   let start: StartAt | undefined = shares && o.start.kind === "new" ? undefined : o.start;
   let membership: Membership | undefined;
+  let joinedAt = Date.now();
+  let rejoinAt = 0;
+  let rejoinBackoff = REJOIN_BACKOFF_MS;
   let left: ((why: Left) => void) | undefined;
   const member: TailMember = {
     offer: (r) => outbox.offer(r),
     whenRoomy: () => outbox.whenRoomy(),
+    get roomy() {
+      return outbox.roomy;
+    },
     overflow: (sequence) => left?.({ overflow: sequence }),
     fail: (error) => left?.({ error }),
   };
@@ -95,6 +105,11 @@ export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd
         if ("error" in why) return { kind: "failed", error: why.error };
         // Every event before `overflow` was taken; the rest comes from a consumer of its own.
         cursor = why.overflow - 1;
+        // A stream that keeps falling behind waits longer each time before it joins again,
+        // so that it does not make and delete a consumer at the rate of its stalls.
+        if (Date.now() - joinedAt > REJOIN_BACKOFF_MAX_MS) rejoinBackoff = REJOIN_BACKOFF_MS;
+        rejoinAt = Date.now() + rejoinBackoff;
+        rejoinBackoff = Math.min(rejoinBackoff * 2, REJOIN_BACKOFF_MAX_MS);
         start = { kind: "sequence", sequence: why.overflow };
         try {
           o.reservation.resize(ownBytes);
@@ -132,7 +147,7 @@ export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd
           cursor = item.sequence;
         }
         if (o.lastSeq !== Infinity && (item.pending === 0 || item.sequence >= o.lastSeq)) return finish();
-        if (shares && item.pending === 0 && outbox.roomy) {
+        if (shares && item.pending === 0 && outbox.roomy && Date.now() >= rejoinAt) {
           const joined = await tryJoin(cursor);
           if (joined) return { kind: "joined", leaving: joined.leaving };
         }
@@ -154,6 +169,7 @@ export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd
       return undefined;
     }
     if (!joined) return undefined;
+    joinedAt = Date.now();
     try {
       o.reservation.resize(o.buffer.bytes);
     } catch {
