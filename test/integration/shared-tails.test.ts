@@ -262,4 +262,39 @@ describe("shared Subscribe tails", function () {
       await small.close();
     }
   });
+  it("ends a stream that falls behind with RESOURCE_EXHAUSTED and the resume hint when its key's budget cannot hold a consumer of its own", async () => {
+    const small = await startTestGateway(nats.url, {
+      // Two live streams' buffers (512 KiB each) fit; a consumer of its own (one 4 MiB pull) does not.
+      GATEWAY_TAIL_BYTES_PER_KEY: "1200kb",
+    });
+    const fast = new Reader(small.client, "unused");
+    const slow = new Reader(small.client, "unused");
+    try {
+      await waitFor(async () => {
+        await small.post(messageBody("OVER", n++));
+        return fast.sequences.length > 0 && slow.sequences.length > 0;
+      }, "both streams to receive an event", 20_000, 100);
+      slow.call.pause();
+      const seqs: number[] = [];
+      for (let i = 0; i < 600; i += 10) {
+        const batch = Array.from({ length: 10 }, () => small.post(messageBody("OVER", n++, { padding: "p".repeat(2000) })));
+        for (const res of await Promise.all(batch)) seqs.push(res.body.sequence);
+      }
+      seqs.sort((a, b) => a - b);
+      await waitFor(() => fast.has(seqs), "the fast stream to receive every event", 30_000);
+      slow.call.resume();
+      await waitFor(() => slow.error !== undefined, "the slow stream to end", 30_000);
+      assert.equal(slow.error!.code, status.RESOURCE_EXHAUSTED, slow.error!.details);
+      assert.match(slow.error!.details, /GATEWAY_TAIL_BYTES_PER_KEY/);
+      assert.match(slow.error!.details, /START_POSITION_SEQUENCE and the last sequence received plus one/);
+      const got = slow.sequences.filter((q) => q >= seqs[0]);
+      assert.ok(got.length < seqs.length, "it fell behind before the end");
+      assert.deepEqual(got, seqs.slice(0, got.length), "what it received has no gap: it resumes from its last sequence");
+      assert.equal(fast.error, undefined, "the fast stream goes on");
+    } finally {
+      fast.call.cancel();
+      slow.call.cancel();
+      await small.close();
+    }
+  });
 });
