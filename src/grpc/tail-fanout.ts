@@ -186,10 +186,12 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
 
   const open = (key: string, filter: CompiledFilter, cursor: number | undefined): Shared => {
     const s: Shared = { members: new Map(), refs: 0, position: 0, ready: Promise.resolve(), closed: false };
+    // In the map before anything can fail, so that a failure takes it out again.
+    tails.set(key, s);
     s.ready = (async () => {
-      const pullBytes = d.pullBytes();
-      s.release = d.budget.acquire(undefined, pullBytes);
       try {
+        const pullBytes = d.pullBytes();
+        s.release = d.budget.acquire(undefined, pullBytes);
         const tail = await openEventTail(d.bus, filter.subject, cursor === undefined ? { kind: "new" } : { kind: "sequence", sequence: cursor + 1 }, pullBytes);
         s.tail = tail;
         s.position = (tail.startSequence ?? 1) - 1;
@@ -206,11 +208,7 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
 
   return {
     async join(key, filter, member, cursor) {
-      let s = tails.get(key);
-      if (!s) {
-        s = open(key, filter, cursor);
-        tails.set(key, s);
-      }
+      const s = tails.get(key) ?? open(key, filter, cursor);
       s.refs++;
       try {
         await s.ready;

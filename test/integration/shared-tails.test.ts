@@ -297,4 +297,29 @@ describe("shared Subscribe tails", function () {
       await small.close();
     }
   });
+  it("refuses a live stream whose shared consumer the gateway's budget cannot hold, and opens it once there is room", async () => {
+    const small = await startTestGateway(nats.url, {
+      // A replay's pull (4 MiB) fits; a shared consumer's pull plus a live stream's buffer beside it does not.
+      GATEWAY_TAIL_BYTES: "5mb",
+    });
+    try {
+      await small.post(messageBody("ROOM", n++));
+      const replay = new Reader(small.client, "unused", { start: StartPosition.START_POSITION_ALL });
+      await waitFor(() => replay.sequences.length > 0, "the replay to read");
+      const live = new Reader(small.client, "unused");
+      await waitFor(() => live.error !== undefined, "the live stream to be refused");
+      assert.equal(live.error!.code, status.RESOURCE_EXHAUSTED);
+      assert.match(live.error!.details, /GATEWAY_TAIL_BYTES\b/);
+      replay.call.cancel();
+      const again = new Reader(small.client, "unused");
+      await waitFor(async () => {
+        await small.post(messageBody("ROOM", n++));
+        return again.sequences.length > 0;
+      }, "a live stream to open once the replay has gone", 20_000, 100);
+      assert.equal(again.error, undefined);
+      again.call.cancel();
+    } finally {
+      await small.close();
+    }
+  });
 });
