@@ -240,6 +240,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxInFlight: config.security.maxInFlight,
     tailBytesPerKey: config.security.tailBytesPerKey,
     tailBytes: config.security.tailBytes,
+    tailBuffer: { events: config.tailBufferEvents, bytes: config.tailBufferBytes },
     publicHealth: config.security.publicHealth,
     tls: config.security.tls,
     erasure,

@@ -38,6 +38,8 @@ export interface EventTail extends AsyncIterable<TailItem> {
   stop(): void;
   /** Messages matching the subject from the start position, when the tail opened. */
   readonly pendingAtOpen: number;
+  /** The stream sequence it starts at, when the start is one (`new` or `sequence`). */
+  readonly startSequence?: number;
 }
 
 /**
@@ -129,6 +131,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
   const opened = pendingAtOpen;
   return {
     pendingAtOpen: opened,
+    startSequence: first.deliver_policy === DeliverPolicy.StartSequence ? first.opt_start_seq : undefined,
     stop: () => {
       stopped = true;
       offChange();

@@ -39,6 +39,8 @@ export interface GrpcServerOptions {
   /** Byte budgets of Subscribe tails, per API key and in all. */
   tailBytesPerKey: number;
   tailBytes: number;
+  /** Each Subscribe stream's buffer, in events and bytes. */
+  tailBuffer?: { events: number; bytes: number };
   /** Health and reflection answer without an API key. @default true */
   publicHealth?: boolean;
   /** Server TLS; with `clientCa`, clients must present a certificate it signed (mTLS). */
@@ -68,7 +70,7 @@ export function createGrpcServer(o: GrpcServerOptions): GrpcServer {
   const quota = createStreamQuota(o.maxStreamsPerKey);
   const guard = { authorize, quota, metrics: o.metrics, streams, logger, partitions: o.partitions };
   server.addService(withPreEncodedResponses(withSafeDecode(EventGatewayService)), {
-    subscribe: createSubscribeHandler({ ...guard, bus: o.bus, tailBudget }),
+    subscribe: createSubscribeHandler({ ...guard, bus: o.bus, tailBudget, tailBuffer: o.tailBuffer }),
     consume: createConsumeHandler({ ...guard, groups: o.groups, maxInFlight: o.maxInFlight }),
     publish: createPublishHandler(o.ingest, authorize),
     listDeadLetters: createListDeadLettersHandler(o.groups.deadLetters, authorize),

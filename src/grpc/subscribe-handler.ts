@@ -1,7 +1,7 @@
-import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { EVENTS_STREAM, openEventTail, tailPullBytes, type Bus } from "../bus";
-import type { TailBudget } from "./tail-budget";
+import { EVENTS_STREAM, tailPullBytes, type Bus } from "../bus";
+import { createReservation, type TailBudget } from "./tail-budget";
 import { ErrorCode, GatewayError } from "../domain";
 import type { SubscribeRequest, SubscribeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
@@ -11,88 +11,87 @@ import { scopeFilter, type Authorize } from "./api-keys";
 import { assertDecoded } from "./safe-decode";
 import type { StreamQuota } from "./stream-quota";
 import type { Metrics } from "../metrics";
-import { encodeSubscribeResponse } from "./pre-encoded";
+import { createTailFanout, sharingKey } from "./tail-fanout";
+import type { OutboxLimits } from "./tail-outbox";
+import { runTailStream, type TailStreamEnd } from "./tail-stream";
 
 /** What a client reads when its stream ends early. */
 export const RESUME_HINT =
   "the event stream ended; subscribe again with START_POSITION_SEQUENCE and the last sequence received plus one";
+
+/** Bounds of each stream's buffer when none are given. */
+export const DEFAULT_TAIL_BUFFER: OutboxLimits = { events: 1000, bytes: 512 * 1024 };
 
 export interface SubscribeDeps {
   authorize: Authorize;
   quota: StreamQuota;
   metrics: Metrics;
   bus: Bus;
-  /** Byte budgets the tail's pulls are reserved from. */
+  /** Byte budgets the tails' pulls and buffers are reserved from. */
   tailBudget: TailBudget;
+  /** Each stream's buffer (GATEWAY_TAIL_BUFFER_EVENTS, GATEWAY_TAIL_BUFFER_BYTES). */
+  tailBuffer?: OutboxLimits;
   partitions: number;
   streams: StreamRegistry;
   logger: Logger;
 }
 
 /**
- * Subscribe: one ordered JetStream consumer per call, living exactly as long as the call.
- * It waits for `drain` when the client reads slowly, so at most the consumer's buffer is
- * held per stream, and stops on cancel.
+ * Subscribe: a stream living exactly as long as its call. Live streams with the same
+ * filter (after tenant scoping) share one NATS consumer (see tail-fanout.ts); a replay,
+ * or a stream that fell behind its buffer, reads a consumer of its own and joins the
+ * shared one once caught up (see tail-stream.ts). Stops on cancel.
  */
 export function createSubscribeHandler(d: SubscribeDeps) {
+  const buffer = d.tailBuffer ?? DEFAULT_TAIL_BUFFER;
+  const fanout = createTailFanout({ bus: d.bus, budget: d.tailBudget, pullBytes: () => tailPullBytes(d.bus) });
   return async (call: ServerWritableStream<SubscribeRequest, SubscribeResponse>): Promise<void> => {
-    let tail: Awaited<ReturnType<typeof openEventTail>> | undefined;
     let streaming = false;
     d.metrics.openStreams.inc({ rpc: "subscribe" });
     call.once("close", () => d.metrics.openStreams.dec({ rpc: "subscribe" }));
     try {
       const principal = d.authorize(call.metadata, "subscribe");
       const req = assertDecoded(call.request);
-      const plan = planSubscribe({ ...req, filter: scopeFilter(principal, req.filter, "filter") }, d.partitions);
+      const filter = scopeFilter(principal, req.filter, "filter");
+      const plan = planSubscribe({ ...req, filter }, d.partitions);
       call.once("close", d.quota.acquire(principal.name));
-      // Each stream reserves its pull size, so its key's slow readers hold at most the
-      // key's byte budget, whatever their events weigh.
-      const pullBytes = tailPullBytes(d.bus);
-      call.once("close", d.tailBudget.acquire(principal.name, pullBytes));
-      // Registered before the consumer exists, so a shutdown while it is being made
+      // Each stream reserves what it may hold (its buffer, or its own pull), so its key's
+      // slow readers hold at most the key's byte budget, whatever their events weigh.
+      const reservation = createReservation(d.tailBudget, principal.name);
+      call.once("close", () => reservation.release());
+      // Registered before any consumer exists, so a shutdown while one is being made
       // still ends this call (with UNAVAILABLE) instead of waiting for it.
-      let ended = false;
-      const end = (): void => {
-        ended = true;
-        tail?.stop();
-      };
+      const stop = new AbortController();
+      const end = (): void => stop.abort();
       d.streams.add(call, end);
       call.once("cancelled", end);
-      // stop_at_end: the end is the stream's last sequence now; a tail caught up when
-      // nothing matching is pending, or when the next event came after the end.
+      call.once("close", end);
+      // stop_at_end: the end is the stream's last sequence now.
       const lastSeq = req.stopAtEnd ? await lastSequence(d.bus) : Infinity;
-      tail = await openEventTail(d.bus, plan.filter.subject, plan.start, pullBytes);
-      const t = tail;
-      if (ended || call.cancelled || call.writableEnded) return t.stop();
-      if (t.pendingAtOpen === 0 && lastSeq !== Infinity) return finish(call, t);
-      d.logger.debug({ subject: plan.filter.subject, start: plan.start }, "subscribe opened");
-      streaming = true;
-      // Bytes handed to grpc-js and not yet taken by HTTP/2. The stream's own backpressure
-      // counts messages (16 before write() says wait), which for 1.6 MB events is 25 MB
-      // per stream; this holds it to the pull size in bytes as well.
-      const outgoing = createByteGate(pullBytes);
-      for await (const item of t) {
-        if (call.cancelled || call.destroyed) break;
-        if (item.sequence > lastSeq) return finish(call, t);
-        if (!item.replayFor && (plan.filter.bySubject || plan.filter.matches(item.event))) {
-          // The stored bytes go out as they are (see pre-encoded.ts).
-          const response = encodeSubscribeResponse(item.data, item.sequence, item.publishedAt);
-          const sent = outgoing.add(response.length);
-          const more = call.write(response as unknown as SubscribeResponse, sent);
-          if (!more) await waitForDrain(call);
-          await outgoing.room(call);
-        }
-        if (lastSeq !== Infinity && (item.pending === 0 || item.sequence >= lastSeq)) return finish(call, t);
-      }
-      if (!call.cancelled && !call.writableEnded) {
-        call.emit("error", { code: status.UNAVAILABLE, details: RESUME_HINT });
-      }
+      const result: TailStreamEnd = await runTailStream({
+        call,
+        bus: d.bus,
+        fanout,
+        key: sharingKey(filter),
+        filter: plan.filter,
+        start: plan.start,
+        lastSeq,
+        buffer,
+        pullBytes: tailPullBytes(d.bus),
+        reservation,
+        signal: stop.signal,
+        logger: d.logger,
+        onStreaming: () => (streaming = true),
+      });
+      if (call.cancelled || call.writableEnded || call.destroyed) return;
+      if (result.kind === "finished") call.end();
+      else if (result.kind === "failed") throw result.error;
+      else if (result.kind === "ended") throw new GatewayError(ErrorCode.Unavailable, "the event tail ended");
     } catch (err) {
-      tail?.stop();
       if (!call.cancelled && !call.writableEnded) {
         const e = GatewayError.from(err, ErrorCode.Unavailable);
         // Once events flowed, an error ends a stream the client should resume.
-        const resumable = streaming && e.code === ErrorCode.Unavailable;
+        const resumable = streaming && (e.code === ErrorCode.Unavailable || e.code === ErrorCode.ResourceExhausted);
         call.emit("error", toServiceError(resumable ? new GatewayError(e.code, `${e.message}; ${RESUME_HINT}`) : e));
       }
     }
@@ -105,55 +104,4 @@ async function lastSequence(bus: Bus): Promise<number> {
   } catch (err) {
     throw GatewayError.from(err, ErrorCode.Unavailable);
   }
-}
-
-/** Ends a caught-up stop_at_end stream with OK. */
-function finish(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>, tail: { stop(): void }): void {
-  tail.stop();
-  if (!call.cancelled && !call.writableEnded) call.end();
-}
-
-/** Resolves on `drain`, or when the call ends first. */
-function waitForDrain(call: ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    if (call.cancelled || call.destroyed) return resolve();
-    const done = (): void => {
-      call.off("drain", done);
-      call.off("cancelled", done);
-      call.off("close", done);
-      resolve();
-    };
-    call.on("drain", done);
-    call.on("cancelled", done);
-    call.on("close", done);
-  });
-}
-
-/** Counts bytes in flight; `room` resolves once they are back under `limit` (or the call ended). */
-function createByteGate(limit: number): { add(bytes: number): () => void; room(call: ServerWritableStream<unknown, unknown>): Promise<void> } {
-  let inFlight = 0;
-  let wake: (() => void) | undefined;
-  return {
-    add(bytes) {
-      inFlight += bytes;
-      return () => {
-        inFlight -= bytes;
-        if (inFlight <= limit) wake?.();
-      };
-    },
-    room(call) {
-      if (inFlight <= limit || call.cancelled || call.destroyed) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = (): void => {
-          wake = undefined;
-          call.off("cancelled", done);
-          call.off("close", done);
-          resolve();
-        };
-        wake = done;
-        call.on("cancelled", done);
-        call.on("close", done);
-      });
-    },
-  };
 }

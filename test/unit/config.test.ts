@@ -51,6 +51,8 @@ describe("loadConfig", () => {
       groupMaxPerTenant: 100,
       groupParkAfterMs: 10_000,
       groupParkMaxEvents: 32,
+      tailBufferEvents: 1000,
+      tailBufferBytes: 512 * 1024,
       console: true,
       security: {
         grpcApiKeys: [{ name: "ops", key: "k".repeat(24), tenants: "*", rpcs: "*" }],
