@@ -149,7 +149,9 @@ describe("shared Subscribe tails", function () {
       await waitFor(() => fast.every((r) => r.has(seqs)), "the fast streams to receive all 600 while one is paused", 30_000);
       for (const r of fast) r.assertExactly(seqs, "a fast stream");
       assert.ok(!slow.has(seqs), "the paused stream has not received everything yet");
-      await waitFor(async () => (await consumers()) === base + 2, "the paused stream to read from its own consumer");
+      // At least one more: a consumer create hedged under load may briefly add another
+      // (deleted once the first answers); the waits below check they all go.
+      await waitFor(async () => (await consumers()) >= base + 2, "the paused stream to read from its own consumer");
 
       slow.call.resume();
       await waitFor(() => slow.has(seqs), "the paused stream to catch up", 30_000);
