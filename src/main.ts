@@ -9,8 +9,10 @@ import {
   collectStatus,
   createBus,
   createCustomerIndex,
+  ensureCustomerIndex,
   createErasure,
   createErasedIds,
+  ensureErasedIdsStream,
   createGroupManager,
   createIngest,
   createPublisher,
@@ -111,9 +113,17 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   }
   // Set once the gRPC server exists; the readiness inputs below call it on every change.
   let refreshHealth = (): void => undefined;
-  const streams = keepStreams(bus, streamOptions, logger, () => refreshHealth());
+  // The customer index age: the longer of the two retentions (0 = no limit).
+  const indexAgeMs = config.maxAgeMs === 0 || config.dlqMaxAgeMs === 0 ? 0 : Math.max(config.maxAgeMs, config.dlqMaxAgeMs);
+  const indexOptions = { replicas: config.streamReplicas, maxAgeMs: indexAgeMs };
+  const erasedOptions = { windowMs: config.duplicateWindowMs, replicas: config.streamReplicas };
+  // A server that restarted without its store lost these too: made again with the streams.
+  const streams = keepStreams(bus, streamOptions, logger, () => refreshHealth(), async (jsm) => {
+    await ensureErasedIdsStream(jsm, erasedOptions);
+    await ensureCustomerIndex(bus, indexOptions);
+  });
 
-  const erasedIds = await createErasedIds(bus, { windowMs: config.duplicateWindowMs, replicas: config.streamReplicas, logger });
+  const erasedIds = await createErasedIds(bus, { ...erasedOptions, logger });
   const pubAckByStream = new Map<string, { observe(seconds: number): void }>();
   const publisher = createPublisher(publishBus, {
     partitions: config.partitions,
@@ -126,9 +136,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       h.observe(seconds);
     },
   });
-  // The customer index lives as long as the longer of the two retentions (0 = no limit).
-  const indexAgeMs = config.maxAgeMs === 0 || config.dlqMaxAgeMs === 0 ? 0 : Math.max(config.maxAgeMs, config.dlqMaxAgeMs);
-  const customers = await createCustomerIndex(bus, { replicas: config.streamReplicas, maxAgeMs: indexAgeMs });
+  const customers = await createCustomerIndex(bus, indexOptions);
   const erasure = createErasure(bus, { partitions: config.partitions, index: customers, erasedIds });
   const ingest = createIngest(publisher, {
     limits: config.security.limits,

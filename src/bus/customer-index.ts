@@ -35,13 +35,22 @@ export interface CustomerIndex {
   announceErased(tenant: string, chatId: string): void;
 }
 
-export async function createCustomerIndex(bus: Bus, o: { replicas: number; maxAgeMs: number }): Promise<CustomerIndex> {
+/**
+ * Creates the CUSTOMER_CHATS bucket, or brings its age limit to the configuration. Run at
+ * start and again after every reconnect (a server that lost its store lost the bucket).
+ */
+export async function ensureCustomerIndex(bus: Bus, o: { replicas: number; maxAgeMs: number }): Promise<KV> {
   const kv: KV = await bus.js.views.kv(CUSTOMERS_BUCKET, { history: 1, replicas: o.replicas, ttl: o.maxAgeMs });
   // kv() leaves an existing bucket as it is; the age limit follows the configuration.
   const info = await bus.jsm.streams.info(STREAM);
   if (info.config.max_age !== nanos(o.maxAgeMs)) {
     await bus.jsm.streams.update(STREAM, { ...info.config, max_age: nanos(o.maxAgeMs) });
   }
+  return kv;
+}
+
+export async function createCustomerIndex(bus: Bus, o: { replicas: number; maxAgeMs: number }): Promise<CustomerIndex> {
+  const kv = await ensureCustomerIndex(bus, o);
   const written = new Map<string, number>();
   const refreshMs = o.maxAgeMs > 0 ? o.maxAgeMs / 2 : Infinity;
   const chatHash = (chatId: string): string => sha256Hex(chatId).slice(0, 32);

@@ -1,4 +1,4 @@
-import { DiscardPolicy, nanos, RetentionPolicy, StorageType } from "nats";
+import { DiscardPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager } from "nats";
 import type { Logger } from "pino";
 import type { Bus } from "./connection";
 
@@ -25,7 +25,11 @@ export interface ErasedIds {
   stop(): void;
 }
 
-export async function createErasedIds(bus: Bus, o: { windowMs: number; replicas: number; logger: Logger }): Promise<ErasedIds> {
+/**
+ * Creates ENGAGE_ERASED_IDS, or updates its age and replicas. Run at start and again after
+ * every reconnect (a server that lost its store has lost the stream too).
+ */
+export async function ensureErasedIdsStream(jsm: JetStreamManager, o: { windowMs: number; replicas: number }): Promise<void> {
   const config = {
     name: ERASED_IDS_STREAM,
     subjects: [`${SUBJECT_PREFIX}.>`],
@@ -38,13 +42,17 @@ export async function createErasedIds(bus: Bus, o: { windowMs: number; replicas:
     duplicate_window: nanos(Math.min(o.windowMs, 60_000)),
   };
   try {
-    const existing = (await bus.jsm.streams.info(ERASED_IDS_STREAM)).config;
+    const existing = (await jsm.streams.info(ERASED_IDS_STREAM)).config;
     if (existing.max_age !== config.max_age || existing.num_replicas !== config.num_replicas) {
-      await bus.jsm.streams.update(ERASED_IDS_STREAM, { ...existing, ...config });
+      await jsm.streams.update(ERASED_IDS_STREAM, { ...existing, ...config });
     }
   } catch {
-    await bus.jsm.streams.add(config);
+    await jsm.streams.add(config);
   }
+}
+
+export async function createErasedIds(bus: Bus, o: { windowMs: number; replicas: number; logger: Logger }): Promise<ErasedIds> {
+  await ensureErasedIdsStream(bus.jsm, o);
   const ids = new Map<string, { seq: number; until: number }>();
   const add = (list: [string, number][], at: number): void => {
     for (const [id, seq] of list) ids.set(id, { seq, until: at + o.windowMs });

@@ -187,7 +187,14 @@ export interface StreamKeeper {
  * store), retrying until it succeeds: one check that times out while the cluster
  * recovers must not leave the gateway unready for good. `onChange` hears every flip.
  */
-export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange: () => void): StreamKeeper {
+export function keepStreams(
+  bus: Bus,
+  o: StreamOptions,
+  logger: Logger,
+  onChange: () => void,
+  /** The gateway's other streams and buckets, confirmed after the ones above (see main.ts). */
+  others: (jsm: JetStreamManager) => Promise<void> = async () => undefined,
+): StreamKeeper {
   let ready = true;
   let generation = 0;
   const set = (v: boolean): void => {
@@ -205,7 +212,9 @@ export function keepStreams(bus: Bus, o: StreamOptions, logger: Logger, onChange
       if (bus.connected) {
         void (async () => {
           try {
-            await ensureStreams(bus, o, await bus.nc.jetstreamManager({ checkAPI: false, timeout: 5000 }));
+            const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout: 5000 });
+            await ensureStreams(bus, o, jsm);
+            await others(jsm);
             if (g === generation && !done) {
               done = true;
               set(true);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startNatsServer, type NatsServerProcess } from "../../src/nats";
@@ -18,6 +18,8 @@ export interface TestNats {
   resume(): void;
   /** Starts it again on the same port and store. */
   start(): Promise<void>;
+  /** Empties the store (while stopped): the next `start` is a server that lost its data. */
+  wipe(): void;
   /** Stops it and removes its store. */
   cleanup(): Promise<void>;
 }
@@ -42,6 +44,9 @@ export async function startTestNats(): Promise<TestNats> {
     resume: () => void proc.child.kill("SIGCONT"),
     start: async () => {
       proc = await startNatsServer({ storeDir, port, args });
+    },
+    wipe: () => {
+      for (const f of readdirSync(storeDir)) if (path.join(storeDir, f) !== conf) rmSync(path.join(storeDir, f), { recursive: true, force: true });
     },
     cleanup: async () => {
       await proc.stop();
