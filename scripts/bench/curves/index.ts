@@ -1,6 +1,21 @@
-/** The scaling curves (`make bench-full`, or `run.ts --only curves`), each in its own file. */
+/** The scaling curves (`make bench-full`, or `run.ts --only curves`), one file per chart family. */
 import { CURVES } from "../lib/options";
+import { log } from "../lib/util";
+import { backlogCurve } from "./backlog";
+import { fanoutCurve } from "./fanout";
+import { groupCurves } from "./groups";
+import { ingestCurves } from "./ingest";
 
 export async function runCurves(): Promise<void> {
-  void CURVES;
+  const steps: [string, boolean, () => Promise<void>][] = [
+    ["ingest against connections", CURVES.has("conn") || CURVES.has("cluster"), ingestCurves],
+    ["groups against chats and members", CURVES.has("groups") || CURVES.has("stuck"), groupCurves],
+    ["fan-out against streams", CURVES.has("fanout"), fanoutCurve],
+    ["memory against backlog", CURVES.has("backlog"), backlogCurve],
+  ];
+  for (const [name, on, run] of steps) {
+    if (!on) continue;
+    log(`curves: ${name}`);
+    await run();
+  }
 }

@@ -37,12 +37,12 @@ export interface Cannon {
 }
 
 /** autocannon (scripts/bench/cannon.cjs), pinned to core 1, POSTing the fixture with a unique transaction_id per request. */
-export function autocannon(port: number, o: { connections: number; seconds?: number; amount?: number; token?: string }): Promise<Cannon> {
-  const spec = { url: `http://127.0.0.1:${port}${WEBHOOK}`, connections: o.connections, seconds: o.seconds, amount: o.amount, token: o.token ?? TOKEN };
+export function autocannon(port: number, o: { connections: number; seconds?: number; amount?: number; token?: string; chats?: number }): Promise<Cannon> {
+  const spec = { url: `http://127.0.0.1:${port}${WEBHOOK}`, connections: o.connections, seconds: o.seconds, amount: o.amount, token: o.token ?? TOKEN, ...(o.chats ? { chats: o.chats } : {}) };
   const [cmd, a] = pinned(1, process.execPath, [CANNON, JSON.stringify(spec)]);
   noteCommand(
     cmd === "taskset" ? "taskset" : "node",
-    a.map((x) => (x === process.execPath ? "node" : x.replace(ROOT + "/", "").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:<port>").replace(TOKEN, "<token>").replace(/"connections":\d+/, '"connections":<n>'))),
+    a.map((x) => (x === process.execPath ? "node" : x.replace(ROOT + "/", "").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:<port>").replace(/"token":"[^"]*"/, '"token":"<token>"').replace(/"connections":\d+/, '"connections":<n>'))),
   );
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, a, { stdio: ["ignore", "pipe", "pipe"] });

@@ -101,7 +101,7 @@ function curvesPart(startedAt: Date, elapsed: number, machineLines: string[]): s
       L.push(`![${ch.title}](docs/bench/${ch.file})`, "");
     }
     L.push(`| ${c.table.head.join(" | ")} |`, `|${c.table.head.map(() => "---|").join("")}`);
-    for (const r of c.table.rows) L.push(`| ${r.map((v) => (typeof v === "number" ? f(v, Math.abs(v) < 10 ? 2 : 0) : v)).join(" | ")} |`);
+    for (const r of c.table.rows) L.push(`| ${r.map((v) => (typeof v === "number" ? f(v, Number.isInteger(v) ? 0 : Math.abs(v) < 10 ? 2 : 0) : v)).join(" | ")} |`);
     L.push("");
   }
   return L.join("\n");
