@@ -11,7 +11,7 @@ import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
 import { lightSubscribeTxid, subscribeRequest } from "./lib/grpc-light";
 import { atRate, post } from "./lib/load";
 import { P, RUNS } from "./lib/options";
-import { startServer, type Server } from "./lib/processes";
+import { profiled, startServer, type Server } from "./lib/processes";
 import { record, type Row } from "./lib/results";
 import { bodyFor, log, nowMs, percentile, sleep } from "./lib/util";
 
@@ -107,7 +107,7 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
       // arrived, so the first measured events do not queue behind them.
       const warmed = warmSeen + (await atRate(o.rate, o.warm / o.rate, (i) => void post(gw.httpPort, bodyFor(`e2e-warm-${r}-b${i}`))));
       for (let i = 0; i < 200 && warmSeen < warmed; i++) await sleep(10);
-      const total = await atRate(o.rate, o.seconds, (i) => {
+      const total = await profiled(gw, `e2e-${r + 1}`, () => atRate(o.rate, o.seconds, (i) => {
         const txid = `e2e-${r}-${i}-${process.pid}`;
         const body = bodyFor(txid);
         const t0 = nowMs();
@@ -116,7 +116,7 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
         void post(gw.httpPort, body).then((x) => {
           if (x.status !== 200) log(`e2e: webhook ${x.status}`);
         });
-      });
+      }));
       for (let i = 0; i < 100 && (lat.length < total || tapLat.length < total); i++) await sleep(50);
       stream.cancel();
       tap.stop();
