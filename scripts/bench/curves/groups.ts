@@ -24,22 +24,22 @@ export async function groupCurves(): Promise<void> {
   const r = await rig();
   try {
     // --- against chats: 4 members; one dataset (tenant) per chat count.
-    const byChats: { chats: number; raw: number; ordered: GroupResult; unordered: GroupResult; batched?: GroupResult; k: number }[] = [];
+    const byChats: { chats: number; events: number; raw: number; ordered: GroupResult; unordered: GroupResult; batched?: GroupResult; k: number }[] = [];
     for (const [k, chats] of o.chats.entries()) {
-      await storeDataset(r.gw, k, o.events, chats);
-      const raw = await rawPull(r.nc, r.nats.child.pid, `curve-raw-${k}-${process.pid}`, o.events, `t${k}`);
-      const rawPerSec = (o.events / raw.ms) * 1000;
+      const events = await storeDataset(r, k, o.events, chats);
+      const raw = await rawPull(r.nc, r.nats.child.pid, `curve-raw-${k}-${process.pid}`, events, `t${k}`);
+      const rawPerSec = (events / raw.ms) * 1000;
       log(`curve groups, ${chats} chats: raw ${f(rawPerSec)}/s`);
-      const ordered = await point(r, k, `chats${chats}-ordered`, { events: o.events, unordered: false, members: 4 });
-      const unordered = await point(r, k, `chats${chats}-unordered`, { events: o.events, unordered: true, members: 4 });
-      const batched = BATCH > 1 ? await point(r, k, `chats${chats}-batched`, { events: o.events, unordered: false, members: 4, batch: BATCH }) : undefined;
-      byChats.push({ chats, raw: rawPerSec, ordered, unordered, batched, k });
+      const ordered = await point(r, k, `chats${chats}-ordered`, { events, unordered: false, members: 4 });
+      const unordered = await point(r, k, `chats${chats}-unordered`, { events, unordered: true, members: 4 });
+      const batched = BATCH > 1 ? await point(r, k, `chats${chats}-batched`, { events, unordered: false, members: 4, batch: BATCH }) : undefined;
+      byChats.push({ chats, events, raw: rawPerSec, ordered, unordered, batched, k });
     }
     const xs = byChats.map((x) => x.chats);
     curves.push({
       id: "groups-chats",
       title: "Group throughput against chats",
-      note: `${o.events} events stored per chat count (tenant per dataset), read from the start by a new group of 4 Consume members on one gRPC channel (\`max_in_flight\` 64, ack on receipt), and by a raw JetStream pull consumer (explicit ack of each) on the same events. Chats: ${o.chats.join(", ")}${o.chats[o.chats.length - 1] < 100_000 ? " (reduced run: the largest count is capped at the number of events; `make bench-full` uses 100,000)" : ""}.${BATCH > 1 ? ` "ordered, batched" opens with \`max_batch_events: ${BATCH}\` and settles each batch in one \`settle\`; mean deliveries per response: ${byChats.map((x) => f(x.batched!.batches ? x.batched!.batched / x.batched!.batches : NaN, 1)).join(", ")} (1.0: the gateway sent one delivery per response).` : ""}`,
+      note: `About ${o.events} events stored per chat count (${byChats.map((x) => x.events).join(", ")}) (tenant per dataset), read from the start by a new group of 4 Consume members on one gRPC channel (\`max_in_flight\` 64, ack on receipt), and by a raw JetStream pull consumer (explicit ack of each) on the same events. Chats: ${o.chats.join(", ")}${o.chats[o.chats.length - 1] < 100_000 ? " (reduced run: the largest count is capped at the number of events; `make bench-full` uses 100,000)" : ""}.${BATCH > 1 ? ` "ordered, batched" opens with \`max_batch_events: ${BATCH}\` and settles each batch in one \`settle\`; mean deliveries per response: ${byChats.map((x) => f(x.batched!.batches ? x.batched!.batched / x.batched!.batches : NaN, 1)).join(", ")} (1.0: the gateway sent one delivery per response).` : ""}`,
       charts: [
         {
           file: "groups-chats.svg", title: "Group throughput against chats (4 members)", xLabel: "chats in the stored events", yLabel: "events/s", xs, logX: true,
@@ -64,14 +64,14 @@ export async function groupCurves(): Promise<void> {
     const base = byChats.find((x) => x.chats === o.chatsForMembers) ?? byChats[Math.min(1, byChats.length - 1)];
     const byMembers: { members: number; ordered: GroupResult; unordered: GroupResult }[] = [];
     for (const members of o.members) {
-      const ordered = members === 4 ? base.ordered : await point(r, base.k, `members${members}-ordered`, { events: o.events, unordered: false, members });
-      const unordered = members === 4 ? base.unordered : await point(r, base.k, `members${members}-unordered`, { events: o.events, unordered: true, members });
+      const ordered = members === 4 ? base.ordered : await point(r, base.k, `members${members}-ordered`, { events: base.events, unordered: false, members });
+      const unordered = members === 4 ? base.unordered : await point(r, base.k, `members${members}-unordered`, { events: base.events, unordered: true, members });
       byMembers.push({ members, ordered, unordered });
     }
     curves.push({
       id: "groups-members",
       title: "Group throughput against members",
-      note: `The ${base.chats}-chat dataset above (${o.events} events), read by new groups of ${o.members.join(", ")} members (each its own Consume call on one gRPC channel, \`max_in_flight\` 64); the raw pull consumer's rate on the same events is the baseline (one consumer: it has no members).`,
+      note: `The ${base.chats}-chat dataset above (${base.events} events), read by new groups of ${o.members.join(", ")} members (each its own Consume call on one gRPC channel, \`max_in_flight\` 64); the raw pull consumer's rate on the same events is the baseline (one consumer: it has no members).`,
       charts: [
         {
           file: "groups-members.svg", title: `Group throughput against members (${base.chats} chats)`, xLabel: "members", yLabel: "events/s", xs: o.members, logX: true,
@@ -95,8 +95,7 @@ export async function groupCurves(): Promise<void> {
   }
 }
 
-async function stuckCurve(r: Rig, base: { chats: number; raw: number; ordered: GroupResult; unordered: GroupResult; k: number }): Promise<void> {
-  const o = C.groups;
+async function stuckCurve(r: Rig, base: { chats: number; events: number; raw: number; ordered: GroupResult; unordered: GroupResult; k: number }): Promise<void> {
   const nStuck = Math.max(1, Math.round(base.chats * C.stuck.stuckShare));
   // Spread over the chat ids (and so over partitions): chat-0, chat-100, … for 1,000 chats.
   const stuck = new Set(Array.from({ length: nStuck }, (_, i) => `chat-${Math.floor((i * base.chats) / nStuck)}`));
@@ -104,15 +103,15 @@ async function stuckCurve(r: Rig, base: { chats: number; raw: number; ordered: G
   const info = await (await r.nc.jetstreamManager()).streams.info("ENGAGE_EVENTS", { subjects_filter: `engage.events.t${base.k}.>` } as any);
   let stuckEvents = 0;
   for (const [subject, count] of Object.entries(info.state.subjects ?? {})) if (stuck.has(subject.slice(subject.lastIndexOf(".") + 1))) stuckEvents += count;
-  const n = o.events - stuckEvents;
-  const ordered = await point(r, base.k, "stuck-ordered", { events: o.events, unordered: false, members: 4, stuck, n });
-  const unordered = await point(r, base.k, "stuck-unordered", { events: o.events, unordered: true, members: 4, stuck, n });
+  const n = base.events - stuckEvents;
+  const ordered = await point(r, base.k, "stuck-ordered", { events: base.events, unordered: false, members: 4, stuck, n });
+  const unordered = await point(r, base.k, "stuck-unordered", { events: base.events, unordered: true, members: 4, stuck, n });
   const rate = (g: GroupResult): number => g.perSec;
   curves.push({
     id: "groups-stuck",
     title: "Group throughput with 1% of chats stuck",
     note:
-      `The ${base.chats}-chat dataset (${o.events} events); ${nStuck} chats (1%, ${stuckEvents} events) are stuck: the members never ack, nak or term their deliveries. ` +
+      `The ${base.chats}-chat dataset (${base.events} events); ${nStuck} chats (1%, ${stuckEvents} events) are stuck: the members never ack, nak or term their deliveries. ` +
       `The rate is the other chats' events (${n}) over the time to the last of them, or over ${DEADLINE_MS / 1000} s when they did not all arrive (delivered: ordered ${ordered.delivered}, unordered ${unordered.delivered} of ${n}). ` +
       `Target: the other chats keep flowing at ≥ 0.8 of the unstuck rate (the same group settings with no stuck chat, above). Ordered: ${f(rate(ordered) / rate(base.ordered), 2)}; unordered: ${f(rate(unordered) / rate(base.unordered), 2)}.`,
     charts: [

@@ -70,8 +70,8 @@ export const C = SMOKE
     : {
         conn: { connections: [1, 10, 50, 200], seconds: 3 },
         cluster: { connections: 50, seconds: 3 },
-        groups: { events: 30_000, chats: [10, 1000, 30_000], members: [1, 4, 16], chatsForMembers: 1000 },
-        stuck: { events: 30_000, chats: 1000, stuckShare: 0.01 },
+        groups: { events: 20_000, chats: [10, 1000, 20_000], members: [1, 4, 16], chatsForMembers: 1000 },
+        stuck: { events: 20_000, chats: 1000, stuckShare: 0.01 },
         fanout: { streams: [10, 100, 1000], rate: 100, seconds: 3 },
         backlog: { events: 100_000 },
       };

@@ -47,7 +47,7 @@ function mainPart(startedAt: Date, elapsed: number, machineLines: string[]): str
   }
   if (e) {
     L.push(`| end-to-end p50, ${P.e2e.rate} ev/s, POST → gRPC Subscribe | ${f(e.gatewayP50, 2)} ms | js.publish → ordered consumer: ${f(e.rawP50, 2)} ms | ${f(e.ratioP50, 2)}× | ≤ 2× | ${yes(e.ratioP50 <= 2, `${f(e.gatewayP50 - e.rawP50, 2)} ms more, for the HTTP request and the gRPC hop the raw path has not; see the HTTP-hop baseline below and "Where the time goes"`)} |`);
-    L.push(`| end-to-end p50 against an HTTP hop | ${f(e.gatewayP50, 2)} ms | POST → Koa + js.publish → ordered consumer: ${f(e.hopP50, 2)} ms | ${f(e.ratioHopP50, 2)}× | ≤ 1.3× | ${yes(e.ratioHopP50 <= 1.3, `the gateway's webhook hop (POST → readable from NATS) took ${f(e.webhookHopP50, 2)} ms and its gRPC hop ${f(e.grpcHopP50, 2)} ms; the HTTP-hop baseline has no gRPC hop; see "Where the time goes"`)} |`);
+    L.push(`| end-to-end p50 against an HTTP hop | ${f(e.gatewayP50, 2)} ms | POST → Koa + js.publish → ordered consumer: ${f(e.hopP50, 2)} ms | ${f(e.ratioHopP50, 2)}× | ≤ 1.3× | ${yes(e.ratioHopP50 <= 1.3, `the gateway's webhook hop (POST → stored and readable from NATS, the same end point as the baseline's) took ${f(e.webhookHopP50, 2)} ms, ${f(e.webhookHopVsHttpHopP50, 2)}× the baseline's whole path, and its gRPC hop ${f(e.grpcHopP50, 2)} ms more, a process hop the HTTP-hop baseline has not; see "Where the time goes"`)} |`);
     L.push(`| end-to-end p99 | ${f(e.gatewayP99, 2)} ms | raw ${f(e.rawP99, 2)} ms; HTTP hop ${f(e.hopP99, 2)} ms | ${f(e.ratioP99, 2)}× raw; ${f(e.ratioHopP99, 2)}× HTTP hop | ≤ 1.5× | ${yes(e.ratioP99 <= 1.5, `the 99th percentile of ${f(P.e2e.rate * P.e2e.seconds)} events is the ${f(P.e2e.rate * P.e2e.seconds / 100)} slowest: every path moves from run to run with the file store's write stalls, the gateway's also with its pauses (see "Every run" and "Where the time goes")`)} |`);
   }
   if (fo) {
@@ -82,27 +82,41 @@ function mainPart(startedAt: Date, elapsed: number, machineLines: string[]): str
   return L.join("\n");
 }
 
-/** Writes each curve's charts beside OUT (docs/bench/*.svg) and returns the curves part. */
-function curvesPart(startedAt: Date, elapsed: number, machineLines: string[]): string {
+/**
+ * Writes each curve's charts beside OUT (docs/bench/*.svg) and returns the curves part:
+ * the curves this run measured, each with its date and machine line, and the others kept
+ * as they were in the file (a run may draw only some curves: `--curves groups,stuck`).
+ */
+function curvesPart(old: string, startedAt: Date, machineLines: string[]): string {
   const chartDir = path.join(path.dirname(OUT), "docs/bench");
   mkdirSync(chartDir, { recursive: true });
   const L: string[] = ["## Scaling curves", ""];
   L.push(
-    `Written by \`${FULL ? "make bench-full" : "scripts/bench/run.ts --only curves"}\` on ${startedAt.toISOString()}${SMOKE ? " in **--smoke** mode (tiny sizes: the figures mean nothing)" : FULL ? " at full size" : " at **reduced sizes** (the sizes are in each curve's text; `make bench-full` runs them at full size)"}; the curves took ${f(elapsed)} s. This part is not rewritten by \`make bench\`.`,
-    "Each point is one run; every baseline in a chart was measured in the same run, at the same point. Machine at the time:",
-    "",
-    ...machineLines,
+    "Written by `make bench-full` (`scripts/bench/run.ts --full`), or at reduced sizes by `npx tsx scripts/bench/run.ts --only curves [--curves …]`; `make bench` does not rewrite this part. Each curve says which run drew it, when, at what sizes and on what machine load. Each point is one run; every baseline in a chart was measured in the same run, at the same point.",
     "",
   );
+  const blocks = new Map<string, string>();
   for (const c of curves) {
-    L.push(`### ${c.title}`, "", c.note, "");
+    const B: string[] = [`### ${c.title}`, ""];
+    B.push(
+      `*Drawn by \`${FULL ? "make bench-full" : "run.ts --only curves"}\` on ${startedAt.toISOString()}${SMOKE ? " in **--smoke** mode (tiny sizes: the figures mean nothing)" : FULL ? ", full size" : ", **reduced sizes**"}; ${machineLines[0].slice(2)}; ${machineLines[machineLines.length - 1].slice(2)}.*`,
+      "",
+      c.note,
+      "",
+    );
     for (const ch of c.charts) {
       writeFileSync(path.join(chartDir, ch.file), lineChart(ch));
-      L.push(`![${ch.title}](docs/bench/${ch.file})`, "");
+      B.push(`![${ch.title}](docs/bench/${ch.file})`, "");
     }
-    L.push(`| ${c.table.head.join(" | ")} |`, `|${c.table.head.map(() => "---|").join("")}`);
-    for (const r of c.table.rows) L.push(`| ${r.map((v) => (typeof v === "number" ? f(v, Number.isInteger(v) ? 0 : Math.abs(v) < 10 ? 2 : 0) : v)).join(" | ")} |`);
-    L.push("");
+    B.push(`| ${c.table.head.join(" | ")} |`, `|${c.table.head.map(() => "---|").join("")}`);
+    for (const r of c.table.rows) B.push(`| ${r.map((v) => (typeof v === "number" ? f(v, Number.isInteger(v) ? 0 : Math.abs(v) < 10 ? 2 : 0) : v)).join(" | ")} |`);
+    blocks.set(c.id, B.join("\n"));
+  }
+  // The order of the curves: as run.ts draws them; a curve of an earlier run keeps its place.
+  const order = ["ingest-connections", "groups-chats", "groups-members", "groups-stuck", "fanout-streams", "backlog-memory"];
+  for (const id of order) {
+    const text = blocks.get(id) ?? partOf(old, `curve:${id}`);
+    if (text) L.push(MARK(`curve:${id}`), text, MARK(`curve:${id}`, true), "");
   }
   return L.join("\n");
 }
@@ -119,7 +133,7 @@ export function writeReport(startedAt: Date, elapsed: { main: number; curves: nu
   const old = existsSync(OUT) ? readFileSync(OUT, "utf8") : "";
   const machineLines = machine();
   const main = Object.keys(results).length > 0 ? mainPart(startedAt, elapsed.main, machineLines) : (partOf(old, "main") ?? "No `make bench` run is recorded here yet.");
-  const curvesText = curves.length > 0 ? curvesPart(startedAt, elapsed.curves, machineLines) : (partOf(old, "curves") ?? "## Scaling curves\n\nNot measured yet: `make bench-full` draws them.");
+  const curvesText = curves.length > 0 ? curvesPart(old, startedAt, machineLines) : (partOf(old, "curves") ?? "## Scaling curves\n\nNot measured yet: `make bench-full` draws them.");
   const L = ["# Benchmarks", "", "Two runs write this file: `make bench` the first part (one size per benchmark, about 10 minutes) and `make bench-full` the scaling curves after it; each part says when and on what it ran.", ""];
   L.push(MARK("main"), main, MARK("main", true), "", MARK("curves"), curvesText, MARK("curves", true), "");
   const notes = path.join(__dirname, "../NOTES.md");
