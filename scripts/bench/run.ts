@@ -24,7 +24,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { connect } from "nats";
-import { runCurves } from "./curves";
+import { failed, runCurves } from "./curves";
 import { benchE2e } from "./e2e";
 import { benchFanout } from "./fanout";
 import { benchGroups } from "./groups";
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   writeFileSync(JSON_OUT, JSON.stringify({ smoke: SMOKE, runs: RUNS, elapsedSeconds: elapsed.main + elapsed.curves, results, curves }, null, 2) + "\n");
   writeReport(startedAt, elapsed);
   log(`wrote ${path.relative(process.cwd(), OUT) || OUT} and ${path.relative(process.cwd(), JSON_OUT)} in ${(elapsed.main + elapsed.curves).toFixed(0)} s`);
+  if (failed.length > 0) throw new Error(`curves failed: ${failed.join(", ")} (the others are written)`);
 }
 
 main().then(

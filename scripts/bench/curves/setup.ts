@@ -17,10 +17,10 @@ export interface Rig {
 }
 
 /** A fresh nats-server and gateway, so one curve's streams and memory do not weigh on the next. */
-export async function rig(nodeArgs: string[] = []): Promise<Rig> {
+export async function rig(nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<Rig> {
   const { nats } = await startNats();
   const nc = await connect({ servers: nats.url, name: "bench-curves" });
-  const gw = await startGatewayProc(nats.url, [...gatewayNodeArgs(), ...nodeArgs], { GATEWAY_WEBHOOK_TOKENS: TOKENS });
+  const gw = await startGatewayProc(nats.url, [...gatewayNodeArgs(), ...nodeArgs], { GATEWAY_WEBHOOK_TOKENS: TOKENS, ...env });
   return {
     nats,
     nc,
