@@ -39,6 +39,8 @@ export interface GroupResult {
   batches: number;
   batched: number;
   complete: boolean;
+  /** The first error a Consume call ended with, if any. */
+  error: string;
   cpu: CpuPct;
 }
 
@@ -56,6 +58,8 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
   let first = 0;
   let last = 0;
   let complete = true;
+  let error = "";
+  let failedCalls = 0;
   const calls: ClientDuplexStream<ConsumeRequest, LightDelivery[]>[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -72,7 +76,19 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
         lightDeliveriesOf,
       );
       calls.push(call);
-      call.on("error", () => undefined);
+      call.on("error", (err: { code?: number; details?: string }) => {
+        if (err.code === 1) return; // CANCELLED: ended by this harness
+        error ||= `${err.code}: ${err.details}`;
+        // Every member's call failed: nothing more can arrive.
+        if (++failedCalls === members && last === 0) {
+          if (o.deadlineMs === undefined) return reject(new Error(`group ${o.group}: every Consume call failed, e.g. ${error}`));
+          complete = false;
+          last = nowMs();
+          cpu.stop();
+          clearTimeout(timer);
+          resolve();
+        }
+      });
       call.on("data", (ds: LightDelivery[]) => {
         if (ds.length === 0) return;
         const t = nowMs();
@@ -124,7 +140,7 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
   await sleep(200);
   client.close();
   const ms = last - first;
-  return { ms, delivered: seen.size, perSec: (seen.size / ms) * 1000, orderViolations: o.unordered ? 0 : orderViolations, redelivered, batches, batched, complete, cpu: cpu.pct };
+  return { ms, delivered: seen.size, perSec: first === 0 ? 0 : (seen.size / ms) * 1000, orderViolations: o.unordered ? 0 : orderViolations, redelivered, batches, batched, complete, error, cpu: cpu.pct };
 }
 
 /** The baseline: a durable JetStream pull consumer, explicit ack of each message, nothing decoded. */

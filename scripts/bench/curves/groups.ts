@@ -10,12 +10,15 @@ import { f, log } from "../lib/util";
 import { rig, storeDataset, type Rig } from "./setup";
 
 const DEADLINE_MS = 180_000;
+/** Errors Consume calls ended with, named under the curves. */
+const errors: string[] = [];
 
 async function point(r: Rig, k: number, name: string, o: { events: number; unordered: boolean; members: number; batch?: number; stuck?: Set<string>; n?: number }): Promise<GroupResult> {
   const res = await consumeGroup(r.gw, r.nats.child.pid, {
     group: `curve-${name}-${process.pid}`, tenant: `t${k}`, unordered: o.unordered, n: o.n ?? o.events, members: o.members, batch: o.batch, stuck: o.stuck, deadlineMs: DEADLINE_MS,
   });
-  log(`curve groups ${name}: ${res.delivered} delivered, ${f(res.perSec)}/s${res.complete ? "" : ` (stopped after ${DEADLINE_MS / 1000} s)`}`);
+  log(`curve groups ${name}: ${res.delivered} delivered, ${f(res.perSec)}/s${res.complete ? "" : ` (stopped after ${DEADLINE_MS / 1000} s)`}${res.error ? `; a Consume call ended with ${res.error}` : ""}`);
+  if (res.error) errors.push(`${name}: ${res.error}`);
   return res;
 }
 
@@ -39,7 +42,7 @@ export async function groupCurves(): Promise<void> {
     curves.push({
       id: "groups-chats",
       title: "Group throughput against chats",
-      note: `About ${o.events} events stored per chat count (${byChats.map((x) => x.events).join(", ")}) (tenant per dataset), read from the start by a new group of 4 Consume members on one gRPC channel (\`max_in_flight\` 64, ack on receipt), and by a raw JetStream pull consumer (explicit ack of each) on the same events. Chats: ${o.chats.join(", ")}${o.chats[o.chats.length - 1] < 100_000 ? " (reduced run: the largest count is capped at the number of events; `make bench-full` uses 100,000)" : ""}.${BATCH > 1 ? ` "ordered, batched" opens with \`max_batch_events: ${BATCH}\` and settles each batch in one \`settle\`; mean deliveries per response: ${byChats.map((x) => f(x.batched!.batches ? x.batched!.batched / x.batched!.batches : NaN, 1)).join(", ")} (1.0: the gateway sent one delivery per response).` : ""}`,
+      note: `About ${o.events} events stored per chat count (${byChats.map((x) => x.events).join(", ")}) (tenant per dataset), read from the start by a new group of 4 Consume members on one gRPC channel (\`max_in_flight\` 64, ack on receipt), and by a raw JetStream pull consumer (explicit ack of each) on the same events. Chats: ${o.chats.join(", ")}${o.chats[o.chats.length - 1] < 100_000 ? " (reduced run: the largest count is capped at the number of events; `make bench-full` uses 100,000)" : ""}.${BATCH > 1 ? ` "ordered, batched" opens with \`max_batch_events: ${BATCH}\` and settles each batch in one \`settle\`; mean deliveries per response: ${byChats.map((x) => f(x.batched!.batches ? x.batched!.batched / x.batched!.batches : NaN, 1)).join(", ")} (1.0: the gateway sent one delivery per response).` : ""}${byChats.some((x) => !x.ordered.complete || !x.unordered.complete || (x.batched && !x.batched.complete)) ? ` A point where the group did not deliver every event within ${DEADLINE_MS / 1000} s shows the rate of what arrived (0 when nothing did).` : ""}${errors.length > 0 ? ` Consume calls that ended with an error: ${errors.join("; ")}.` : ""}`,
       charts: [
         {
           file: "groups-chats.svg", title: "Group throughput against chats (4 members)", xLabel: "chats in the stored events", yLabel: "events/s", xs, logX: true,
