@@ -89,11 +89,13 @@ export function lineChart(spec: ChartSpec): string {
     out.push(`<line x1="${m.left}" y1="${num(y)}" x2="${m.left + pw}" y2="${num(y)}" stroke="#e4e4e4"/>`);
     out.push(`<text x="${m.left - 6}" y="${num(y + 4)}" text-anchor="end">${esc(short(t))}</text>`);
   }
-  // X ticks: one per measured x.
+  // X ticks: one per measured x; with many, a label on every k-th only, so none overlap.
+  const labelEvery = Math.max(1, Math.ceil(xs.length / 10));
   xs.forEach((x, i) => {
     const px = xAt(i);
-    out.push(`<line x1="${num(px)}" y1="${m.top + ph}" x2="${num(px)}" y2="${m.top + ph + 5}" stroke="#333"/>`);
-    out.push(`<text x="${num(px)}" y="${m.top + ph + 18}" text-anchor="middle">${esc(spec.xTickLabels?.[i] ?? short(x))}</text>`);
+    const labelled = i % labelEvery === 0;
+    out.push(`<line x1="${num(px)}" y1="${m.top + ph}" x2="${num(px)}" y2="${m.top + ph + (labelled ? 5 : 3)}" stroke="#333"/>`);
+    if (labelled) out.push(`<text x="${num(px)}" y="${m.top + ph + 18}" text-anchor="middle">${esc(spec.xTickLabels?.[i] ?? short(x))}</text>`);
   });
   // Axes.
   out.push(`<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${m.top + ph}" stroke="#333"/>`);
