@@ -21,6 +21,16 @@ export interface MemberSpec {
   ackWaitMs: number;
 }
 
+/**
+ * How a member takes its deliveries: `maxEvents` 1 is one delivery per response (the
+ * `delivery` field); above 1, every delivery goes in a `batch` of up to `maxEvents`
+ * deliveries and `maxBytes` event bytes.
+ */
+export interface BatchSpec {
+  maxEvents: number;
+  maxBytes: number;
+}
+
 export const DEFAULT_MAX_IN_FLIGHT = 16;
 export const MAX_MAX_IN_FLIGHT = 1024;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -28,6 +38,10 @@ export const MIN_ACK_WAIT_MS = 100;
 export const MAX_ACK_WAIT_MS = 12 * 3_600_000;
 export const DEFAULT_MAX_DELIVERIES = 5;
 export const MAX_MAX_DELIVERIES = 1000;
+export const MAX_MAX_BATCH_EVENTS = 1024;
+/** @default 1 MiB: when max_batch_bytes is 0. */
+export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+export const MAX_MAX_BATCH_BYTES = 4 << 20;
 
 /** A valid group name. */
 export const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -37,7 +51,7 @@ export function groupSpecOf(
   open: ConsumeOpen,
   partitions: number,
   maxInFlightCeiling = MAX_MAX_IN_FLIGHT,
-): { group: GroupSpec; member: MemberSpec } {
+): { group: GroupSpec; member: MemberSpec; batch: BatchSpec } {
   if (!GROUP_NAME.test(open.group)) {
     throw new ValidationError("open.group", "must be 1-64 characters of A-Z, a-z, 0-9, - and _");
   }
@@ -47,6 +61,12 @@ export function groupSpecOf(
   }
   if (open.maxDeliveries > MAX_MAX_DELIVERIES) {
     throw new ValidationError("open.max_deliveries", `must be at most ${MAX_MAX_DELIVERIES}, got ${open.maxDeliveries}`);
+  }
+  if (open.maxBatchEvents > MAX_MAX_BATCH_EVENTS) {
+    throw new ValidationError("open.max_batch_events", `must be at most ${MAX_MAX_BATCH_EVENTS}, got ${open.maxBatchEvents}`);
+  }
+  if (open.maxBatchBytes > MAX_MAX_BATCH_BYTES) {
+    throw new ValidationError("open.max_batch_bytes", `must be at most ${MAX_MAX_BATCH_BYTES} (4 MiB), got ${open.maxBatchBytes}`);
   }
   let ackWaitMs = DEFAULT_ACK_WAIT_MS;
   if (open.ackWait) {
@@ -66,6 +86,7 @@ export function groupSpecOf(
       start: startAtOf(open, "open."),
     },
     member: { maxInFlight: open.maxInFlight || DEFAULT_MAX_IN_FLIGHT, ackWaitMs },
+    batch: { maxEvents: Math.max(1, open.maxBatchEvents), maxBytes: open.maxBatchBytes || DEFAULT_MAX_BATCH_BYTES },
   };
 }
 

@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { GroupManager, MemberHandle, SettleResult } from "../bus";
-import { ErrorCode, GatewayError, ValidationError, echo, groupSpecOf, inClientGroupName, scopedGroupName } from "../domain";
+import { ErrorCode, GatewayError, ValidationError, groupSpecOf, inClientGroupName, scopedGroupName } from "../domain";
 import type { ConsumeRequest, ConsumeResponse } from "../gen/engage/gateway/v1/gateway";
 import { toServiceError } from "./grpc-status";
 import type { StreamRegistry } from "./stream-registry";
@@ -10,6 +10,8 @@ import { assertDecoded, UndecodableRequest } from "./safe-decode";
 import type { StreamQuota } from "./stream-quota";
 import type { Metrics } from "../metrics";
 import { encodeConsumeDelivery } from "./pre-encoded";
+import { DeliveryBatcher } from "./delivery-batcher";
+import { applySettle, nakDelayMs, unknownDeliveryId, type SettleCounts } from "./consume-settle";
 
 export interface ConsumeDeps {
   authorize: Authorize;
@@ -29,7 +31,9 @@ export const CONSUME_SHUTDOWN_DETAILS =
 
 /**
  * Consume: one group member per call. The first message must be `open`; then acks, naks,
- * terms and in-progress marks by delivery id. The member leaves when the call ends, and
+ * terms and in-progress marks by delivery id, one per request or many in a `settle`. A
+ * member that asks for batches (max_batch_events above 1) gets every delivery in a
+ * `batch` (see DeliveryBatcher); any other gets one `delivery` per response. The member leaves when the call ends, and
  * its unacked deliveries go to the other members at once.
  *
  * A client that half-closes (ends its side of the call) can send no more acks, so it
@@ -41,7 +45,7 @@ export function createConsumeHandler(d: ConsumeDeps) {
     let member: MemberHandle | undefined;
     let group = "";
     // The group's labelled counters, resolved once the group is known (not per event).
-    const none: { inc(): void } = { inc: () => undefined };
+    const none: { inc(n?: number): void } = { inc: () => undefined };
     let counters = { delivered: none, acked: none };
     let opening = false;
     d.metrics.openStreams.inc({ rpc: "consume" });
@@ -58,9 +62,11 @@ export function createConsumeHandler(d: ConsumeDeps) {
       leave();
       if (!call.cancelled && !call.writableEnded) call.emit("error", toServiceError(err));
     };
+    const writable = (): boolean => !ended && !call.cancelled && !call.writableEnded;
     const write = (r: ConsumeResponse["response"]): void => {
-      if (!ended && !call.cancelled && !call.writableEnded) call.write({ response: r });
+      if (writable()) call.write({ response: r });
     };
+    let batcher: DeliveryBatcher | undefined;
     d.streams.add(
       call,
       () => {
@@ -96,6 +102,14 @@ export function createConsumeHandler(d: ConsumeDeps) {
           const principal = d.authorize(call.metadata, "consume");
           const open = { ...r.open, filter: scopeFilter(principal, r.open.filter, "open.filter") };
           const checked = groupSpecOf(open, d.partitions, d.maxInFlight);
+          if (checked.batch.maxEvents > 1) {
+            batcher = new DeliveryBatcher(checked.batch, {
+              // The stored event bytes go out as they are (see pre-encoded.ts).
+              write: (b) => call.write(b as unknown as ConsumeResponse),
+              once: (event, listener) => call.once(event, listener),
+              open: writable,
+            });
+          }
           // Scoped by the key's tenants: another tenant's group of the same name is
           // another group (see scopedGroupName).
           const spec = { ...checked, group: { ...checked.group, name: scopedGroupName(checked.group.name, principal.tenants) } };
@@ -108,10 +122,15 @@ export function createConsumeHandler(d: ConsumeDeps) {
             deliver: (x) => {
               counters.delivered.inc();
               if (x.attempt > 1) d.metrics.groupRedeliveries.inc({ group });
+              if (batcher) batcher.add(x);
               // The stored event bytes go out as they are (see pre-encoded.ts).
-              if (!ended && !call.cancelled && !call.writableEnded) call.write(encodeConsumeDelivery(x) as unknown as ConsumeResponse);
+              else if (writable()) call.write(encodeConsumeDelivery(x) as unknown as ConsumeResponse);
             },
-            revoke: (ids, reason) => write({ $case: "revoked", revoked: { deliveryIds: ids, reason } }),
+            revoke: (ids, reason) => {
+              // The revoked deliveries reach the member before their revocation.
+              batcher?.flush();
+              write({ $case: "revoked", revoked: { deliveryIds: ids, reason } });
+            },
             close: (err) => fail(told(err)),
           }).then(
             (m) => {
@@ -133,17 +152,22 @@ export function createConsumeHandler(d: ConsumeDeps) {
           );
           return;
         }
-        if (r === undefined) throw new ValidationError("request", "set one of open, ack, nak, term, in_progress");
+        if (r === undefined) throw new ValidationError("request", "set one of open, ack, nak, term, in_progress, settle");
+        if (r.$case === "settle") {
+          const counts: SettleCounts = { acked: 0, naked: 0 };
+          try {
+            applySettle(member, r.settle, counts);
+          } finally {
+            // Counted per event, also when a later entry failed the call.
+            if (counts.acked > 0) counters.acked.inc(counts.acked);
+            if (counts.naked > 0) d.metrics.groupNaks.inc({ group }, counts.naked);
+          }
+          return;
+        }
         const outcome = settle(member, r);
         if (outcome === "ok" && r.$case === "ack") counters.acked.inc();
         if (outcome === "ok" && r.$case === "nak") d.metrics.groupNaks.inc({ group });
-        if (outcome === "unknown") {
-          throw new GatewayError(
-            ErrorCode.InvalidArgument,
-            `unknown delivery id ${echo(idOf(r))}: it was never delivered to this member, or it was already settled`,
-            "delivery_id",
-          );
-        }
+        if (outcome === "unknown") throw unknownDeliveryId(idOf(r), "delivery_id");
       } catch (err) {
         fail(err);
       }
@@ -174,18 +198,13 @@ function settle(m: MemberHandle, r: NonNullable<ConsumeRequest["request"]>): Set
       throw new ValidationError("open", "this call already joined a group; open another call for another member");
     case "ack":
       return m.ack(r.ack.deliveryId);
-    case "nak": {
-      const delay = r.nak.delay;
-      if (delay && (delay.seconds < 0 || delay.nanos < 0 || delay.seconds > 86_400)) {
-        throw new ValidationError("nak.delay", "must be from 0 to 24 h");
-      }
-      return m.nak(r.nak.deliveryId, delay ? delay.seconds * 1000 + Math.floor(delay.nanos / 1e6) : 0);
-    }
+    case "nak":
+      return m.nak(r.nak.deliveryId, nakDelayMs(r.nak.delay, "nak.delay"));
     case "term":
       return m.term(r.term.deliveryId, r.term.reason.slice(0, 256));
     case "inProgress":
       return m.inProgress(r.inProgress.deliveryId);
     case "settle":
-      throw new GatewayError(ErrorCode.Unimplemented, "settle is not served by this gateway version", "settle");
+      throw new Error("settle is applied by applySettle");
   }
 }

@@ -32,21 +32,52 @@ export interface StoredDelivery {
 
 /** `ConsumeResponse { delivery = 2 { event = 1 … epoch = 7 } }` from the stored event. */
 export function encodeConsumeDelivery(d: StoredDelivery): Buffer {
-  const id = Buffer.from(d.deliveryId, "utf8");
-  const ts = timestampSize(d.publishedAt);
-  const inner =
-    bytesSize(d.event.length) + uintSize(d.sequence) + (id.length !== 0 ? bytesSize(id.length) : 0) + uintSize(d.attempt) +
-    bytesSize(ts) + uintSize(d.partition) + uintSize(d.epoch);
+  const inner = deliverySize(d);
   const w = new FieldWriter(bytesSize(inner));
   w.header(0x12, inner);
+  writeDelivery(w, d);
+  return w.out;
+}
+
+/**
+ * `ConsumeResponse { batch = 4 { deliveries = 1 { … } … } }` from the stored events, in
+ * one buffer of the exact size: each event's bytes are copied once, and the batch costs
+ * one gRPC message however many deliveries it holds.
+ */
+export function encodeConsumeBatch(ds: readonly StoredDelivery[]): Buffer {
+  const sizes = new Array<number>(ds.length);
+  let batch = 0;
+  for (let i = 0; i < ds.length; i++) {
+    sizes[i] = deliverySize(ds[i]);
+    batch += bytesSize(sizes[i]);
+  }
+  const w = new FieldWriter(bytesSize(batch));
+  w.header(0x22, batch);
+  for (let i = 0; i < ds.length; i++) {
+    w.header(0x0a, sizes[i]);
+    writeDelivery(w, ds[i]);
+  }
+  return w.out;
+}
+
+/** Encoded size of a `ConsumeDelivery`'s fields. */
+function deliverySize(d: StoredDelivery): number {
+  const id = Buffer.byteLength(d.deliveryId, "utf8");
+  return (
+    bytesSize(d.event.length) + uintSize(d.sequence) + (id !== 0 ? bytesSize(id) : 0) + uintSize(d.attempt) +
+    bytesSize(timestampSize(d.publishedAt)) + uintSize(d.partition) + uintSize(d.epoch)
+  );
+}
+
+/** A `ConsumeDelivery`'s fields, in field order (as the generated encoder writes them). */
+function writeDelivery(w: FieldWriter, d: StoredDelivery): void {
   w.bytes(0x0a, d.event);
   w.uint(0x10, d.sequence);
-  if (id.length !== 0) w.bytes(0x1a, id);
+  w.string(0x1a, d.deliveryId);
   w.uint(0x20, d.attempt);
-  w.timestamp(0x2a, ts, d.publishedAt);
+  w.timestamp(0x2a, timestampSize(d.publishedAt), d.publishedAt);
   w.uint(0x30, d.partition);
   w.uint(0x38, d.epoch);
-  return w.out;
 }
 
 /** Bytes of a varint for a non-negative integer up to 2^53. */
@@ -92,6 +123,13 @@ class FieldWriter {
     this.header(tag, b.length);
     this.out.set(b, this.at);
     this.at += b.length;
+  }
+  /** A string field, omitted when empty (a proto3 default). */
+  string(tag: number, s: string): void {
+    if (s.length === 0) return;
+    const n = Buffer.byteLength(s, "utf8");
+    this.header(tag, n);
+    this.at += this.out.write(s, this.at, n, "utf8");
   }
   uint(tag: number, n: number): void {
     if (n === 0) return;

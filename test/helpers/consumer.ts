@@ -1,6 +1,7 @@
 import type { ClientDuplexStream, Metadata } from "@grpc/grpc-js";
 import {
   ConsumeOpen,
+  ConsumeSettle,
   type ConsumeDelivery,
   type ConsumeRequest,
   type ConsumeResponse,
@@ -10,6 +11,10 @@ import {
 /** A Consume call driven by a test: records what it receives, acks on request. */
 export class TestMember {
   readonly deliveries: ConsumeDelivery[] = [];
+  /** Each `batch` response received, as its deliveries (also recorded in `deliveries`). */
+  readonly batches: ConsumeDelivery[][] = [];
+  /** How many single `delivery` responses were received. */
+  singles = 0;
   readonly revoked: string[] = [];
   /** Deliveries received and not yet settled by this member, by delivery id. */
   readonly outstanding = new Map<string, ConsumeDelivery>();
@@ -37,9 +42,12 @@ export class TestMember {
         }
       }
       if (x?.$case === "delivery") {
-        this.deliveries.push(x.delivery);
-        this.outstanding.set(x.delivery.deliveryId, x.delivery);
-        for (const fn of this.listeners) fn(x.delivery);
+        this.singles++;
+        this.received(x.delivery);
+      }
+      if (x?.$case === "batch") {
+        this.batches.push(x.batch.deliveries);
+        for (const d of x.batch.deliveries) this.received(d);
       }
     });
     if (sendOpen) {
@@ -48,6 +56,12 @@ export class TestMember {
         open: ConsumeOpen.create(open),
       });
     }
+  }
+
+  private received(d: ConsumeDelivery): void {
+    this.deliveries.push(d);
+    this.outstanding.set(d.deliveryId, d);
+    for (const fn of this.listeners) fn(d);
   }
 
   onDelivery(fn: (d: ConsumeDelivery) => void): void {
@@ -72,6 +86,15 @@ export class TestMember {
   term(id: string, reason: string): void {
     this.outstanding.delete(id);
     this.send({ $case: "term", term: { deliveryId: id, reason } });
+  }
+
+  /** Settles many deliveries in one request. */
+  settle(s: Partial<ConsumeSettle>): void {
+    const settle = ConsumeSettle.create(s);
+    for (const id of [...settle.ackIds, ...settle.naks.map((n) => n.deliveryId), ...settle.terms.map((t) => t.deliveryId)]) {
+      this.outstanding.delete(id);
+    }
+    this.send({ $case: "settle", settle });
   }
 
   inProgress(id: string): void {

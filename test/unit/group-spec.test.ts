@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { ValidationError } from "../../src/domain/errors";
 import {
   DEFAULT_ACK_WAIT_MS,
+  DEFAULT_MAX_BATCH_BYTES,
   DEFAULT_MAX_DELIVERIES,
   DEFAULT_MAX_IN_FLIGHT,
   MAX_ACK_WAIT_MS,
+  MAX_MAX_BATCH_BYTES,
+  MAX_MAX_BATCH_EVENTS,
   MAX_MAX_DELIVERIES,
   MAX_MAX_IN_FLIGHT,
   MIN_ACK_WAIT_MS,
@@ -116,6 +119,29 @@ describe("groupSpecOf", () => {
       const long = `Aa0-_${"z".repeat(59)}`;
       assert.equal(long.length, 64);
       assert.equal(spec({ group: long }).name, long);
+    });
+  });
+
+  describe("batching", () => {
+    it("gives one delivery per response (max_events 1) and 1 MiB when both are 0", () => {
+      assert.deepEqual(groupSpecOf(open(), PARTITIONS).batch, { maxEvents: 1, maxBytes: DEFAULT_MAX_BATCH_BYTES });
+      assert.equal(DEFAULT_MAX_BATCH_BYTES, 1024 * 1024);
+    });
+
+    it("keeps what the member asked for", () => {
+      assert.deepEqual(groupSpecOf(open({ maxBatchEvents: 64, maxBatchBytes: 65_536 }), PARTITIONS).batch, { maxEvents: 64, maxBytes: 65_536 });
+      assert.equal(groupSpecOf(open({ maxBatchEvents: 1 }), PARTITIONS).batch.maxEvents, 1);
+    });
+
+    it(`accepts max_batch_events ${MAX_MAX_BATCH_EVENTS} and rejects ${MAX_MAX_BATCH_EVENTS + 1} as open.max_batch_events`, () => {
+      assert.equal(groupSpecOf(open({ maxBatchEvents: MAX_MAX_BATCH_EVENTS }), PARTITIONS).batch.maxEvents, 1024);
+      assertInvalid(() => groupSpecOf(open({ maxBatchEvents: MAX_MAX_BATCH_EVENTS + 1 }), PARTITIONS), "open.max_batch_events");
+    });
+
+    it(`accepts max_batch_bytes 4 MiB and rejects one byte more as open.max_batch_bytes`, () => {
+      assert.equal(MAX_MAX_BATCH_BYTES, 4 * 1024 * 1024);
+      assert.equal(groupSpecOf(open({ maxBatchBytes: MAX_MAX_BATCH_BYTES }), PARTITIONS).batch.maxBytes, MAX_MAX_BATCH_BYTES);
+      assertInvalid(() => groupSpecOf(open({ maxBatchBytes: MAX_MAX_BATCH_BYTES + 1 }), PARTITIONS), "open.max_batch_bytes");
     });
   });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Event } from "../../src/gen/engage/events/v1/events";
 import { ConsumeResponse, EventGatewayService, SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
-import { encodeConsumeDelivery, encodeSubscribeResponse, withPreEncodedResponses } from "../../src/grpc/pre-encoded";
+import { encodeConsumeBatch, encodeConsumeDelivery, encodeSubscribeResponse, withPreEncodedResponses } from "../../src/grpc/pre-encoded";
 import { toEvent } from "../../src/domain/to-event";
 import { validateWebhook } from "../../src/domain/validate-webhook";
 import { contextFor, fixture } from "./fixtures";
@@ -32,6 +32,35 @@ describe("pre-encoded responses", () => {
       const whole = ConsumeResponse.encode({ response: { $case: "delivery", delivery: { ...d, event } } }).finish();
       assert.deepEqual(Buffer.from(fast), Buffer.from(whole));
     }
+  });
+
+  it("writes a ConsumeResponse batch byte for byte like the generated encoder", () => {
+    const { event, bytes } = storedEvent();
+    const ds = [
+      { sequence: 42, deliveryId: "3.7.42.1", attempt: 2, publishedAt: { seconds: 1, nanos: 5 }, partition: 3, epoch: 7 },
+      { sequence: 1, deliveryId: "0.1.1.2", attempt: 1, publishedAt: { seconds: 0, nanos: 0 }, partition: 0, epoch: 1 },
+      { sequence: 2 ** 40, deliveryId: "15.300.1099511627776.99999", attempt: 1000, publishedAt: { seconds: 1_764_000_000, nanos: 999_999_999 }, partition: 15, epoch: 300 },
+    ];
+    for (const some of [ds.slice(0, 1), ds]) {
+      const fast = encodeConsumeBatch(some.map((d) => ({ ...d, event: bytes })));
+      const whole = ConsumeResponse.encode({ response: { $case: "batch", batch: { deliveries: some.map((d) => ({ ...d, event })) } } }).finish();
+      assert.deepEqual(Buffer.from(fast), Buffer.from(whole));
+    }
+  });
+
+  it("writes a batch of events of any size, with a non-ASCII delivery id, that decodes to the same deliveries", () => {
+    // Lengths around the varint boundaries (127/128, 16383/16384) of each nested length.
+    const events = [0, 1, 100, 127, 128, 16_300, 16_383, 16_384, 70_000].map((n) => {
+      const event = Event.create({ id: "e", chatId: "c".repeat(n) });
+      return { event, bytes: Event.encode(event).finish() };
+    });
+    const ds = events.map((_, i) => ({
+      sequence: i + 1, deliveryId: i === 3 ? "é.1.2.3" : `0.1.${i + 1}.${i}`, attempt: 1, publishedAt: { seconds: 5, nanos: 0 }, partition: 0, epoch: 1,
+    }));
+    const fast = encodeConsumeBatch(ds.map((d, i) => ({ ...d, event: events[i].bytes })));
+    const decoded = ConsumeResponse.decode(fast);
+    assert.equal(decoded.response?.$case, "batch");
+    assert.deepEqual(decoded, { response: { $case: "batch", batch: { deliveries: ds.map((d, i) => ({ ...d, event: events[i].event })) } } });
   });
 
   it("passes a Buffer through the serializer and encodes anything else", () => {
