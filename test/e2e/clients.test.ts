@@ -312,12 +312,19 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
     }
   });
 
-  it("a GATEWAY_MAX_BATCH_EVENTS that is not a count ends each bot with a message naming it", async function () {
-    const bad = LANGS.map((lang) => bot(lang, ["--group", `bad-batch-${lang}`], { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: "lots" }));
-    await Promise.all(bad.map((b) => waitFor(() => b.exitCode !== null, `${b.name} to exit`, 60_000)));
-    for (const b of bad) {
+  it("a GATEWAY_MAX_BATCH_EVENTS that is not a count ends each bot with a message naming it, and one past the gateway's bound with INVALID_ARGUMENT", async function () {
+    const cases: [string, RegExp][] = [
+      ["lots", /GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got lots/],
+      // The bot asks for as many in flight as in a batch; the gateway names the first field past its bound.
+      ["5000", /invalid.?argument.*open\.max_(in_flight|batch_events): must be at most 1024/i],
+    ];
+    const bad = cases.flatMap(([value, message]) =>
+      LANGS.map((lang) => [bot(lang, ["--group", `bad-batch-${lang}`], { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: value }), message] as const),
+    );
+    await Promise.all(bad.map(([b]) => waitFor(() => b.exitCode !== null, `${b.name} to exit`, 60_000)));
+    for (const [b, message] of bad) {
       assert.notEqual(b.exitCode, 0, b.describe());
-      assert.match(b.stderr, /GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got lots/, b.describe());
+      assert.match(b.stderr, message, b.describe());
       assert.deepEqual(b.events, [], b.describe());
     }
   });
