@@ -63,6 +63,16 @@ function callMetadata(env: NodeJS.ProcessEnv): Metadata {
   return metadata;
 }
 
+/** How many deliveries to ask for per response (ConsumeOpen.max_batch_events). */
+function maxBatchEvents(env: NodeJS.ProcessEnv): number {
+  const value = env.GATEWAY_MAX_BATCH_EVENTS || "64";
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    console.error(`GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got ${value}`);
+    process.exit(2);
+  }
+  return Number(value);
+}
+
 function consume(client: EventGatewayClient, group: string, batch: number): void {
   const call = client.consume(callMetadata(process.env));
   // `open` must be the first message of the call. max_in_flight as large as a batch, so a
@@ -110,11 +120,6 @@ if (!Number.isSafeInteger(fromSequence) || fromSequence < 0) {
   console.error(`--from-sequence: expected a stream sequence, got ${opts["from-sequence"]}`);
   process.exit(2);
 }
-const batch = Number(process.env.GATEWAY_MAX_BATCH_EVENTS || "64");
-if (!Number.isSafeInteger(batch) || batch < 1) {
-  console.error(`GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got ${process.env.GATEWAY_MAX_BATCH_EVENTS}`);
-  process.exit(2);
-}
 const client = new EventGatewayClient(opts.address!, channelCredentials(process.env));
 if (opts.tail) tail(client, fromSequence);
-else consume(client, opts.group!, batch);
+else consume(client, opts.group!, maxBatchEvents(process.env));
