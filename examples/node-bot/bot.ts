@@ -66,7 +66,7 @@ function callMetadata(env: NodeJS.ProcessEnv): Metadata {
 /** How many deliveries to ask for per response (ConsumeOpen.max_batch_events). */
 function maxBatchEvents(env: NodeJS.ProcessEnv): number {
   const value = env.GATEWAY_MAX_BATCH_EVENTS || "64";
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) >= 2 ** 32) {
     console.error(`GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got ${value}`);
     process.exit(2);
   }

@@ -68,7 +68,7 @@ def call_metadata():
 def max_batch_events():
     """How many deliveries to ask for per response (ConsumeOpen.max_batch_events)."""
     value = os.environ.get("GATEWAY_MAX_BATCH_EVENTS") or "64"
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdigit() or not 0 < int(value) < 2**32:  # a uint32 in the proto
         sys.exit(f"GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got {value}")
     return int(value)
 
