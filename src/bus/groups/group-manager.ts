@@ -179,8 +179,21 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
           sink.revoke(ids, reason);
         },
       };
-      const settle = (id: string, op: Parameters<GroupCoordinator["settle"]>[1]): SettleResult => {
+      // A settled delivery frees a place in the member's max_in_flight at once, though its
+      // chat waits for the server's confirmation: the place goes to another chat's head
+      // now, not one NATS round trip later. Once per turn, so a settle of many ids pumps once.
+      let pumpQueued = false;
+      const pumpSoon = (): void => {
+        if (pumpQueued) return;
+        pumpQueued = true;
+        queueMicrotask(() => {
+          pumpQueued = false;
+          coordinator.pumpAll();
+        });
+      };
+      const settle = (id: string, op: Parameters<GroupCoordinator["settle"]>[1], frees = true): SettleResult => {
         const r = coordinator.settle(id, op);
+        if (r === "ok" && frees) pumpSoon();
         return r === "unknown" && revoked.has(id) ? "revoked" : r;
       };
       return {
@@ -189,7 +202,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
         ack: (id) => settle(id, (w) => w.ack(id, member)),
         nak: (id, delayMs) => settle(id, (w) => w.nak(id, member, delayMs)),
         term: (id, reason) => settle(id, (w) => w.term(id, member, reason)),
-        inProgress: (id) => settle(id, (w) => w.inProgress(id, member)),
+        inProgress: (id) => settle(id, (w) => w.inProgress(id, member), false),
         leave: () => {
           mine.sinks.delete(sink);
           if (mine.sinks.size === 0 && local.get(group.name) === mine) {

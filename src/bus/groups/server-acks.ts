@@ -1,4 +1,4 @@
-import type { NatsConnection } from "nats";
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "nats";
 import { createTurnBatch } from "../turn-batch";
 
 /** How long to wait for the server to confirm an ack before sending it again. */
@@ -16,6 +16,62 @@ const bytes = (verb: string): Uint8Array => {
 const batch = createTurnBatch((send: () => void) => send());
 
 /**
+ * Waits for the server's replies to acks, for every worker on one connection: one
+ * wildcard inbox, a counter as the token, and one timer sweeping what timed out.
+ * `nc.request` does the same job, but builds two Error objects (for async stack traces)
+ * and a timer for every request, which made it the largest cost of a group delivery.
+ */
+class Confirmations {
+  private readonly prefix = `${createInbox()}.`;
+  private readonly pending = new Map<number, { sentAt: number; settle: (ok: boolean) => void }>();
+  private sub?: Subscription;
+  private sweeper?: NodeJS.Timeout;
+  private next = 0;
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  /** Publishes `data` to `subject` with a reply inbox; `settle(true)` once the server replies, else `settle(false)`. */
+  send(subject: string, data: Uint8Array, settle: (ok: boolean) => void): void {
+    if (this.sub === undefined || this.sub.isClosed()) {
+      this.sub = this.nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.onReply(m) });
+    }
+    this.sweeper ??= setInterval(() => this.sweep(), CONFIRM_TIMEOUT_MS / 4).unref();
+    const token = ++this.next;
+    try {
+      this.nc.publish(subject, data, { reply: this.prefix + token });
+    } catch {
+      return settle(false);
+    }
+    this.pending.set(token, { sentAt: Date.now(), settle });
+  }
+
+  private onReply(m: Msg): void {
+    const token = Number(m.subject.slice(this.prefix.length));
+    const p = this.pending.get(token);
+    if (!p) return;
+    this.pending.delete(token);
+    // 503: no responders (the consumer, or its leader, is gone): not applied.
+    p.settle((m.headers?.code ?? 0) < 300);
+  }
+
+  private sweep(): void {
+    const late = Date.now() - CONFIRM_TIMEOUT_MS;
+    // In send order: the first one still in time ends the sweep.
+    for (const [token, p] of this.pending) {
+      if (p.sentAt > late) break;
+      this.pending.delete(token);
+      p.settle(false);
+    }
+    if (this.pending.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+}
+
+const confirmations = new WeakMap<NatsConnection, Confirmations>();
+
+/**
  * Acks, terms, naks and keep-alives of one partition worker, sent on the message's ack
  * subject. An ack or term is sent as a request, and the server's reply confirms it was
  * applied: a chat moves on only then. Without a reply (a consumer leader election, a lost
@@ -25,6 +81,7 @@ const batch = createTurnBatch((send: () => void) => send());
 export class ServerAcks {
   /** Acks sent (or waiting to be resent) and not yet confirmed. */
   outstanding = 0;
+  private readonly confirm: Confirmations;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -32,24 +89,27 @@ export class ServerAcks {
     private readonly alive: () => boolean,
     /** False while the worker may not forward (past its lease deadline): acks wait. */
     private readonly forwarding: () => boolean,
-  ) {}
+  ) {
+    let c = confirmations.get(nc);
+    if (!c) confirmations.set(nc, (c = new Confirmations(nc)));
+    this.confirm = c;
+  }
 
   /** Sends `verb` (+ACK or +TERM) until the server confirms it, then calls `confirmed`. */
   send(reply: string, verb: string, confirmed: () => void): void {
     this.outstanding++;
+    const data = bytes(verb);
     const attempt = (): void => {
       if (!this.alive()) {
         this.outstanding--;
         return;
       }
       if (!this.forwarding()) return void setTimeout(() => batch.add(attempt), RETRY_MS).unref();
-      this.nc.request(reply, bytes(verb), { timeout: CONFIRM_TIMEOUT_MS }).then(
-        () => {
-          this.outstanding--;
-          if (this.alive()) confirmed();
-        },
-        () => void setTimeout(() => batch.add(attempt), RETRY_MS).unref(),
-      );
+      this.confirm.send(reply, data, (ok) => {
+        if (!ok) return void setTimeout(() => batch.add(attempt), RETRY_MS).unref();
+        this.outstanding--;
+        if (this.alive()) confirmed();
+      });
     };
     batch.add(attempt);
   }
