@@ -155,12 +155,28 @@ describe("gRPC Consume with batching (max_batch_events, settle), with API keys a
     for (const m of members) m.cancel();
   });
 
-  it("gives a member that asks for no batches (max_batch_events 0 or 1) one delivery per response", async () => {
+  it("sends a lone event to an idle batching member at once, in a batch of one", async () => {
+    const m = member({ group: "batch-lone", maxBatchEvents: 64, maxInFlight: 64 });
+    await m.opened;
+    for (let n = 0; n < 3; n++) {
+      const sent = Date.now();
+      assert.equal((await post(messageBody("blone", n))).status, 200);
+      await waitFor(() => m.deliveries.length === n + 1, `event ${n}`, 5000);
+      // Far below any wait-to-fill timer; only the machine's load is in it.
+      assert.ok(Date.now() - sent < 1000, `took ${Date.now() - sent} ms`);
+      assert.equal(m.batches[n].length, 1);
+      m.settle({ ackIds: [m.deliveries[n].deliveryId] });
+    }
+    m.cancel();
+  });
+
+  it("gives a member that asks for no batches (max_batch_events 0 or 1) one delivery per response, and takes its settles", async () => {
     const chats = ["bsingle-0", "bsingle-1", "bsingle-2", "bsingle-3"];
     await publishInterleaved({ post }, chats, 3);
     for (const maxBatchEvents of [0, 1]) {
       const m = backlog(`batch-single-${maxBatchEvents}`, chats, { maxBatchEvents });
-      m.onDelivery((d) => m.ack(d.deliveryId));
+      const settler = new Settler(m);
+      m.onDelivery((d) => (maxBatchEvents === 0 ? m.ack(d.deliveryId) : settler.ack(d.deliveryId)));
       await waitFor(() => m.deliveries.length === 12, "12 deliveries");
       assert.equal(m.singles, 12);
       assert.equal(m.batches.length, 0);
@@ -256,6 +272,22 @@ describe("gRPC Consume with batching (max_batch_events, settle), with API keys a
     next.onDelivery((d) => next.ack(d.deliveryId));
     await waitFor(() => next.deliveries.some((d) => d.sequence === second.sequence), "the unacked event at the next member");
     assert.ok(!next.deliveries.some((d) => d.sequence === first.sequence), "the acked event came again");
+    next.cancel();
+  });
+
+  it("applies a settle's acks before its naks: an id acked and nak'd in one settle fails at the nak", async () => {
+    await publishInterleaved({ post }, ["border"], 2);
+    const m = backlog("batch-order", ["border"], { maxBatchEvents: 8 });
+    await waitFor(() => m.deliveries.length === 1, "the first delivery");
+    const id = m.deliveries[0].deliveryId;
+    m.settle({ naks: [{ deliveryId: id, delay: undefined }], ackIds: [id] });
+    const ended = await m.ended;
+    assert.equal(ended?.code, status.INVALID_ARGUMENT);
+    assert.match(ended!.details, /^settle\.naks\[0\]\.delivery_id: unknown delivery id/);
+    // The ack was applied: the next member starts at the chat's second event.
+    const next = backlog("batch-order", ["border"], { maxBatchEvents: 8 });
+    await waitFor(() => next.deliveries.length === 1, "the next event");
+    assert.equal(numberOf(next.deliveries[0]), 1);
     next.cancel();
   });
 

@@ -315,8 +315,9 @@ export interface ConsumeOpen {
   /**
    * Asks for deliveries in batches: the most deliveries in one ConsumeResponse.batch.
    * 0 or 1 (the default) means one delivery per response, as `delivery`; at most 1024
-   * (else INVALID_ARGUMENT). A batch goes out as soon as deliveries are ready; it never
-   * waits to fill. Per member.
+   * (else INVALID_ARGUMENT). Above 1, every delivery comes in a `batch`, a batch of one
+   * when only one is ready. A batch goes out as soon as deliveries are ready; it never
+   * waits to fill. A batch never takes the member past `max_in_flight`. Per member.
    */
   maxBatchEvents: number;
   /**
