@@ -33,8 +33,8 @@ export const CONSUME_SHUTDOWN_DETAILS =
  * Consume: one group member per call. The first message must be `open`; then acks, naks,
  * terms and in-progress marks by delivery id, one per request or many in a `settle`. A
  * member that asks for batches (max_batch_events above 1) gets every delivery in a
- * `batch` (see DeliveryBatcher); any other gets one `delivery` per response. The member leaves when the call ends, and
- * its unacked deliveries go to the other members at once.
+ * `batch` (see DeliveryBatcher); any other gets one `delivery` per response. The member
+ * leaves when the call ends, and its unacked deliveries go to the other members at once.
  *
  * A client that half-closes (ends its side of the call) can send no more acks, so it
  * leaves the group the same way, and the call ends with OK. That holds from the first
