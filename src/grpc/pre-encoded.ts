@@ -62,7 +62,7 @@ export function encodeConsumeBatch(ds: readonly StoredDelivery[]): Buffer {
 
 /** Encoded size of a `ConsumeDelivery`'s fields. */
 function deliverySize(d: StoredDelivery): number {
-  const id = Buffer.byteLength(d.deliveryId, "utf8");
+  const id = utf8Length(d.deliveryId);
   return (
     bytesSize(d.event.length) + uintSize(d.sequence) + (id !== 0 ? bytesSize(id) : 0) + uintSize(d.attempt) +
     bytesSize(timestampSize(d.publishedAt)) + uintSize(d.partition) + uintSize(d.epoch)
@@ -78,6 +78,15 @@ function writeDelivery(w: FieldWriter, d: StoredDelivery): void {
   w.timestamp(0x2a, timestampSize(d.publishedAt), d.publishedAt);
   w.uint(0x30, d.partition);
   w.uint(0x38, d.epoch);
+}
+
+/**
+ * UTF-8 length of a string: counted here for ASCII (delivery ids are digits and dots),
+ * which for strings this short costs less than a call into Buffer.byteLength.
+ */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, "utf8");
+  return s.length;
 }
 
 /** Bytes of a varint for a non-negative integer up to 2^53. */
@@ -127,9 +136,12 @@ class FieldWriter {
   /** A string field, omitted when empty (a proto3 default). */
   string(tag: number, s: string): void {
     if (s.length === 0) return;
-    const n = Buffer.byteLength(s, "utf8");
+    const n = utf8Length(s);
     this.header(tag, n);
-    this.at += this.out.write(s, this.at, n, "utf8");
+    if (n === s.length) {
+      // ASCII: one byte per character, written in place.
+      for (let i = 0; i < n; i++) this.out[this.at++] = s.charCodeAt(i);
+    } else this.at += this.out.write(s, this.at, n, "utf8");
   }
   uint(tag: number, n: number): void {
     if (n === 0) return;
