@@ -1,6 +1,8 @@
 // Command go-bot is an example engage-gateway bot in Go (grpc-go).
 //
-// Default: joins a consumer group with Consume, prints each event and acks it.
+// Default: joins a consumer group with Consume, takes its deliveries in batches
+// (GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
+// one `settle` message.
 // -tail: a Subscribe tail, from -from-sequence N or from everything retained.
 // Generate the client first with `make clients` (build/clients/go, GOPATH layout).
 // Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
@@ -18,6 +20,7 @@ import (
 	"io/ioutil"
 	"log"
 	"os"
+	"strconv"
 	"strings"
 
 	eventsv1 "engagegateway/gen/go/engage/events/v1"
@@ -52,7 +55,11 @@ func main() {
 	if *tail {
 		err = runTail(ctx, client, *from)
 	} else {
-		err = runConsume(ctx, client, *group)
+		batch, convErr := strconv.ParseUint(envOr("GATEWAY_MAX_BATCH_EVENTS", "64"), 10, 32)
+		if convErr != nil || batch < 1 {
+			log.Fatalf("GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got %s", os.Getenv("GATEWAY_MAX_BATCH_EVENTS"))
+		}
+		err = runConsume(ctx, client, *group, uint32(batch))
 	}
 	if err != nil {
 		log.Fatalf("gateway: %v", err)
@@ -103,14 +110,15 @@ func withAPIKey(ctx context.Context) (context.Context, error) {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key), nil
 }
 
-func runConsume(ctx context.Context, client gatewayv1.EventGatewayClient, group string) error {
+func runConsume(ctx context.Context, client gatewayv1.EventGatewayClient, group string, batch uint32) error {
 	stream, err := client.Consume(ctx)
 	if err != nil {
 		return err
 	}
-	// `open` must be the first message of the call.
-	open := &gatewayv1.ConsumeRequest{Request: &gatewayv1.ConsumeRequest_Open{Open: &gatewayv1.ConsumeOpen{Group: group}}}
-	if err := stream.Send(open); err != nil {
+	// `open` must be the first message of the call. max_in_flight as large as a batch, so a
+	// whole batch can come at once.
+	open := &gatewayv1.ConsumeOpen{Group: group, MaxBatchEvents: batch, MaxInFlight: batch}
+	if err := stream.Send(&gatewayv1.ConsumeRequest{Request: &gatewayv1.ConsumeRequest_Open{Open: open}}); err != nil {
 		return err
 	}
 	for {
@@ -122,13 +130,26 @@ func runConsume(ctx context.Context, client gatewayv1.EventGatewayClient, group 
 		case *gatewayv1.ConsumeResponse_Opened:
 			fmt.Printf("opened group=%s member=%s\n", r.Opened.Group, r.Opened.MemberId)
 		case *gatewayv1.ConsumeResponse_Delivery:
+			// One at a time: batching is off, or the gateway predates it (and so has no `settle`).
 			show(r.Delivery.Sequence, r.Delivery.Event)
 			ack := &gatewayv1.ConsumeRequest{Request: &gatewayv1.ConsumeRequest_Ack{Ack: &gatewayv1.ConsumeAck{DeliveryId: r.Delivery.DeliveryId}}}
 			if err := stream.Send(ack); err != nil {
 				return err
 			}
+		case *gatewayv1.ConsumeResponse_Batch:
+			// In order: a chat's events come in the order they happened. Then one `settle` for all.
+			settle := &gatewayv1.ConsumeSettle{}
+			for _, d := range r.Batch.Deliveries {
+				show(d.Sequence, d.Event)
+				settle.AckIds = append(settle.AckIds, d.DeliveryId)
+			}
+			if err := stream.Send(&gatewayv1.ConsumeRequest{Request: &gatewayv1.ConsumeRequest_Settle{Settle: settle}}); err != nil {
+				return err
+			}
+			fmt.Printf("settle acks=%d\n", len(settle.AckIds))
 		case *gatewayv1.ConsumeResponse_Revoked:
-			// We ack at once, so there is no work to drop; a slow bot would abandon it here.
+			// We settle each batch before reading on, so no work is left to drop; a bot that
+			// works in the background would abandon it here (a late ack of it is ignored).
 			fmt.Printf("revoked %v: %s\n", r.Revoked.DeliveryIds, r.Revoked.Reason)
 		}
 	}

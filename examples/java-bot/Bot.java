@@ -1,6 +1,8 @@
 // Example engage-gateway bot in Java (grpc-java, Debian's libgrpc-java).
 //
-// Default: joins a consumer group with Consume, prints each event and acks it.
+// Default: joins a consumer group with Consume, takes its deliveries in batches
+// (GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
+// one `settle` message.
 // --tail: a Subscribe tail, from --from-sequence N or from everything retained.
 // Generate the client first: `make clients` (compiles build/clients/java and writes the
 // java.args with its classpath). Run from the repository root, as a single source file:
@@ -11,9 +13,11 @@
 import io.engagegateway.events.v1.Event;
 import io.engagegateway.events.v1.Message;
 import io.engagegateway.gateway.v1.ConsumeAck;
+import io.engagegateway.gateway.v1.ConsumeDelivery;
 import io.engagegateway.gateway.v1.ConsumeOpen;
 import io.engagegateway.gateway.v1.ConsumeRequest;
 import io.engagegateway.gateway.v1.ConsumeResponse;
+import io.engagegateway.gateway.v1.ConsumeSettle;
 import io.engagegateway.gateway.v1.EventGatewayGrpc;
 import io.engagegateway.gateway.v1.StartPosition;
 import io.engagegateway.gateway.v1.SubscribeRequest;
@@ -62,12 +66,12 @@ public class Bot {
     }
     CountDownLatch done = new CountDownLatch(1);
     if (tail) tail(stub, fromSequence, done);
-    else consume(stub, group, done);
+    else consume(stub, group, maxBatchEvents(), done);
     done.await();
     channel.shutdownNow();
   }
 
-  static void consume(EventGatewayGrpc.EventGatewayStub stub, String group, CountDownLatch done) {
+  static void consume(EventGatewayGrpc.EventGatewayStub stub, String group, int batch, CountDownLatch done) {
     // Responses arrive one at a time on grpc's executor, so writing acks from there is safe.
     AtomicReference<StreamObserver<ConsumeRequest>> requests = new AtomicReference<>();
     requests.set(stub.consume(new Responses<>(done) {
@@ -76,19 +80,40 @@ public class Bot {
         switch (res.getResponseCase()) {
           case OPENED -> System.out.printf("opened group=%s member=%s%n", res.getOpened().getGroup(), res.getOpened().getMemberId());
           case DELIVERY -> {
+            // One at a time: batching is off, or the gateway predates it (and so has no `settle`).
             show(res.getDelivery().getSequence(), res.getDelivery().getEvent());
             ConsumeAck ack = ConsumeAck.newBuilder().setDeliveryId(res.getDelivery().getDeliveryId()).build();
             requests.get().onNext(ConsumeRequest.newBuilder().setAck(ack).build());
           }
-          // We ack at once, so there is no work to drop; a slow bot would abandon it here.
+          case BATCH -> {
+            // In order: a chat's events come in the order they happened. Then one `settle` for all.
+            ConsumeSettle.Builder settle = ConsumeSettle.newBuilder();
+            for (ConsumeDelivery d : res.getBatch().getDeliveriesList()) {
+              show(d.getSequence(), d.getEvent());
+              settle.addAckIds(d.getDeliveryId());
+            }
+            requests.get().onNext(ConsumeRequest.newBuilder().setSettle(settle).build());
+            System.out.printf("settle acks=%d%n", settle.getAckIdsCount());
+          }
+          // We settle each batch before reading on, so no work is left to drop; a bot that
+          // works in the background would abandon it here (a late ack of it is ignored).
           case REVOKED -> System.out.printf("revoked %s: %s%n", res.getRevoked().getDeliveryIdsList(), res.getRevoked().getReason());
           default -> { }
         }
         System.out.flush();
       }
     }));
-    // `open` must be the first message of the call.
-    requests.get().onNext(ConsumeRequest.newBuilder().setOpen(ConsumeOpen.newBuilder().setGroup(group)).build());
+    // `open` must be the first message of the call. max_in_flight as large as a batch, so a
+    // whole batch can come at once.
+    ConsumeOpen open = ConsumeOpen.newBuilder().setGroup(group).setMaxBatchEvents(batch).setMaxInFlight(batch).build();
+    requests.get().onNext(ConsumeRequest.newBuilder().setOpen(open).build());
+  }
+
+  /** How many deliveries to ask for per response (ConsumeOpen.max_batch_events). */
+  static int maxBatchEvents() {
+    String value = env("GATEWAY_MAX_BATCH_EVENTS", "64");
+    if (!value.matches("[0-9]{1,9}") || Integer.parseInt(value) < 1) usage("GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got " + value);
+    return Integer.parseInt(value);
   }
 
   static void tail(EventGatewayGrpc.EventGatewayStub stub, long fromSequence, CountDownLatch done) {

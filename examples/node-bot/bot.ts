@@ -1,6 +1,8 @@
 // Example engage-gateway bot in TypeScript/Node (@grpc/grpc-js, ts-proto stubs).
 //
-// Default: joins a consumer group with Consume, prints each event and acks it.
+// Default: joins a consumer group with Consume, takes its deliveries in batches
+// (GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
+// one `settle` message.
 // --tail: a Subscribe tail, from --from-sequence N or from everything retained.
 // Generate the client first: `make clients` (writes build/clients/node).
 // Run from the repository root: npx tsx examples/node-bot/bot.ts [--tail] [...]
@@ -61,19 +63,39 @@ function callMetadata(env: NodeJS.ProcessEnv): Metadata {
   return metadata;
 }
 
-function consume(client: EventGatewayClient, group: string): void {
+/** How many deliveries to ask for per response (ConsumeOpen.max_batch_events). */
+function maxBatchEvents(env: NodeJS.ProcessEnv): number {
+  const value = env.GATEWAY_MAX_BATCH_EVENTS || "64";
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) >= 2 ** 32) {
+    console.error(`GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got ${value}`);
+    process.exit(2);
+  }
+  return Number(value);
+}
+
+function consume(client: EventGatewayClient, group: string, batch: number): void {
   const call = client.consume(callMetadata(process.env));
-  // `open` must be the first message of the call.
-  call.write(ConsumeRequest.fromPartial({ request: { $case: "open", open: ConsumeOpen.fromPartial({ group }) } }));
+  // `open` must be the first message of the call. max_in_flight as large as a batch, so a
+  // whole batch can come at once.
+  const open = ConsumeOpen.fromPartial({ group, maxBatchEvents: batch, maxInFlight: batch });
+  call.write(ConsumeRequest.fromPartial({ request: { $case: "open", open } }));
   call.on("data", (res: ConsumeResponse) => {
     const r = res.response;
     if (r?.$case === "opened") {
       console.log(`opened group=${r.opened.group} member=${r.opened.memberId}`);
     } else if (r?.$case === "delivery") {
+      // One at a time: batching is off, or the gateway predates it (and so has no `settle`).
       show(r.delivery.sequence, r.delivery.event!);
       call.write(ConsumeRequest.fromPartial({ request: { $case: "ack", ack: { deliveryId: r.delivery.deliveryId } } }));
+    } else if (r?.$case === "batch") {
+      // In order: a chat's events come in the order they happened. Then one `settle` for all.
+      for (const d of r.batch.deliveries) show(d.sequence, d.event!);
+      const ackIds = r.batch.deliveries.map((d) => d.deliveryId);
+      call.write(ConsumeRequest.fromPartial({ request: { $case: "settle", settle: { ackIds } } }));
+      console.log(`settle acks=${ackIds.length}`);
     } else if (r?.$case === "revoked") {
-      // We ack at once, so there is no work to drop; a slow bot would abandon it here.
+      // We settle each batch before reading on, so no work is left to drop; a bot that
+      // works in the background would abandon it here (a late ack of it is ignored).
       console.log(`revoked ${r.revoked.deliveryIds.join(",")}: ${r.revoked.reason}`);
     }
   });
@@ -100,4 +122,4 @@ if (!Number.isSafeInteger(fromSequence) || fromSequence < 0) {
 }
 const client = new EventGatewayClient(opts.address!, channelCredentials(process.env));
 if (opts.tail) tail(client, fromSequence);
-else consume(client, opts.group!);
+else consume(client, opts.group!, maxBatchEvents(process.env));

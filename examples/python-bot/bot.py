@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Example engage-gateway bot in Python (grpcio).
 
-Default: joins a consumer group with Consume, prints each event and acks it.
+Default: joins a consumer group with Consume, takes its deliveries in batches
+(GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
+one `settle` message.
 --tail: a Subscribe tail, from --from-sequence N or from everything retained.
 Generate the client first: `make clients` (writes build/clients/python).
 Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
@@ -63,19 +65,37 @@ def call_metadata():
     return [("authorization", f"Bearer {key}")] if key else []
 
 
-def consume(stub, group):
+def max_batch_events():
+    """How many deliveries to ask for per response (ConsumeOpen.max_batch_events)."""
+    value = os.environ.get("GATEWAY_MAX_BATCH_EVENTS") or "64"
+    if not value.isdigit() or not 0 < int(value) < 2**32:  # a uint32 in the proto
+        sys.exit(f"GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got {value}")
+    return int(value)
+
+
+def consume(stub, group, batch):
     requests = queue.Queue()
-    requests.put(gw.ConsumeRequest(open=gw.ConsumeOpen(group=group)))  # `open` must come first
+    # `open` must come first. max_in_flight as large as a batch, so a whole batch can come at once.
+    requests.put(gw.ConsumeRequest(open=gw.ConsumeOpen(group=group, max_batch_events=batch, max_in_flight=batch)))
     for res in stub.Consume(iter(requests.get, None), metadata=call_metadata()):
         kind = res.WhichOneof("response")
         if kind == "opened":
             print(f"opened group={res.opened.group} member={res.opened.member_id}", flush=True)
         elif kind == "delivery":
+            # One at a time: batching is off, or the gateway predates it (and so has no `settle`).
             d = res.delivery
             show(d.sequence, d.event)
             requests.put(gw.ConsumeRequest(ack=gw.ConsumeAck(delivery_id=d.delivery_id)))
+        elif kind == "batch":
+            # In order: a chat's events come in the order they happened. Then one `settle` for all.
+            for d in res.batch.deliveries:
+                show(d.sequence, d.event)
+            ack_ids = [d.delivery_id for d in res.batch.deliveries]
+            requests.put(gw.ConsumeRequest(settle=gw.ConsumeSettle(ack_ids=ack_ids)))
+            print(f"settle acks={len(ack_ids)}", flush=True)
         elif kind == "revoked":
-            # We ack at once, so there is no work to drop; a slow bot would abandon it here.
+            # We settle each batch before reading on, so no work is left to drop; a bot that
+            # works in the background would abandon it here (a late ack of it is ignored).
             print(f"revoked {list(res.revoked.delivery_ids)}: {res.revoked.reason}", flush=True)
 
 
@@ -104,7 +124,7 @@ def main():
             if args.tail:
                 tail(stub, args.from_sequence)
             else:
-                consume(stub, args.group)
+                consume(stub, args.group, max_batch_events())
         except grpc.RpcError as err:
             print(f"gateway: {err.code().name}: {err.details()}", file=sys.stderr)
             sys.exit(1)

@@ -8,6 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { BOT_LANGS, buildBots, startBot, type BotEvent, type BotLang, type BotProcess } from "../helpers/bot-process";
 import { makeCerts, type TestCerts } from "../helpers/certs";
+import { sample } from "../helpers/metrics";
 import { fixture, FIXTURE_NAMES } from "../helpers/fixtures";
 import { TOKEN } from "../helpers/gateway";
 import { startGatewayProcess, type GatewayProcess } from "../helpers/gateway-process";
@@ -26,15 +27,15 @@ const EXPECTED_TEXT: Record<(typeof FIXTURE_NAMES)[number], string> = {
   "chat.closed": "",
 };
 
-/** POSTs a webhook body over HTTPS with the client certificate (the gateway runs mTLS). */
-function postTls(port: number, certs: TestCerts, body: unknown): Promise<{ status: number; body: any }> {
+/** An HTTPS request with the client certificate (the gateway runs mTLS). */
+function requestTls(port: number, certs: TestCerts, method: string, urlPath: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: "127.0.0.1",
         port,
-        path: "/v1/engage/events",
-        method: "POST",
+        path: urlPath,
+        method,
         ca: certs.read(certs.caFile),
         cert: certs.read(certs.clientCert),
         key: certs.read(certs.clientKey),
@@ -44,12 +45,18 @@ function postTls(port: number, certs: TestCerts, body: unknown): Promise<{ statu
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        res.on("end", () => resolve({ status: res.statusCode!, text }));
       },
     );
     req.on("error", reject);
-    req.end(JSON.stringify(body));
+    req.end(body);
   });
+}
+
+/** POSTs a webhook body. */
+async function postTls(port: number, certs: TestCerts, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await requestTls(port, certs, "POST", "/v1/engage/events", JSON.stringify(body));
+  return { status: res.status, body: JSON.parse(res.text) };
 }
 
 const waitForEvents = async (bot: BotProcess, n: number, what: string, ms: number): Promise<void> => {
@@ -207,6 +214,120 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
       assert.equal(got.health_without_key, "SERVING", stdout);
     });
   }
+
+  /** A group's counters, as the gateway's /metrics shows them. */
+  const groupCounts = async (group: string): Promise<{ delivered: number; redelivered: number; acked: number }> => {
+    const res = await requestTls(gw.httpPort, certs, "GET", "/metrics");
+    assert.equal(res.status, 200, res.text);
+    const n = (name: string): number => sample(res.text, name, { group }) ?? 0;
+    return {
+      delivered: n("engage_gateway_group_deliveries_total"),
+      redelivered: n("engage_gateway_group_redeliveries_total"),
+      acked: n("engage_gateway_group_acks_total"),
+    };
+  };
+  const openConsumeCalls = async (): Promise<number> =>
+    sample((await requestTls(gw.httpPort, certs, "GET", "/metrics")).text, "engage_gateway_open_streams", { rpc: "consume" }) ?? 0;
+
+  /** Posts `perChat` events to each of `chats` new chats: the chats at once, each chat's events in turn. */
+  const postChats = async (prefix: string, chats: number, perChat: number): Promise<BotEvent[]> => {
+    const byChat = await Promise.all(
+      Array.from({ length: chats }, async (_, c) => {
+        const out: BotEvent[] = [];
+        for (let i = 0; i < perChat; i++) {
+          const body = fixture("message.received");
+          body.chat_id = `${prefix}-chat-${c}`;
+          body.transaction_id = `${prefix}-${c}-${i}`;
+          body.payload.messages[0].text = `${prefix} ${c}.${i}`;
+          const res = await postTls(gw.httpPort, certs, body);
+          assert.equal(res.status, 200, JSON.stringify(res.body));
+          out.push({ seq: res.body.sequence, chat: body.chat_id, type: "message.received", text: body.payload.messages[0].text });
+        }
+        return out;
+      }),
+    );
+    return byChat.flat().sort((a, b) => a.seq - b.seq);
+  };
+
+  /** Each chat's events, in the order the bot printed them, are the chat's posted events in posting order. */
+  const assertChatOrder = (b: BotProcess, want: BotEvent[]): void => {
+    for (const chat of new Set(want.map((w) => w.chat))) {
+      const seqs = (events: BotEvent[]): number[] => events.filter((e) => e.chat === chat).map((e) => e.seq);
+      assert.deepEqual(seqs(b.events), seqs(want), `${chat} out of order\n${b.describe()}`);
+    }
+  };
+  const sum = (ns: number[]): number => ns.reduce((a, n) => a + n, 0);
+
+  it("each bot takes a group's backlog in batches, prints a batch's events in order and settles the batch with one settle", async function () {
+    const CHATS = 12;
+    const PER_CHAT = 3;
+    const groups = LANGS.map((lang) => `batch-bots-${lang}`);
+    // Each bot joins its group and is killed, so the events below wait for it as a backlog.
+    const before = await openConsumeCalls();
+    const first = LANGS.map((lang, i) => bot(lang, ["--group", groups[i]!]));
+    for (const b of first) await waitFor(() => b.has((x) => x.lines.some((l) => l.startsWith("opened "))), `${b.name} opened`, 60_000);
+    await Promise.all(first.map((b) => b.kill()));
+    // Gone from the gateway too: an event dispatched to a dead member would come back as a redelivery.
+    await waitFor(async () => (await openConsumeCalls()) === before, "the killed bots' calls to end", 20_000);
+    const want = await postChats("backlog", CHATS, PER_CHAT);
+    const again = LANGS.map((lang, i) => bot(lang, ["--group", groups[i]!]));
+    for (const [i, b] of again.entries()) {
+      await waitForEvents(b, want.length, `to print the backlog of ${want.length}`, 60_000);
+      await waitFor(() => b.has((x) => sum(x.settles) >= want.length), `${b.name} to settle the backlog`, 20_000);
+      assertGot(b, want);
+      assertChatOrder(b, want);
+      assert.equal(sum(b.settles), want.length, b.describe());
+      // Batches, not a response and an ack per event. With ordering on, a chat has one event
+      // in flight at a time, so a batch holds at most one event of each chat.
+      assert.ok(b.settles.length < want.length && Math.max(...b.settles) > 1, `batches of ${JSON.stringify(b.settles)}\n${b.describe()}`);
+      for (const [j, batch] of b.batches.entries()) {
+        assert.equal(batch.length, b.settles[j], `a settle acks the batch printed before it\n${b.describe()}`);
+        assert.equal(new Set(batch.map((e) => e.chat)).size, batch.length, `two events of one chat in a batch\n${b.describe()}`);
+      }
+      // The gateway applied the settles: every event acked, none delivered twice.
+      const counts = await waitFor(async () => {
+        const c = await groupCounts(groups[i]!);
+        return c.acked >= want.length ? c : undefined;
+      }, `${groups[i]} acks in /metrics`, 20_000);
+      assert.deepEqual(counts, { delivered: want.length, redelivered: 0, acked: want.length }, b.describe());
+    }
+  });
+
+  it("with GATEWAY_MAX_BATCH_EVENTS=1 each bot takes one delivery per response and acks each alone, as from a gateway that sends no batches", async function () {
+    const env = { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: "1" };
+    const groups = LANGS.map((lang) => `single-bots-${lang}`);
+    const single = LANGS.map((lang, i) => bot(lang, ["--group", groups[i]!], env));
+    for (const b of single) await waitFor(() => b.has((x) => x.lines.some((l) => l.startsWith("opened "))), `${b.name} opened`, 60_000);
+    const want = await postChats("single", 2, 3);
+    for (const [i, b] of single.entries()) {
+      await waitForEvents(b, want.length, `to print ${want.length}`, 30_000);
+      assertGot(b, want);
+      assertChatOrder(b, want);
+      assert.deepEqual(b.settles, [], b.describe());
+      const counts = await waitFor(async () => {
+        const c = await groupCounts(groups[i]!);
+        return c.acked >= want.length ? c : undefined;
+      }, `${groups[i]} acks in /metrics`, 20_000);
+      assert.deepEqual(counts, { delivered: want.length, redelivered: 0, acked: want.length }, b.describe());
+    }
+  });
+
+  it("a GATEWAY_MAX_BATCH_EVENTS that is not a count ends each bot with a message naming it, and one past the gateway's bound with INVALID_ARGUMENT", async function () {
+    const cases: [string, RegExp][] = [
+      ["lots", /GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got lots/],
+      // The bot asks for as many in flight as in a batch; the gateway names the first field past its bound.
+      ["5000", /invalid.?argument.*open\.max_(in_flight|batch_events): must be at most 1024/i],
+    ];
+    const bad = cases.flatMap(([value, message]) =>
+      LANGS.map((lang) => [bot(lang, ["--group", `bad-batch-${lang}`], { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: value }), message] as const),
+    );
+    await Promise.all(bad.map(([b]) => waitFor(() => b.exitCode !== null, `${b.name} to exit`, 60_000)));
+    for (const [b, message] of bad) {
+      assert.notEqual(b.exitCode, 0, b.describe());
+      assert.match(b.stderr, message, b.describe());
+      assert.deepEqual(b.events, [], b.describe());
+    }
+  });
 });
 
 describe("an example bot against the built gateway in dev mode (e2e)", function () {

@@ -12,12 +12,19 @@ export interface BotEvent {
 }
 
 const EVENT_LINE = /^event seq=(\d+) chat=(\S*) type=(\S*) text=(".*")$/;
+/** What a Consume bot prints after it settled a batch with one `settle` message. */
+const SETTLE_LINE = /^settle acks=(\d+)$/;
 
 /** An example bot (examples/*-bot) as a child process, its stdout parsed line by line. */
 export class BotProcess {
   readonly child: ChildProcess;
   readonly lines: string[] = [];
   readonly events: BotEvent[] = [];
+  /** The ack count of each `settle` message the bot reported sending, in order. */
+  readonly settles: number[] = [];
+  /** The events printed before each `settle` line (since the one before): the batches it settled. */
+  readonly batches: BotEvent[][] = [];
+  private unsettled: BotEvent[] = [];
   stderr = "";
   exitCode: number | string | null = null;
   readonly exited: Promise<void>;
@@ -39,7 +46,17 @@ export class BotProcess {
     createInterface({ input: this.child.stdout! }).on("line", (line) => {
       this.lines.push(line);
       const m = EVENT_LINE.exec(line);
-      if (m) this.events.push({ seq: Number(m[1]), chat: m[2]!, type: m[3]!, text: JSON.parse(m[4]!) as string });
+      if (m) {
+        const event = { seq: Number(m[1]), chat: m[2]!, type: m[3]!, text: JSON.parse(m[4]!) as string };
+        this.events.push(event);
+        this.unsettled.push(event);
+      }
+      const settle = SETTLE_LINE.exec(line);
+      if (settle) {
+        this.settles.push(Number(settle[1]));
+        this.batches.push(this.unsettled);
+        this.unsettled = [];
+      }
     });
   }
 
