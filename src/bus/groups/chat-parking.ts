@@ -158,14 +158,16 @@ export class ChatParking {
   }
 
   /** Parks `c` if it is stuck (its head out longer than `afterMs`) or holds more than `maxEvents`. */
-  consider(c: Chat, t = performance.now()): void {
-    if (this.parks.has(c.key) || !this.h.active()) return;
+  consider(c: Chat, t?: number): void {
+    if (this.parks.has(c.key)) return;
     const { afterMs, maxEvents } = this.h.options;
     const head = c.queue[0];
     const busy = c.state === "settling" || c.state === "burying";
-    const stuck = afterMs > 0 && !busy && head.firstOutAt !== undefined && t - head.firstOutAt >= afterMs;
+    // The clock and the lease are read only for a chat that may park: this runs for every
+    // event pulled, and most chats have no head out.
+    const stuck = afterMs > 0 && !busy && head.firstOutAt !== undefined && (t ?? performance.now()) - head.firstOutAt >= afterMs;
     const hot = maxEvents > 0 && c.queue.length > maxEvents;
-    if (!stuck && !hot) return;
+    if ((!stuck && !hot) || !this.h.active()) return;
     const p = this.open(c.key);
     for (const x of this.h.table.detachTail(c)) {
       p.moving.push(x);

@@ -138,6 +138,20 @@ export class GroupCoordinator {
 
   private pumping = false;
   private again = false;
+  private pumpQueued = false;
+
+  /**
+   * Pumps once the current turn's callbacks are done: the server confirms the acks of a
+   * settle one by one, and each frees a chat; one pump then serves them all.
+   */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pumpAll();
+    });
+  }
 
   /** Lets every owned partition dispatch; re-entrant calls coalesce. */
   pumpAll(): void {
@@ -245,7 +259,7 @@ export class GroupCoordinator {
       pickMember: (sticky) => this.pickMember(sticky),
       deadLetter: (h, reason) => this.d.deadLetters.bury(this.d.group.name, h, reason),
       erased: (h) => this.d.deadLetters.erased(h),
-      onChange: () => this.pumpAll(),
+      onChange: () => this.pumpSoon(),
       onStopped: (w) => {
         if (this.workers.get(w.partition) !== w) return;
         this.workers.delete(w.partition);

@@ -8,7 +8,7 @@ import { ChatParking } from "./chat-parking";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
 import { LeaseKeeper } from "./lease-keeper";
 import { ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
-import { routeMessage } from "./partition-message";
+import { routeMessage, streamSeqOf } from "./partition-message";
 import { PartitionPuller } from "./partition-puller";
 import { WORKER_TRANSITIONS, type PartitionWorkerContext, type WorkerState } from "./partition-worker-context";
 import { Quarantine } from "./quarantine";
@@ -198,7 +198,7 @@ export class PartitionWorker {
     const jm = toJsMsg(m);
     if (this.stopped) return;
     this.arrivals++;
-    const seq = jm.seq;
+    const seq = streamSeqOf(jm);
     if (this.settled.has(seq)) {
       this.ctx.onRedeliveredSettled();
       return this.settleSilently(jm, seq);
@@ -238,28 +238,31 @@ export class PartitionWorker {
    */
   pump(): void {
     if (this.stateNow !== "active" || this.table.ready.size === 0 || !this.forwarding) return;
+    // One clock read per pump, not per delivery: performance.now() validates its receiver
+    // on every call, which made it a visible share of a dispatch.
+    const t = now();
     for (const c of this.table.ready) {
-      const head = c.queue[0];
-      if (this.ctx.erased?.(head)) {
+      // A member with room first: a pump that can deliver nothing checks nothing.
+      const member = this.ctx.pickMember(c.sticky);
+      if (!member) return;
+      if (this.ctx.erased?.(c.queue[0])) {
         // Erased while held here: nothing to deliver. It leaves like a dead letter does
         // (settled with the server, then the chat's next event is ready), but is acked.
         this.change(c, "bury");
         this.settleHead(c, "+ACK");
         continue;
       }
-      const member = this.ctx.pickMember(c.sticky);
-      if (!member) return;
-      this.dispatch(c, member);
+      this.dispatch(c, member, t);
     }
   }
 
-  private dispatch(c: Chat, member: LocalMember): void {
+  private dispatch(c: Chat, member: LocalMember, t: number): void {
     const h = c.queue[0];
     this.table.fire(c, "dispatch");
     h.attempts++;
-    h.firstOutAt ??= now();
+    h.firstOutAt ??= t;
     const id = `${this.ctx.partition}.${this.ctx.lease.epoch}.${h.seq}.${++this.serial}`;
-    const due = now() + member.ackWaitMs;
+    const due = t + member.ackWaitMs;
     this.table.fly(c, { id, held: h, member, due });
     this.ackWait.arm(due);
     member.inFlight++;
@@ -268,7 +271,8 @@ export class PartitionWorker {
       event: h.msg.data,
       sequence: h.seq,
       attempt: h.attempts,
-      publishedAt: h.publishedAt ?? storedAt(h.msg),
+      // Read from the ack subject once: a redelivery's handle carries the same store time.
+      publishedAt: (h.publishedAt ??= storedAt(h.msg)),
       partition: this.ctx.partition,
       epoch: this.ctx.lease.epoch,
     };

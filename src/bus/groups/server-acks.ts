@@ -12,8 +12,19 @@ const bytes = (verb: string): Uint8Array => {
   return b;
 };
 
+/** Something to send in the next turn's batch. */
+interface Sendable {
+  send(): void;
+}
+
 /** Everything sent in one event-loop turn leaves in one socket write. */
-const batch = createTurnBatch((send: () => void) => send());
+const batch = createTurnBatch((item: Sendable) => item.send());
+
+/** What waits for the server's reply to one published request. */
+interface Awaiting {
+  sentAt: number;
+  settle(ok: boolean): void;
+}
 
 /**
  * Waits for the server's replies to acks, for every worker on one connection: one
@@ -23,15 +34,15 @@ const batch = createTurnBatch((send: () => void) => send());
  */
 class Confirmations {
   private readonly prefix = `${createInbox()}.`;
-  private readonly pending = new Map<number, { sentAt: number; settle: (ok: boolean) => void }>();
+  private readonly pending = new Map<number, Awaiting>();
   private sub?: Subscription;
   private sweeper?: NodeJS.Timeout;
   private next = 0;
 
   constructor(private readonly nc: NatsConnection) {}
 
-  /** Publishes `data` to `subject` with a reply inbox; `settle(true)` once the server replies, else `settle(false)`. */
-  send(subject: string, data: Uint8Array, settle: (ok: boolean) => void): void {
+  /** Publishes `data` to `subject` with a reply inbox; `w.settle(true)` once the server replies, else `w.settle(false)`. */
+  send(subject: string, data: Uint8Array, w: Awaiting): void {
     if (this.sub === undefined || this.sub.isClosed()) {
       this.sub = this.nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.onReply(m) });
     }
@@ -40,9 +51,10 @@ class Confirmations {
     try {
       this.nc.publish(subject, data, { reply: this.prefix + token });
     } catch {
-      return settle(false);
+      return w.settle(false);
     }
-    this.pending.set(token, { sentAt: Date.now(), settle });
+    w.sentAt = Date.now();
+    this.pending.set(token, w);
   }
 
   private onReply(m: Msg): void {
@@ -98,31 +110,62 @@ export class ServerAcks {
   /** Sends `verb` (+ACK or +TERM) until the server confirms it, then calls `confirmed`. */
   send(reply: string, verb: string, confirmed: () => void): void {
     this.outstanding++;
-    const data = bytes(verb);
-    const attempt = (): void => {
-      if (!this.alive()) {
-        this.outstanding--;
-        return;
-      }
-      if (!this.forwarding()) return void setTimeout(() => batch.add(attempt), RETRY_MS).unref();
-      this.confirm.send(reply, data, (ok) => {
-        if (!ok) return void setTimeout(() => batch.add(attempt), RETRY_MS).unref();
-        this.outstanding--;
-        if (this.alive()) confirmed();
-      });
-    };
-    batch.add(attempt);
+    batch.add(new ConfirmedAck(this, reply, bytes(verb), confirmed));
+  }
+
+  /** One attempt of `a`, in a turn's batch. */
+  attempt(a: ConfirmedAck): void {
+    if (!this.alive()) {
+      this.outstanding--;
+      return;
+    }
+    if (!this.forwarding()) return this.later(a);
+    this.confirm.send(a.reply, a.data, a);
+  }
+
+  /** The server's answer to an attempt of `a`. */
+  answered(a: ConfirmedAck, ok: boolean): void {
+    if (!ok) return this.later(a);
+    this.outstanding--;
+    if (this.alive()) a.confirmed();
+  }
+
+  private later(a: ConfirmedAck): void {
+    setTimeout(() => batch.add(a), RETRY_MS).unref();
   }
 
   /** Sends `verb` (-NAK, +WPI) without waiting for a confirmation. */
   publish(reply: string, verb: string, evenIfNotForwarding = false): void {
     if (!evenIfNotForwarding && !this.forwarding()) return;
-    batch.add(() => {
-      try {
-        this.nc.publish(reply, bytes(verb));
-      } catch {
-        // not connected: the message comes back after AckWait
-      }
+    batch.add({
+      send: () => {
+        try {
+          this.nc.publish(reply, bytes(verb));
+        } catch {
+          // not connected: the message comes back after AckWait
+        }
+      },
     });
+  }
+}
+
+/**
+ * One ack or term until confirmed: a single object for every attempt, the batch entry
+ * and the wait for the reply (closures for each were a visible share of the garbage a
+ * delivery left).
+ */
+class ConfirmedAck implements Sendable, Awaiting {
+  sentAt = 0;
+  constructor(
+    private readonly acks: ServerAcks,
+    readonly reply: string,
+    readonly data: Uint8Array,
+    readonly confirmed: () => void,
+  ) {}
+  send(): void {
+    this.acks.attempt(this);
+  }
+  settle(ok: boolean): void {
+    this.acks.answered(this, ok);
   }
 }
