@@ -58,8 +58,16 @@ run-cluster: cluster build
 chaos: setup
 	npm run test:chaos
 
-# Benchmarks on loopback, each against a baseline from the same run; writes BENCHMARKS.md.
-.PHONY: bench
+# Benchmarks on loopback, each against a baseline from the same run; writes BENCHMARKS.md
+# (about 5 minutes; its curves part, from the last bench-full, is kept).
+# bench-full: the same, then the scaling curves at full size, drawn as docs/bench/*.svg
+# (15 to 30 minutes). `npx tsx scripts/bench/run.ts --only curves` draws the curves at
+# reduced sizes alone.
+.PHONY: bench bench-full
 bench: setup
 	npm run build
 	npx tsx scripts/bench/run.ts
+
+bench-full: setup
+	npm run build
+	npx tsx scripts/bench/run.ts --full

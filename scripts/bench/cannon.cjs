@@ -15,9 +15,17 @@ try {
 const o = JSON.parse(process.argv[2]);
 const fixture = JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../test/fixtures/message.received.json"), "utf8"));
 const prefix = `${o.prefix || "ac"}-${process.pid}-`;
-// The body as two halves around the id, so each request costs one string concatenation.
-const [head, tail] = JSON.stringify({ ...fixture, transaction_id: "\u0000" }).split("\\u0000");
+// The body as pieces around the id (and the chat id, with `chats`), so each request
+// costs a few string concatenations.
+const parts = JSON.stringify({ ...fixture, transaction_id: "\u0000", ...(o.chats ? { chat_id: "\u0001" } : {}) }).split(/\\u000[01]/);
+const chatFirst = o.chats && JSON.stringify({ ...fixture, transaction_id: "\u0000", chat_id: "\u0001" }).indexOf("\\u0001") < JSON.stringify({ ...fixture, transaction_id: "\u0000", chat_id: "\u0001" }).indexOf("\\u0000");
 let n = 0;
+const bodyOf = () => {
+  const id = prefix + n++;
+  if (!o.chats) return parts[0] + id + parts[1];
+  const chat = `chat-${n % o.chats}`;
+  return chatFirst ? parts[0] + chat + parts[1] + id + parts[2] : parts[0] + id + parts[1] + chat + parts[2];
+};
 autocannon(
   {
     url: o.url,
@@ -29,7 +37,7 @@ autocannon(
         method: "POST",
         headers: { authorization: `Bearer ${o.token}`, "content-type": "application/json" },
         setupRequest: (req) => {
-          req.body = head + prefix + n++ + tail;
+          req.body = bodyOf();
           return req;
         },
       },

@@ -1,0 +1,179 @@
+/**
+ * End-to-end latency at a fixed rate: webhook POST → gRPC Subscribe client, against two
+ * baselines measured in the same run at the same rate, on the same nats-server:
+ *   raw      js.publish → ordered consumer, in this process (no HTTP, no gRPC);
+ *   HTTP hop POST → Koa + js.publish (scripts/bench/koa-hop-baseline.cjs) → ordered
+ *            consumer: what an HTTP front on JetStream costs, with nothing of the gateway.
+ */
+import { credentials } from "@grpc/grpc-js";
+import { DeliverPolicy, headers as natsHeaders, type JetStreamClient, type NatsConnection } from "nats";
+import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
+import { lightSubscribeTxid, subscribeRequest } from "./lib/grpc-light";
+import { atRate, post } from "./lib/load";
+import { P, RUNS } from "./lib/options";
+import { profiled, startServer, type Server } from "./lib/processes";
+import { record, type Row } from "./lib/results";
+import { bodyFor, log, nowMs, percentile, sleep } from "./lib/util";
+
+/** Latencies of events published at `rate` and read by an ordered consumer on `subjects` (id = subject after `prefix`). */
+async function throughConsumer(
+  js: JetStreamClient,
+  stream: string,
+  prefix: string,
+  o: { rate: number; seconds: number },
+  warm: () => Promise<void>,
+  send: (i: number, id: string) => void,
+  idOf: (i: number) => string,
+): Promise<{ sorted: number[]; lost: number }> {
+  const consumer = await js.consumers.get(stream, { filterSubjects: `${prefix}>`, deliver_policy: DeliverPolicy.New });
+  const msgs = await consumer.consume({ max_messages: 256 });
+  const sent = new Map<string, number>();
+  const lat: number[] = [];
+  const reading = (async () => {
+    for await (const m of msgs) {
+      const t = nowMs();
+      const id = m.subject.slice(prefix.length);
+      const s = sent.get(id);
+      if (s !== undefined) {
+        lat.push(t - s);
+        sent.delete(id);
+      }
+    }
+  })();
+  await sleep(200);
+  await warm();
+  const total = await atRate(o.rate, o.seconds, (i) => {
+    const id = idOf(i);
+    sent.set(id, nowMs());
+    send(i, id);
+  });
+  for (let i = 0; i < 100 && lat.length < total; i++) await sleep(50);
+  msgs.stop();
+  await reading;
+  return { sorted: lat.sort((a, b) => a - b), lost: total - lat.length };
+}
+
+export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string): Promise<void> {
+  const o = P.e2e;
+  const client = new EventGatewayClient(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure());
+  const runs: Row[] = [];
+  // The baselines' own file-storage streams on the same nats-server.
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name: "BENCH_RAW", subjects: ["bench.raw.>"], storage: "file" as any, duplicate_window: 600e9 });
+  await jsm.streams.add({ name: "BENCH_HOP", subjects: ["bench.hop.>"], storage: "file" as any, duplicate_window: 600e9 });
+  const js = nc.jetstream();
+  const payload = new Uint8Array(2048).fill(120);
+  const hop = await startServer("koa-hop-baseline.cjs", { BENCH_NATS_URL: natsUrl });
+
+  try {
+    for (let r = 0; r < RUNS; r++) {
+      // --- gateway: webhook POST -> gRPC Subscribe
+      const sent = new Map<string, number>();
+      const lat: number[] = [];
+      let warmSeen = 0;
+      // The receipt time is taken when the response arrives, before anything is decoded;
+      // only the event's transaction_id is read (the raw baseline reads only its subject).
+      const stream = lightSubscribeTxid(client, subscribeRequest(["default"]));
+      stream.on("data", ({ t, txid }: { t: number; txid: string }) => {
+        const s = sent.get(txid);
+        if (s !== undefined) {
+          lat.push(t - s);
+          sent.delete(txid);
+        } else if (txid.startsWith("e2e-warm")) warmSeen++;
+      });
+      stream.on("error", () => undefined);
+      // A tap on ENGAGE_EVENTS in this process: when each event is stored and readable from
+      // NATS, which splits the gateway's latency into its webhook hop and its gRPC hop.
+      const tapSent = new Map<string, number>();
+      const tapLat: number[] = [];
+      const tap = await (await js.consumers.get("ENGAGE_EVENTS", { filterSubjects: "engage.events.default.>", deliver_policy: DeliverPolicy.New })).consume({ max_messages: 256 });
+      const tapping = (async () => {
+        for await (const m of tap) {
+          const t = nowMs();
+          const id = (m.headers?.get("Nats-Msg-Id") ?? "").replace(/^default:/, "");
+          const s = tapSent.get(id);
+          if (s !== undefined) {
+            tapLat.push(t - s);
+            tapSent.delete(id);
+          }
+        }
+      })();
+      // Warm up until the stream delivers, so the measured part starts on a live consumer.
+      for (let i = 0; warmSeen === 0 && i < 200; i++) {
+        await post(gw.httpPort, bodyFor(`e2e-warm-${r}-${i}`));
+        await sleep(20);
+      }
+      // Then warm up at the measured rate, and start measuring once every warm-up event
+      // arrived, so the first measured events do not queue behind them.
+      const warmed = warmSeen + (await atRate(o.rate, o.warm / o.rate, (i) => void post(gw.httpPort, bodyFor(`e2e-warm-${r}-b${i}`)).catch(() => undefined)));
+      for (let i = 0; i < 200 && warmSeen < warmed; i++) await sleep(10);
+      const total = await profiled(gw, `e2e-${r + 1}`, () => atRate(o.rate, o.seconds, (i) => {
+        const txid = `e2e-${r}-${i}-${process.pid}`;
+        const body = bodyFor(txid);
+        const t0 = nowMs();
+        sent.set(txid, t0);
+        tapSent.set(txid, t0);
+        void post(gw.httpPort, body).then(
+          (x) => void (x.status !== 200 && log(`e2e: webhook ${x.status}`)),
+          (err) => log(`e2e: webhook ${err}`),
+        );
+      }));
+      for (let i = 0; i < 100 && (lat.length < total || tapLat.length < total); i++) await sleep(50);
+      stream.cancel();
+      tap.stop();
+      await tapping;
+      const g = lat.sort((a, b) => a - b);
+      const tapSorted = tapLat.sort((a, b) => a - b);
+
+      // --- baseline: js.publish -> ordered consumer, same rate, same nats-server
+      const raw = await throughConsumer(
+        js, "BENCH_RAW", "bench.raw.", o,
+        async () => {
+          for (let i = 0; i < o.warm; i++) await js.publish(`bench.raw.warm${r}x${i}`, payload);
+        },
+        (i, id) => {
+          const h = natsHeaders();
+          h.set("Engage-Event-Type", "message%2Ereceived");
+          void js.publish(`bench.raw.${id}`, payload, { msgID: `raw:${r}:${i}:${process.pid}`, headers: h }).catch((err) => log(`raw publish: ${err}`));
+        },
+        (i) => `r${r}x${i}`,
+      );
+      const b = raw.sorted;
+
+      // --- baseline with an HTTP hop: POST -> Koa + js.publish -> ordered consumer
+      const viaHop = await throughConsumer(
+        js, "BENCH_HOP", "bench.hop.", o,
+        async () => {
+          await atRate(o.rate, o.warm / o.rate, (i) => void post(hop.httpPort, bodyFor(`hopwarm-${r}-${i}-${process.pid}`)).catch(() => undefined));
+          await sleep(200);
+        },
+        (_i, id) => {
+          void post(hop.httpPort, bodyFor(id)).then(
+            (x) => void (x.status !== 200 && log(`e2e: HTTP hop baseline ${x.status}`)),
+            (err) => log(`e2e: HTTP hop baseline ${err}`),
+          );
+        },
+        (i) => `hop-${r}-${i}-${process.pid}`,
+      );
+      const h = viaHop.sorted;
+      const row = {
+        gatewayP50: percentile(g, 50), gatewayP99: percentile(g, 99), gatewayLost: total - g.length,
+        // POST -> readable from NATS (the webhook hop), and the gRPC hop after it, at p50.
+        webhookHopP50: percentile(tapSorted, 50), grpcHopP50: percentile(g, 50) - percentile(tapSorted, 50),
+        rawP50: percentile(b, 50), rawP99: percentile(b, 99), rawLost: raw.lost,
+        ratioP50: percentile(g, 50) / percentile(b, 50), ratioP99: percentile(g, 99) / percentile(b, 99),
+        hopP50: percentile(h, 50), hopP99: percentile(h, 99), hopLost: viaHop.lost,
+        ratioHopP50: percentile(g, 50) / percentile(h, 50), ratioHopP99: percentile(g, 99) / percentile(h, 99),
+        // Both end at a NATS consumer in this process: the gateway's webhook hop against
+        // the HTTP-hop baseline is the cost of the gateway's own HTTP-side work.
+        webhookHopVsHttpHopP50: percentile(tapSorted, 50) / percentile(h, 50),
+      };
+      log(`e2e run ${r + 1}: gateway p50 ${row.gatewayP50.toFixed(2)} p99 ${row.gatewayP99.toFixed(2)} ms (webhook hop ${row.webhookHopP50.toFixed(2)}, gRPC hop ${row.grpcHopP50.toFixed(2)}); raw p50 ${row.rawP50.toFixed(2)} p99 ${row.rawP99.toFixed(2)} ms; HTTP hop p50 ${row.hopP50.toFixed(2)} p99 ${row.hopP99.toFixed(2)} ms`);
+      runs.push(row);
+    }
+  } finally {
+    await hop.stop();
+    client.close();
+  }
+  record("e2e", runs);
+}

@@ -1,0 +1,86 @@
+/**
+ * Fan-out: many Subscribe streams on one tenant, a fixed offered rate of webhooks; counts
+ * every accepted event each stream never received, the delivered rate and the gateway's RSS.
+ */
+import { Client, credentials } from "@grpc/grpc-js";
+import { lightSubscribe, subscribeRequest } from "./lib/grpc-light";
+import { atRate, post } from "./lib/load";
+import { P, RUNS } from "./lib/options";
+import type { GatewayStats, Server } from "./lib/processes";
+import { record, type Row } from "./lib/results";
+import { bodyFor, log, mb, nowMs, sleep } from "./lib/util";
+
+/** One fan-out run: `streams` streams over 4 channels, `rate` events/s for `seconds`. */
+export async function fanoutPoint(gw: Server, o: { streams: number; rate: number; seconds: number }, label: string): Promise<Row> {
+  // Several channels, as many bots would use, each with its share of the streams.
+  const clients = Array.from({ length: 4 }, () => new Client(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+  const got: number[][] = Array.from({ length: o.streams }, () => []);
+  let lastDelivery = 0;
+  const streamErrors: string[] = [];
+  const streams = got.map((seqs, i) => {
+    const s = lightSubscribe(clients[i % clients.length], subscribeRequest(["default"]));
+    s.on("data", (seq: number) => {
+      seqs.push(seq);
+      lastDelivery = nowMs();
+    });
+    s.on("error", (err: { code?: number; details?: string }) => {
+      if (err.code !== 1) streamErrors.push(`${err.code}: ${err.details}`); // 1 = CANCELLED, by us
+    });
+    return s;
+  });
+  // Warm up until every stream is live (1,000 streams take longer than 10 s to start on a busy machine).
+  const warmStart = nowMs();
+  for (let i = 0; (i < 500 || nowMs() - warmStart < 90_000) && got.some((g) => g.length === 0); i++) {
+    await post(gw.httpPort, bodyFor(`fan-warm-${label}-${i}-${process.pid}`));
+    await sleep(20);
+  }
+  if (streamErrors.length > 0) throw new Error(`fan-out: ${streamErrors.length} Subscribe streams failed, e.g. ${streamErrors[0]}`);
+  const before = got.map((g) => g.length);
+  const measured = new Set<number>();
+  let rssMax = 0;
+  let atMax: GatewayStats | undefined;
+  const sample = (s: GatewayStats): void => {
+    if (s.rss > rssMax) [rssMax, atMax] = [s.rss, s];
+  };
+  const sampler = setInterval(() => void gw.request<GatewayStats>("stats").then(sample), 250);
+  const started = nowMs();
+  const posts: Promise<void>[] = [];
+  const total = await atRate(o.rate, o.seconds, (i) => {
+    posts.push(
+      post(gw.httpPort, bodyFor(`fan-${label}-${i}-${process.pid}`)).then((x) => {
+        if (x.status === 200) measured.add(x.sequence);
+      }),
+    );
+  });
+  await Promise.all(posts);
+  const expected = total * o.streams;
+  const delivered = (): number => got.reduce((n, g) => n + g.filter((s) => measured.has(s)).length, 0);
+  // Wait for every delivery, or until nothing arrived for 2 s.
+  let lastCount = -1;
+  let idleSince = nowMs();
+  for (;;) {
+    const n = got.reduce((a, g, k) => a + g.length - before[k], 0);
+    if (n >= expected) break;
+    if (n !== lastCount) idleSince = nowMs();
+    else if (nowMs() - idleSince > 2000) break;
+    lastCount = n;
+    await sleep(20);
+  }
+  const finished = lastDelivery;
+  clearInterval(sampler);
+  sample(await gw.request<GatewayStats>("stats"));
+  const d = delivered();
+  const seconds = (finished - started) / 1000;
+  for (const st of streams) st.cancel();
+  for (const c of clients) c.close();
+  const row = { posted: total, streams: o.streams, delivered: d, lost: expected - d, deliveredPerSec: d / seconds, rssMB: rssMax / 2 ** 20 };
+  log(`fanout ${label}: ${d}/${expected} delivered (${row.deliveredPerSec.toFixed(0)}/s), lost ${row.lost}, RSS ${row.rssMB.toFixed(0)} MB (then heap ${mb(atMax?.heapUsed)} used of ${mb(atMax?.heapTotal)}, external ${mb(atMax?.external)} MB)`);
+  await sleep(500);
+  return row;
+}
+
+export async function benchFanout(gw: Server): Promise<void> {
+  const runs: Row[] = [];
+  for (let r = 0; r < RUNS; r++) runs.push(await fanoutPoint(gw, P.fanout, `run-${r + 1}`));
+  record("fanout", runs);
+}
