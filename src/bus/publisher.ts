@@ -151,9 +151,11 @@ function ackError(code: string, message: string): Error & { code: string } {
 /**
  * JetStream publish with the PubAck read by one wildcard inbox subscription, instead of
  * nats.js `js.publish` (a request each: a stack-capturing Error, a timeout Error, a
- * deferred and a mux entry per message). Publishes made in one event-loop turn are handed
- * to nats.js together in `setImmediate`, so they leave in one socket write instead of one
- * write per message (nats.js flushes in a microtask after each request otherwise).
+ * deferred and a mux entry per message). The first publish of an event-loop turn is
+ * handed to nats.js at once; the ones after it in the same turn together in
+ * `setImmediate`, so a busy turn costs two socket writes instead of one per message
+ * (nats.js flushes in a microtask after each request otherwise), and a lone publish
+ * does not wait for the end of the turn.
  * Every publish still waits for its own PubAck, with its own timeout.
  */
 export function createPubAckMux(nc: NatsConnection): {
@@ -192,13 +194,21 @@ export function createPubAckMux(nc: NatsConnection): {
     w.resolve({ stream: pa.stream, seq: pa.seq ?? 0, duplicate: pa.duplicate === true });
   };
 
-  const outgoing = createTurnBatch<Outgoing>((p) => {
+  const send = (p: Outgoing): void => {
     try {
       nc.publish(p.subject, p.data, { reply: `${inbox}.${p.token}`, headers: p.headers });
     } catch (err) {
       settle(p.token)?.reject(err as Error);
     }
-  });
+  };
+  const outgoing = createTurnBatch<Outgoing>(send);
+  // The first publish of a turn leaves at once (nats.js writes it in a microtask), so a
+  // lone webhook does not wait for the end of the turn; only the publishes after it in
+  // the same turn are gathered into one write. At a low rate every publish is the first.
+  let turnOpen = false;
+  const endTurn = (): void => {
+    turnOpen = false;
+  };
 
   return {
     publish(subject, data, msgID, headers, timeoutMs) {
@@ -211,7 +221,10 @@ export function createPubAckMux(nc: NatsConnection): {
       return new Promise<PubAck>((resolve, reject) => {
         const timer = setTimeout(() => settle(token)?.reject(ackError("TIMEOUT", "timeout")), timeoutMs);
         waiters.set(token, { resolve, reject, timer });
-        outgoing.add({ subject, data, headers, token });
+        if (turnOpen) return outgoing.add({ subject, data, headers, token });
+        turnOpen = true;
+        setImmediate(endTurn);
+        send({ subject, data, headers, token });
       });
     },
   };

@@ -112,7 +112,7 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
 
   if (o.console) app.use(o.console as Koa.Middleware<WebhookState>);
 
-  router.post(WEBHOOK_PATH, async (ctx) => {
+  const webhook = async (ctx: Koa.ParameterizedContext<WebhookState>): Promise<void> => {
     ctx.state.webhook = true;
     if (o.accepting && !o.accepting()) {
       throw new GatewayError(ErrorCode.Unavailable, "the gateway is shutting down; retry later");
@@ -142,7 +142,13 @@ export function createHttpApp(o: HttpAppOptions): Koa<WebhookState> {
     // Engage counts a delivery only on exactly 200.
     ctx.status = 200;
     ctx.body = { id: accepted.id, sequence: accepted.sequence, duplicate: accepted.duplicate };
-  });
+  };
+  // Registered with the router too, so that other methods on its path get 405 with `Allow`.
+  router.post(WEBHOOK_PATH, webhook);
+  // Nearly every request is a webhook: it is answered before the router walks its routes.
+  // The router matches the raw path, case-sensitive, with no trailing slash, exactly as
+  // this comparison does, so anything else is the router's to answer, as before.
+  app.use((ctx, next) => (ctx.method === "POST" && ctx.path === WEBHOOK_PATH ? webhook(ctx) : next()));
 
   router.get("/healthz", (ctx) => {
     ctx.body = { ok: true };

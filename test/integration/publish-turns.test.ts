@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { connect, headers as natsHeaders, type NatsConnection } from "nats";
+import { createPubAckMux } from "../../src/bus/publisher";
+import { startTestNats, type TestNats } from "../helpers/nats-server";
+
+/**
+ * When the PubAck multiplexer hands publishes to nats.js, against a real nats-server:
+ * the first of an event-loop turn at once (nothing waits for the end of the turn at a
+ * low rate), the rest of the turn together in setImmediate. nats.js counts a message
+ * out when it is handed over.
+ */
+describe("publish turns", () => {
+  let nats: TestNats;
+  let nc: NatsConnection;
+  before(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: "TURNS", subjects: ["turns.>"] });
+  });
+  after(async () => {
+    await nc?.close();
+    await nats?.cleanup();
+  });
+
+  const out = (): number => nc.stats().outMsgs;
+
+  it("hands the first publish of a turn over at once and the others of the turn in setImmediate; every one gets its own PubAck", async () => {
+    const mux = createPubAckMux(nc);
+    // The first publish also makes the PubAck subscription (not a message out).
+    await mux.publish("turns.a", new Uint8Array([0]), "warm", natsHeaders(), 5000);
+    await new Promise((r) => setImmediate(r));
+
+    for (let turn = 0; turn < 3; turn++) {
+      const before = out();
+      const acks = [0, 1, 2].map((i) => mux.publish(`turns.t${turn}`, new Uint8Array([i]), `t${turn}-${i}`, natsHeaders(), 5000));
+      assert.equal(out() - before, 1, "only the first publish of the turn was handed over at once");
+      await new Promise((r) => setImmediate(r));
+      assert.equal(out() - before, 3, "the rest of the turn followed in setImmediate");
+      const stored = await Promise.all(acks);
+      assert.deepEqual(stored.map((a) => a.stream), ["TURNS", "TURNS", "TURNS"]);
+      assert.equal(new Set(stored.map((a) => a.seq)).size, 3, "each publish has its own PubAck");
+    }
+
+    // A publish in a later turn, on its own, is again handed over at once.
+    const before = out();
+    const ack = mux.publish("turns.late", new Uint8Array([9]), "late", natsHeaders(), 5000);
+    assert.equal(out() - before, 1);
+    assert.equal((await ack).duplicate, false);
+  });
+});
