@@ -781,6 +781,9 @@ describe("fuzzing the webhook and the gRPC API (fast-check, real nats-server)", 
           start: fc.integer({ min: 0, max: 9 }),
           startSequence: fc.constantFrom(0, 1, 2 ** 53 - 1),
           startTime: fc.constant(undefined),
+          // Valid or not: max_in_flight is always out of range, so every open is refused.
+          maxBatchEvents: fc.oneof(fc.integer({ min: 0, max: 2048 }), fc.constantFrom(2 ** 32 - 1)),
+          maxBatchBytes: fc.oneof(fc.integer({ min: 0, max: 8 * 1024 * 1024 }), fc.constantFrom(2 ** 32 - 1)),
         }) as fc.Arbitrary<ConsumeOpen>,
         { numRuns: GRPC_CASES / 4, seed: SEED + 2 },
       );
