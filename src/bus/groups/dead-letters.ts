@@ -15,6 +15,7 @@ import type { Bus } from "../connection";
 import { HEADER, type Publisher } from "../publisher";
 import { DLQ_STREAM, EVENTS_STREAM } from "../streams";
 import { isNoMessage } from "../subject-scan";
+import { withJetStreamRetry } from "../jetstream-retry";
 import type { Held } from "./chat-table";
 
 /**
@@ -67,11 +68,15 @@ export interface DeadLetters {
 }
 
 export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () => void): DeadLetters {
+  // Through withJetStreamRetry: with a node down, a stream whose leader it was answers
+  // nothing until the next election, and a letter must not be skipped for that.
   const read = async (seq: number): Promise<StoredMsg | undefined> => {
     try {
-      return await bus.jsm.streams.getMessage(DLQ_STREAM, { seq });
-    } catch {
-      return undefined;
+      return await withJetStreamRetry(bus, `reading ${DLQ_STREAM}`, (jsm) => jsm.streams.getMessage(DLQ_STREAM, { seq }));
+    } catch (err) {
+      // Deleted (erased, or past its age): there is no letter there.
+      if (isNoMessage(err)) return undefined;
+      throw GatewayError.from(err, ErrorCode.Unavailable);
     }
   };
 
@@ -104,7 +109,7 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
 
     async list(q) {
       if (!bus.connected) throw new GatewayError(ErrorCode.Unavailable, "NATS is not connected; retry later");
-      const info = await bus.jsm.streams.info(DLQ_STREAM);
+      const info = await withJetStreamRetry(bus, `reading the state of ${DLQ_STREAM}`, (jsm) => jsm.streams.info(DLQ_STREAM));
       const entries: DeadLetterEntry[] = [];
       let seq = Math.max(q.startSequence ?? 0, info.state.first_seq, 1);
       const last = info.state.last_seq;
