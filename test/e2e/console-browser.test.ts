@@ -130,6 +130,9 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
 
   it("finds an event by its transaction id and opens its chat with it highlighted; tenant B's is not found", async () => {
     await page.click("#nav-chat");
+    // The page empties its form when the route leaves the chat: typing before that render
+    // would be wiped.
+    await page.waitForFunction(() => location.hash === "#/chat" && (document.querySelector("input[name=chatId]") as HTMLInputElement | null)?.value === "");
     await page.fill("input[name=chatId]", "held-1-2");
     await page.click("button:has-text('Show')");
     await page.waitForSelector("#chat-events li.found");

@@ -40,10 +40,13 @@ describe("gRPC Subscribe", () => {
     }
   });
 
-  async function consumerCount(): Promise<number> {
+  /** Consumers on ENGAGE_EVENTS whose filter names `chatId` (other tests' consumers come and go). */
+  async function consumersOf(chatId: string): Promise<number> {
     const nc = await connect({ servers: nats.url });
     try {
-      return (await (await nc.jetstreamManager()).streams.info("ENGAGE_EVENTS")).state.consumer_count;
+      let n = 0;
+      for await (const c of (await nc.jetstreamManager()).consumers.list("ENGAGE_EVENTS")) if (c.config.filter_subject?.endsWith(`.${chatId}`)) n++;
+      return n;
     } finally {
       await nc.close();
     }
@@ -70,13 +73,26 @@ describe("gRPC Subscribe", () => {
   });
 
   it("delivers only events stored after it opens with START_POSITION_NEW (the default)", async () => {
-    const base = await consumerCount();
-    const received = collect(gw.client, {}, 1);
-    await waitFor(async () => (await consumerCount()) > base, "the tail's consumer");
-    const res = await gw.post(messageBody("NEW-ONLY", 1));
-    const [first] = await received;
-    assert.equal(first.sequence, res.body.sequence);
-    assert.equal(first.event!.chatId, "NEW-ONLY");
+    // Many events are stored before it opens; the stream's first event must be one of
+    // those posted after. When it is live is not visible to the client (it may share an
+    // existing consumer), so events are posted until one arrives.
+    const before = (await gw.post(messageBody("NEW-BEFORE", 1))).body.sequence as number;
+    const stream = gw.client.subscribe(fullRequest({}));
+    const got: SubscribeResponse[] = [];
+    stream.on("data", (r: SubscribeResponse) => got.push(r));
+    stream.on("error", () => undefined);
+    try {
+      const posted: number[] = [];
+      await waitFor(async () => {
+        posted.push((await gw.post(messageBody("NEW-ONLY", posted.length + 1))).body.sequence as number);
+        return got.length > 0;
+      }, "the stream's first event", 10_000, 100);
+      assert.ok(got[0].sequence > before, `the first event (sequence ${got[0].sequence}) was stored before the stream opened (${before})`);
+      assert.equal(got[0].event!.chatId, "NEW-ONLY");
+      assert.ok(posted.includes(got[0].sequence));
+    } finally {
+      stream.cancel();
+    }
   });
 
   it("carries a webhook's traceparent to the delivered Event", async () => {
@@ -141,12 +157,11 @@ describe("gRPC Subscribe", () => {
   });
 
   it("removes its JetStream consumer when the client cancels", async () => {
-    const base = await consumerCount();
-    const stream = gw.client.subscribe(fullRequest({}));
+    const stream = gw.client.subscribe(fullRequest({ filter: { types: [], typeNames: [], channels: [], tenants: ["default"], assets: [], chatIds: ["CANCEL-ME"] } }));
     stream.on("error", () => undefined);
-    await waitFor(async () => (await consumerCount()) > base, "the tail's consumer");
+    await waitFor(async () => (await consumersOf("CANCEL-ME")) === 1, "the tail's consumer");
     stream.cancel();
-    await waitFor(async () => (await consumerCount()) === base, "the consumer to be removed");
+    await waitFor(async () => (await consumersOf("CANCEL-ME")) === 0, "the consumer to be removed");
   });
 
   const invalid: [string, Record<string, unknown>, status, RegExp][] = [
