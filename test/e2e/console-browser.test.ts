@@ -132,7 +132,11 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
     await page.click("#nav-chat");
     // The page empties its form when the route leaves the chat: typing before that render
     // would be wiped.
-    await page.waitForFunction(() => location.hash === "#/chat" && (document.querySelector("input[name=chatId]") as HTMLInputElement | null)?.value === "");
+    await page.waitForFunction(() => {
+      // Runs in the page (this file is compiled without the DOM types).
+      const w = globalThis as unknown as { location: { hash: string }; document: { querySelector(s: string): { value: string } | null } };
+      return w.location.hash === "#/chat" && w.document.querySelector("input[name=chatId]")?.value === "";
+    });
     await page.fill("input[name=chatId]", "held-1-2");
     await page.click("button:has-text('Show')");
     await page.waitForSelector("#chat-events li.found");
