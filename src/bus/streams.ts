@@ -214,10 +214,12 @@ export function keepStreams(
           try {
             const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout: 5000 });
             await ensureStreams(bus, o, jsm);
-            await others(jsm);
             if (g === generation && !done) {
               done = true;
               set(true);
+              // Not part of readiness (webhooks need only the streams above): each of
+              // these waits for its own leader after a node loss.
+              void keepOthers(g, jsm);
             }
           } catch (err) {
             if (!done && (attempt === 1 || attempt % 10 === 0)) {
@@ -225,6 +227,16 @@ export function keepStreams(
             }
           }
         })();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const keepOthers = async (g: number, jsm: JetStreamManager): Promise<void> => {
+    for (let attempt = 1; g === generation; attempt++) {
+      try {
+        return await others(jsm);
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: describe(err), attempt }, "could not confirm the other streams after reconnecting; retrying");
       }
       await new Promise((r) => setTimeout(r, 500));
     }
