@@ -56,7 +56,28 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts a cluster and waits until every node has joined the JetStream metadata group.
+ * A node can print "Server is ready" and then exit because its route port, found free
+ * a moment before, was taken meanwhile (often by an outgoing route of a sibling node);
+ * the other two still elect a leader, and every R3 stream then fails with "no suitable
+ * peers for placement". Such a cluster is torn down and started again on new ports.
+ */
 export async function startTestCluster(size = 3): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    let cluster: Awaited<ReturnType<typeof startClusterOnce>> | undefined;
+    try {
+      cluster = await startClusterOnce(size);
+      await cluster.waitForAllPeers();
+      return cluster;
+    } catch (err) {
+      await cluster?.cleanup();
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(size: number): Promise<TestCluster & { waitForAllPeers(): Promise<void> }> {
   const root = mkdtempSync(path.join(tmpdir(), "engage-gw-cluster-"));
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
@@ -66,7 +87,6 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
     routePorts.push(await freePort());
     monitorPorts.push(await freePort());
   }
-  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(", ");
   const nodes: ClusterNode[] = clientPorts.map((port, i) => {
     const node = {
       name: `n${i + 1}`,
@@ -81,6 +101,7 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
     return node;
   });
   const conf = (i: number): string => {
+    const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(", ");
     const file = path.join(root, `${nodes[i].name}.conf`);
     writeFileSync(
       file,
@@ -90,28 +111,51 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
     );
     return file;
   };
-  const startNode = async (node: ClusterNode): Promise<void> => {
+  /** A restarted node has joined once it has a route to a running sibling. */
+  const routed = async (node: ClusterNode): Promise<boolean> => {
+    const res = await fetch(`http://127.0.0.1:${node.monitorPort}/routez`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    return res?.ok ? ((await res.json()) as { num_routes?: number }).num_routes! > 0 : false;
+  };
+  const startNode = async (node: ClusterNode, rejoin = false): Promise<void> => {
     const i = nodes.indexOf(node);
     for (let attempt = 1; ; attempt++) {
+      let err: unknown;
       try {
         node.proc = await startNatsServer({ storeDir: path.join(root, node.name), port: node.port, args: ["-c", conf(i)] });
-        return;
-      } catch (err) {
-        // A free port found earlier may have been taken since by another process; the
-        // monitoring port is the one that can move.
-        if (attempt >= 3 || !/monitor port/.test(String(err))) throw err;
-        monitorPorts[i] = node.monitorPort = await freePort();
+        // "Server is ready" comes before the route port is bound: a node whose route port
+        // was taken meanwhile exits just after it. A restarted node is watched until it
+        // has a route (a first start is checked by waitForAllPeers).
+        if (!rejoin) return;
+        const proc = node.proc;
+        const joined = await waitFor(async () => (!node.running ? "exited" : (await routed(node)) ? "joined" : undefined), `a route from ${node.name}`, 15_000, 100);
+        if (joined === "joined") return;
+        err = new Error(`nats-server ${node.name} exited after it started (exit ${await proc.exited})`);
+      } catch (e) {
+        err = e;
       }
+      // A free port found earlier may have been taken since by another process; the
+      // monitoring and route ports are the ones that can move (the client port is in
+      // the other nodes' and the gateway's URLs).
+      if (attempt >= 3 || (!rejoin && !/monitor port/.test(String(err)))) throw err;
+      await node.proc?.stop();
+      monitorPorts[i] = node.monitorPort = await freePort();
+      routePorts[i] = await freePort();
     }
   };
-  await Promise.all(nodes.map(startNode));
+  try {
+    await Promise.all(nodes.map((n) => startNode(n)));
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.proc?.stop()));
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
   const clients: NatsConnection[] = [];
   const byName = (name: string): ClusterNode => {
     const n = nodes.find((x) => x.name === name);
     if (!n) throw new Error(`no node ${name}`);
     return n;
   };
-  const cluster: TestCluster = {
+  const cluster: TestCluster & { waitForAllPeers(): Promise<void> } = {
     nodes,
     urls: nodes.map((n) => n.url),
     url: nodes.map((n) => n.url).join(","),
@@ -121,7 +165,7 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
       n.proc!.child.kill("SIGKILL");
       await n.proc!.exited;
     },
-    start: (name) => startNode(byName(name)),
+    start: (name) => startNode(byName(name), true),
     pause: (name) => void byName(name).proc?.child.kill("SIGSTOP"),
     resume: (name) => void byName(name).proc?.child.kill("SIGCONT"),
     metaLeader: async () =>
@@ -142,7 +186,7 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
       await Promise.all(nodes.map((n) => cluster.kill(n.name)));
     },
     startAll: async () => {
-      await Promise.all(nodes.filter((n) => !n.running).map(startNode));
+      await Promise.all(nodes.filter((n) => !n.running).map((n) => startNode(n, true)));
     },
     streamLeader: async (stream) => {
       const nc = await cluster.client();
@@ -153,6 +197,27 @@ export async function startTestCluster(size = 3): Promise<TestCluster> {
       const nc = await cluster.client();
       const jsm = await nc.jetstreamManager({ checkAPI: false });
       await waitFor(async () => (await jsm.getAccountInfo()) !== undefined, "a JetStream meta leader", timeoutMs, 100);
+    },
+    waitForAllPeers: async () => {
+      let exited = "";
+      await waitFor(
+        async () => {
+          // A node that exited will not come back: stop waiting at once.
+          exited = nodes.filter((n) => !n.running).map((n) => n.name).join(", ");
+          if (exited) return true;
+          for (const n of nodes) {
+            const res = await fetch(`http://127.0.0.1:${n.monitorPort}/jsz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+            const meta = res?.ok ? ((await res.json()) as { meta_cluster?: { leader?: string; replicas?: { current?: boolean }[] } }).meta_cluster : undefined;
+            // The leader lists the other members; each must be current.
+            if (meta?.leader === n.name) return (meta.replicas ?? []).filter((r) => r.current).length === size - 1 || undefined;
+          }
+          return undefined;
+        },
+        `all ${size} nodes in the JetStream metadata group`,
+        20_000,
+        100,
+      );
+      if (exited) throw new Error(`nats-server ${exited} exited after it started (a port taken meanwhile?)`);
     },
     client: async () => {
       const open = clients.find((c) => !c.isClosed());
