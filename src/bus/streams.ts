@@ -160,7 +160,7 @@ export async function ensureStreamsAtStart(bus: Bus, o: StreamOptions, timeoutMs
       if (waited + delay >= timeoutMs) {
         throw new Error(
           `JetStream did not create or confirm the streams within ${Math.round(timeoutMs / 1000)} s (GATEWAY_NATS_START_TIMEOUT); ` +
-            `last error: ${cause}. Check that the NATS servers run with JetStream and that a majority of the cluster is up`,
+            `last error: ${cause}. ${startHint(cause, o.replicas)}`,
           { cause: err },
         );
       }
@@ -175,6 +175,18 @@ export async function ensureStreamsAtStart(bus: Bus, o: StreamOptions, timeoutMs
       delay = Math.min(delay * 2, 2000);
     }
   }
+}
+
+/**
+ * What to check when the streams could not be made. JetStream places a new stream's
+ * replicas only on servers that are up, so creating one needs as many live JetStream
+ * servers as replicas, not just a majority.
+ */
+function startHint(cause: string, replicas: number): string {
+  if (/no suitable peers/i.test(cause)) {
+    return `A new stream with GATEWAY_STREAM_REPLICAS=${replicas} needs ${replicas} JetStream servers up in the cluster; start the missing ones, or lower GATEWAY_STREAM_REPLICAS`;
+  }
+  return "Check that the NATS servers run with JetStream and that a majority of the cluster is up";
 }
 
 /** Whether the streams were confirmed since the last (re)connect. */

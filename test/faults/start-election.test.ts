@@ -62,28 +62,8 @@ describe("fault: the gateway starts while the NATS cluster elects its metadata l
     const [a, b, c] = cluster.nodes;
     await cluster.kill(a.name);
     await cluster.kill(b.name);
-    const child = spawn(process.execPath, [CLI, "serve"], {
-      env: {
-        ...process.env,
-        GATEWAY_NATS_URL: c.url,
-        GATEWAY_STREAM_REPLICAS: "3",
-        GATEWAY_WEBHOOK_TOKENS: `default:${TOKEN}`,
-        GATEWAY_GRPC_AUTH: "none",
-        GATEWAY_HTTP_PORT: "0",
-        GATEWAY_GRPC_PORT: "0",
-        GATEWAY_LOG_FORMAT: "json",
-        GATEWAY_NATS_START_TIMEOUT: "3s",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
     const started = Date.now();
-    // A gateway that never exits fails the test with what it printed, not a mocha timeout.
-    const watchdog = setTimeout(() => child.kill("SIGKILL"), 45_000);
-    const code = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    clearTimeout(watchdog);
+    const { code, out } = await runUntilExit({ GATEWAY_NATS_URL: c.url, GATEWAY_NATS_START_TIMEOUT: "3s" });
     const ms = Date.now() - started;
     await Promise.all([cluster.start(a.name), cluster.start(b.name)]);
     const fatal = out.split("\n").find((l) => l.includes("gateway failed to start")) ?? "";
@@ -93,4 +73,50 @@ describe("fault: the gateway starts while the NATS cluster elects its metadata l
     assert.match(fatal, /last error: /, out);
     assert.ok(ms >= 3000 && ms < 15_000, `exited after ${ms} ms with a 3 s start timeout`);
   });
+
+  it("says how many servers a new R3 stream needs when one node of three is stopped and the streams do not exist yet", async () => {
+    await waitFor(() => cluster.nodes.every((n) => n.running), "the whole cluster", 20_000, 100);
+    const nc = await cluster.client();
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    // The two nodes restarted by the test before are still rejoining: retried until done.
+    await waitFor(async () => {
+      for (const s of await jsm.streams.names().next()) await jsm.streams.delete(s);
+      return (await jsm.streams.names().next()).length === 0;
+    }, "the gateway's streams deleted", 30_000, 250);
+    // A clean stop tells the other nodes at once that it is gone (a killed node would still
+    // be offered for placement until they notice).
+    const stopped = cluster.nodes[2];
+    await stopped.proc!.stop();
+    const { code, out } = await runUntilExit({ GATEWAY_NATS_URL: cluster.nodes[0].url, GATEWAY_NATS_START_TIMEOUT: "4s" });
+    await cluster.start(stopped.name);
+    const fatal = out.split("\n").find((l) => l.includes("gateway failed to start")) ?? "";
+    assert.equal(code, 1, out);
+    assert.match(fatal, /no suitable peers for placement/, out);
+    assert.match(fatal, /GATEWAY_STREAM_REPLICAS=3 needs 3 JetStream servers up/, out);
+  });
 });
+
+/** Runs the built gateway's `serve` until it exits: its exit code and everything it printed. */
+async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [CLI, "serve"], {
+    env: {
+      ...process.env,
+      GATEWAY_STREAM_REPLICAS: "3",
+      GATEWAY_WEBHOOK_TOKENS: `default:${TOKEN}`,
+      GATEWAY_GRPC_AUTH: "none",
+      GATEWAY_HTTP_PORT: "0",
+      GATEWAY_GRPC_PORT: "0",
+      GATEWAY_LOG_FORMAT: "json",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+  // A gateway that never exits fails the test with what it printed, not a mocha timeout.
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), 45_000);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  clearTimeout(watchdog);
+  return { code, out };
+}
