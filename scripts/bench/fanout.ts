@@ -5,22 +5,25 @@
 import { Client, credentials } from "@grpc/grpc-js";
 import { lightSubscribe, subscribeRequest } from "./lib/grpc-light";
 import { atRate, post } from "./lib/load";
-import { P, RUNS } from "./lib/options";
+import { BATCH, P, RUNS } from "./lib/options";
 import type { GatewayStats, Server } from "./lib/processes";
 import { record, type Row } from "./lib/results";
 import { bodyFor, log, mb, nowMs, sleep } from "./lib/util";
 
-/** One fan-out run: `streams` streams over 4 channels, `rate` events/s for `seconds`. */
-export async function fanoutPoint(gw: Server, o: { streams: number; rate: number; seconds: number }, label: string): Promise<Row> {
+/**
+ * One fan-out run: `streams` streams over 4 channels, `rate` events/s for `seconds`; each
+ * stream asks for batches of up to `batch` events (`max_batch_events`; 0: one per response).
+ */
+export async function fanoutPoint(gw: Server, o: { streams: number; rate: number; seconds: number; batch: number }, label: string): Promise<Row> {
   // Several channels, as many bots would use, each with its share of the streams.
   const clients = Array.from({ length: 4 }, () => new Client(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
   const got: number[][] = Array.from({ length: o.streams }, () => []);
   let lastDelivery = 0;
   const streamErrors: string[] = [];
   const streams = got.map((seqs, i) => {
-    const s = lightSubscribe(clients[i % clients.length], subscribeRequest(["default"]));
-    s.on("data", (seq: number) => {
-      seqs.push(seq);
+    const s = lightSubscribe(clients[i % clients.length], subscribeRequest(["default"], o.batch));
+    s.on("data", (batch: number[]) => {
+      for (const seq of batch) seqs.push(seq);
       lastDelivery = nowMs();
     });
     s.on("error", (err: { code?: number; details?: string }) => {
@@ -73,7 +76,7 @@ export async function fanoutPoint(gw: Server, o: { streams: number; rate: number
   const seconds = (finished - started) / 1000;
   for (const st of streams) st.cancel();
   for (const c of clients) c.close();
-  const row = { posted: total, streams: o.streams, delivered: d, lost: expected - d, deliveredPerSec: d / seconds, rssMB: rssMax / 2 ** 20 };
+  const row = { posted: total, streams: o.streams, batch: o.batch, delivered: d, lost: expected - d, deliveredPerSec: d / seconds, rssMB: rssMax / 2 ** 20 };
   log(`fanout ${label}: ${d}/${expected} delivered (${row.deliveredPerSec.toFixed(0)}/s), lost ${row.lost}, RSS ${row.rssMB.toFixed(0)} MB (then heap ${mb(atMax?.heapUsed)} used of ${mb(atMax?.heapTotal)}, external ${mb(atMax?.external)} MB)`);
   await sleep(500);
   return row;
@@ -81,6 +84,6 @@ export async function fanoutPoint(gw: Server, o: { streams: number; rate: number
 
 export async function benchFanout(gw: Server): Promise<void> {
   const runs: Row[] = [];
-  for (let r = 0; r < RUNS; r++) runs.push(await fanoutPoint(gw, P.fanout, `run-${r + 1}`));
+  for (let r = 0; r < RUNS; r++) runs.push(await fanoutPoint(gw, { ...P.fanout, batch: BATCH }, `run-${r + 1}`));
   record("fanout", runs);
 }

@@ -72,16 +72,22 @@ export async function tailCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
         lastSequence > 0 ? { ...first, start: StartPosition.START_POSITION_SEQUENCE, startSequence: lastSequence + 1, startTime: undefined } : first;
       const stream = client.subscribe(req, access.metadata());
       stream.on("metadata", () => (reached = true));
-      stream.on("data", (r: SubscribeResponse) => {
+      stream.on("data", (res: SubscribeResponse) => {
         reached = true;
         failures = 0;
         if (noticed) {
           process.stderr.write(`engage-gateway tail: reconnected to ${address}\n`);
           noticed = false;
         }
-        lastSequence = r.sequence;
-        process.stdout.write(`${json ? toJsonLine(r) : toLine(r)}\n`);
-        if (++seen >= limit) finish(0, stream);
+        let out = "";
+        for (const r of res.batch ? res.batch.responses : [res]) {
+          if (seen >= limit) break;
+          lastSequence = r.sequence;
+          out += `${json ? toJsonLine(r) : toLine(r)}\n`;
+          seen++;
+        }
+        process.stdout.write(out);
+        if (seen >= limit) finish(0, stream);
       });
       stream.on("error", (err: ServiceError) => {
         if (err.code === status.CANCELLED) return;
@@ -107,6 +113,9 @@ export async function tailCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
     open();
   });
 }
+
+/** Events per response the CLI asks for. */
+const TAIL_BATCH_EVENTS = 256;
 
 const KNOWN_TYPES = Object.values(EventType).flatMap((t) => (typeof t === "number" && eventTypeName(t) ? [eventTypeName(t)!] : []));
 const KNOWN_CHANNELS = Object.values(Channel).flatMap((c) => (typeof c === "number" && channelName(c) ? [channelName(c)!] : []));
@@ -134,6 +143,10 @@ function requestOf(v: Map<string, string[]>): SubscribeRequest {
     startSequence: 0,
     startTime: undefined,
     stopAtEnd: false,
+    // A replay prints thousands of events a second: one response per event would cost
+    // more than printing them. A live tail gets batches of one.
+    maxBatchEvents: TAIL_BATCH_EVENTS,
+    maxBatchBytes: 0,
   };
   const starts = ["all", "from-sequence", "since"].filter((k) => v.has(k));
   if (starts.length > 1) throw new UsageError(`give only one of --${starts.join(", --")}`);

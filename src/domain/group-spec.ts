@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ConsumeOpen, EventFilter } from "../gen/engage/gateway/v1/gateway";
+import { batchSpecOf, type BatchSpec } from "./batch-spec";
 import { GatewayError, ValidationError } from "./errors";
 import { compileFilter } from "./event-filter";
 import { startAtOf, type StartAt } from "./start-position";
@@ -21,16 +22,6 @@ export interface MemberSpec {
   ackWaitMs: number;
 }
 
-/**
- * How a member takes its deliveries: `maxEvents` 1 is one delivery per response (the
- * `delivery` field); above 1, every delivery goes in a `batch` of up to `maxEvents`
- * deliveries and `maxBytes` event bytes.
- */
-export interface BatchSpec {
-  maxEvents: number;
-  maxBytes: number;
-}
-
 export const DEFAULT_MAX_IN_FLIGHT = 16;
 export const MAX_MAX_IN_FLIGHT = 1024;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -38,10 +29,6 @@ export const MIN_ACK_WAIT_MS = 100;
 export const MAX_ACK_WAIT_MS = 12 * 3_600_000;
 export const DEFAULT_MAX_DELIVERIES = 5;
 export const MAX_MAX_DELIVERIES = 1000;
-export const MAX_MAX_BATCH_EVENTS = 1024;
-/** @default 1 MiB: when max_batch_bytes is 0. */
-export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
-export const MAX_MAX_BATCH_BYTES = 4 << 20;
 
 /** A valid group name. */
 export const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -62,12 +49,7 @@ export function groupSpecOf(
   if (open.maxDeliveries > MAX_MAX_DELIVERIES) {
     throw new ValidationError("open.max_deliveries", `must be at most ${MAX_MAX_DELIVERIES}, got ${open.maxDeliveries}`);
   }
-  if (open.maxBatchEvents > MAX_MAX_BATCH_EVENTS) {
-    throw new ValidationError("open.max_batch_events", `must be at most ${MAX_MAX_BATCH_EVENTS}, got ${open.maxBatchEvents}`);
-  }
-  if (open.maxBatchBytes > MAX_MAX_BATCH_BYTES) {
-    throw new ValidationError("open.max_batch_bytes", `must be at most ${MAX_MAX_BATCH_BYTES} (4 MiB), got ${open.maxBatchBytes}`);
-  }
+  const batch = batchSpecOf(open.maxBatchEvents, open.maxBatchBytes, "open.");
   let ackWaitMs = DEFAULT_ACK_WAIT_MS;
   if (open.ackWait) {
     const { seconds, nanos } = open.ackWait;
@@ -86,7 +68,7 @@ export function groupSpecOf(
       start: startAtOf(open, "open."),
     },
     member: { maxInFlight: open.maxInFlight || DEFAULT_MAX_IN_FLIGHT, ackWaitMs },
-    batch: { maxEvents: Math.max(1, open.maxBatchEvents), maxBytes: open.maxBatchBytes || DEFAULT_MAX_BATCH_BYTES },
+    batch,
   };
 }
 

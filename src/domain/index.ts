@@ -7,6 +7,7 @@ export * from "./enums";
 export * from "./subject";
 export * from "./to-event";
 export * from "./event-filter";
+export * from "./batch-spec";
 export * from "./group-spec";
 export * from "./start-position";
 export * from "./limits";

@@ -19,6 +19,20 @@ export function encodeSubscribeResponse(event: Uint8Array, sequence: number, pub
   return w.out;
 }
 
+/**
+ * `SubscribeResponse { batch = 4 { responses = 1 … } }` from single responses made by
+ * `encodeSubscribeResponse`: an embedded message is its bytes behind a tag and a length,
+ * so each is copied in as it is (a shared tail encodes an event once for all streams).
+ */
+export function encodeSubscribeBatch(responses: readonly Buffer[]): Buffer {
+  let batch = 0;
+  for (const r of responses) batch += bytesSize(r.length);
+  const w = new FieldWriter(bytesSize(batch));
+  w.header(0x22, batch);
+  for (const r of responses) w.bytes(0x0a, r);
+  return w.out;
+}
+
 /** The fields of a `ConsumeDelivery`, with the stored event's bytes. */
 export interface StoredDelivery {
   event: Uint8Array;

@@ -77,6 +77,7 @@ export function createSubscribeHandler(d: SubscribeDeps) {
         start: plan.start,
         lastSeq,
         buffer,
+        batch: plan.batch,
         pullBytes: tailPullBytes(d.bus),
         reservation,
         signal: stop.signal,

@@ -83,8 +83,14 @@ function behind(s: { members: Map<TailMember, number> }): number {
   return n;
 }
 
-/** Responses offered between two turns of the event loop. */
+/**
+ * A tail gives the event loop a turn once it has offered at least this many responses
+ * and worked at least `YIELD_AFTER_MS` since its last turn. The time bound keeps a tail
+ * with many streams from turning after every event: each turn writes one batch per
+ * batching stream, so turning per event would send batches of one.
+ */
 const YIELD_EVERY = 256;
+const YIELD_AFTER_MS = 4;
 
 interface Shared {
   /** Each member, and the sequence it has up to (it is offered only later ones). */
@@ -120,6 +126,7 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
 
   const run = async (key: string, s: Shared, tail: EventTail, filter: CompiledFilter): Promise<void> => {
     let offered = 0;
+    let turnAt = performance.now();
     let graceSince = 0;
     let graceLeft = 0;
     try {
@@ -163,11 +170,15 @@ export function createTailFanout(d: TailFanoutDeps): TailFanout {
         }
         s.position = item.sequence;
         // A pull's messages are yielded without a turn of the event loop, and a stream's
-        // buffer empties only when HTTP/2 takes its writes, which needs one: give it a turn
-        // now and then, or a burst would fill every stream's buffer at once.
+        // buffer empties only when HTTP/2 takes its writes (and a batch is written), which
+        // needs one: give it a turn now and then, or a burst would fill every stream's
+        // buffer at once.
         if (offered >= YIELD_EVERY) {
           offered = 0;
-          await new Promise((resolve) => setImmediate(resolve));
+          if (performance.now() - turnAt >= YIELD_AFTER_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            turnAt = performance.now();
+          }
         }
       }
     } catch (err) {

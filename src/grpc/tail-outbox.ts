@@ -1,4 +1,6 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
+import type { BatchSpec } from "../domain";
+import { encodeSubscribeBatch } from "./pre-encoded";
 
 /** Bounds of one Subscribe stream's buffer (GATEWAY_TAIL_BUFFER_EVENTS, GATEWAY_TAIL_BUFFER_BYTES). */
 export interface OutboxLimits {
@@ -16,6 +18,12 @@ export interface OutboxLimits {
  * A shared tail `offer`s (never waits: a full outbox is the stream's problem, not the
  * tail's); a stream's own tail `put`s (waits for room, so it pulls only as fast as its
  * client reads).
+ *
+ * A stream that asked for batches (`max_batch_events` above 1) gets what was handed over
+ * in one turn of the event loop in one `SubscribeResponse.batch`, written once that turn
+ * is over (`setImmediate`): a batch never waits for more events, only for the turn. When
+ * the connection is slow, more events wait here between writes, so batches grow just
+ * when the per-response cost matters.
  */
 export interface Outbox {
   /** Takes `response` if there is room now; false (and nothing taken) when full. */
@@ -32,12 +40,14 @@ export interface Outbox {
 }
 
 /** `signal`: the stream is over (its call ended, or the gateway is shutting down). */
-export function createOutbox(call: ServerWritableStream<unknown, unknown>, limits: OutboxLimits, signal: AbortSignal): Outbox {
+export function createOutbox(call: ServerWritableStream<unknown, unknown>, limits: OutboxLimits, signal: AbortSignal, batch?: BatchSpec): Outbox {
   const queue: Buffer[] = [];
   let head = 0;
   let events = 0;
   let bytes = 0;
   let blocked = false;
+  const batching = batch !== undefined && batch.maxEvents > 1;
+  let scheduled = false;
   let waiters: (() => void)[] = [];
   const ended = (): boolean => signal.aborted || call.cancelled || call.destroyed || call.writableEnded;
   const wake = (): void => {
@@ -45,10 +55,22 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
     waiters = [];
     for (const f of w) f();
   };
-  const release = (size: number): void => {
-    events--;
+  const release = (n: number, size: number): void => {
+    events -= n;
     bytes -= size;
     wake();
+  };
+  /** The next response to write: one queued response, or a batch of the next ones. */
+  const next = (): { response: Buffer; n: number; size: number } => {
+    const first = queue[head++];
+    if (!batching) return { response: first, n: 1, size: first.length };
+    const items = [first];
+    let size = first.length;
+    while (head < queue.length && items.length < batch!.maxEvents && size + queue[head].length <= batch!.maxBytes) {
+      size += queue[head].length;
+      items.push(queue[head++]);
+    }
+    return { response: encodeSubscribeBatch(items), n: items.length, size };
   };
   const flush = (): void => {
     while (!blocked && head < queue.length) {
@@ -56,10 +78,10 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
         queue.length = head = 0;
         return;
       }
-      const r = queue[head++];
+      const { response, n, size } = next();
       // The callback runs when HTTP/2 took the bytes: a client that stops reading stops it
       // once its flow-control window is full.
-      if (!call.write(r, () => release(r.length))) blocked = true;
+      if (!call.write(response, () => release(n, size))) blocked = true;
     }
     if (head === queue.length) queue.length = head = 0;
     else if (head > 1024) {
@@ -80,7 +102,13 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
     events++;
     bytes += r.length;
     queue.push(r);
-    flush();
+    if (!batching) return flush();
+    if (scheduled || blocked) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flush();
+    });
   };
   const roomy = (): boolean => events <= limits.events / 2 && bytes <= limits.bytes / 2;
   const wait = (): Promise<void> => new Promise((resolve) => waiters.push(resolve));

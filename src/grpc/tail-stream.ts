@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { openEventTail, type Bus, type EventTail } from "../bus";
-import type { CompiledFilter, StartAt } from "../domain";
+import type { BatchSpec, CompiledFilter, StartAt } from "../domain";
 import { encodeSubscribeResponse } from "./pre-encoded";
 import type { Reservation } from "./tail-budget";
 import type { Membership, TailFanout, TailMember } from "./tail-fanout";
@@ -18,6 +18,8 @@ export interface TailStreamOptions {
   /** stop_at_end: the last sequence to send; Infinity for a stream that stays live. */
   lastSeq: number;
   buffer: OutboxLimits;
+  /** Events per response (max_batch_events, max_batch_bytes). */
+  batch: BatchSpec;
   pullBytes: number;
   reservation: Reservation;
   /** Aborted when the call ends or the gateway shuts down. */
@@ -53,7 +55,7 @@ type Left = { overflow: number } | { error: unknown } | { stopped: true };
  */
 export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd> {
   const { call, signal } = o;
-  const outbox = createOutbox(call, o.buffer, signal);
+  const outbox = createOutbox(call, o.buffer, signal, o.batch);
   const shares = o.lastSeq === Infinity;
   const ownBytes = Math.max(o.pullBytes, o.buffer.bytes);
   let cursor: number | undefined;

@@ -100,6 +100,8 @@ export function fullRequest(req: Partial<SubscribeRequest>): SubscribeRequest {
     startSequence: 0,
     startTime: undefined,
     stopAtEnd: false,
+    maxBatchEvents: 0,
+    maxBatchBytes: 0,
     ...req,
   };
 }

@@ -810,7 +810,7 @@ describe("fuzzing the webhook and the gRPC API (fast-check, real nats-server)", 
 
     it("answers OUT_OF_RANGE for a start_sequence past the end, and INVALID_ARGUMENT naming the field for bad filters", async () => {
       const sub = (req: Partial<SubscribeRequest>) =>
-        endOf(gw.client.subscribe({ filter: undefined, start: 0, startSequence: 0, startTime: undefined, stopAtEnd: false, ...req }) as unknown as grpc.ClientReadableStream<unknown>);
+        endOf(gw.client.subscribe({ filter: undefined, start: 0, startSequence: 0, startTime: undefined, stopAtEnd: false, maxBatchEvents: 0, maxBatchBytes: 0, ...req }) as unknown as grpc.ClientReadableStream<unknown>);
       const empty = { types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: [] };
       const cases: [Partial<SubscribeRequest>, number, RegExp][] = [
         [{ start: StartPosition.START_POSITION_SEQUENCE, startSequence: 2 ** 53 - 1 }, grpc.status.OUT_OF_RANGE, /start_sequence/],

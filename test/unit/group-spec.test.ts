@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
+import { DEFAULT_MAX_BATCH_BYTES, MAX_MAX_BATCH_BYTES, MAX_MAX_BATCH_EVENTS } from "../../src/domain/batch-spec";
 import { ValidationError } from "../../src/domain/errors";
 import {
   DEFAULT_ACK_WAIT_MS,
-  DEFAULT_MAX_BATCH_BYTES,
   DEFAULT_MAX_DELIVERIES,
   DEFAULT_MAX_IN_FLIGHT,
   MAX_ACK_WAIT_MS,
-  MAX_MAX_BATCH_BYTES,
-  MAX_MAX_BATCH_EVENTS,
   MAX_MAX_DELIVERIES,
   MAX_MAX_IN_FLIGHT,
   MIN_ACK_WAIT_MS,

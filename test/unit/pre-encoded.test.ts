@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Event } from "../../src/gen/engage/events/v1/events";
 import { ConsumeResponse, EventGatewayService, SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
-import { encodeConsumeBatch, encodeConsumeDelivery, encodeSubscribeResponse, withPreEncodedResponses } from "../../src/grpc/pre-encoded";
+import { encodeConsumeBatch, encodeConsumeDelivery, encodeSubscribeBatch, encodeSubscribeResponse, withPreEncodedResponses } from "../../src/grpc/pre-encoded";
 import { toEvent } from "../../src/domain/to-event";
 import { validateWebhook } from "../../src/domain/validate-webhook";
 import { contextFor, fixture } from "./fixtures";
@@ -17,9 +17,25 @@ describe("pre-encoded responses", () => {
     const { event, bytes } = storedEvent();
     const publishedAt = { seconds: 1_764_000_000, nanos: 123_456_789 };
     const fast = encodeSubscribeResponse(bytes, 9_007_199_254_740_991, publishedAt);
-    const whole = SubscribeResponse.encode({ event, sequence: 9_007_199_254_740_991, publishedAt }).finish();
+    const whole = SubscribeResponse.encode({ event, sequence: 9_007_199_254_740_991, publishedAt, batch: undefined }).finish();
     assert.deepEqual(SubscribeResponse.decode(fast), SubscribeResponse.decode(whole));
     assert.deepEqual(Buffer.from(fast), Buffer.from(whole));
+  });
+
+  it("writes a SubscribeResponse batch byte for byte like the generated encoder, from the single responses", () => {
+    const { event, bytes } = storedEvent();
+    const items = [
+      { sequence: 7, publishedAt: { seconds: 1_764_000_000, nanos: 1 } },
+      { sequence: 300, publishedAt: { seconds: 1_764_000_001, nanos: 0 } },
+      { sequence: 2 ** 40, publishedAt: { seconds: 0, nanos: 999_999_999 } },
+    ];
+    const fast = encodeSubscribeBatch(items.map((i) => encodeSubscribeResponse(bytes, i.sequence, i.publishedAt)));
+    const whole = SubscribeResponse.encode({
+      event: undefined, sequence: 0, publishedAt: undefined,
+      batch: { responses: items.map((i) => ({ ...i, event, batch: undefined })) },
+    }).finish();
+    assert.deepEqual(Buffer.from(fast), Buffer.from(whole));
+    assert.deepEqual(SubscribeResponse.decode(fast).batch!.responses.map((r) => r.sequence), [7, 300, 2 ** 40]);
   });
 
   it("writes a ConsumeResponse delivery byte for byte like the generated encoder", () => {

@@ -1,6 +1,6 @@
 /** Fan-out against Subscribe streams: delivered rate and gateway RSS at a fixed offered rate. */
 import { fanoutPoint } from "../fanout";
-import { C } from "../lib/options";
+import { BATCH, C } from "../lib/options";
 import { curves, type Row } from "../lib/results";
 import { rig } from "./setup";
 
@@ -13,7 +13,7 @@ export async function fanoutCurve(): Promise<void> {
     // (128 MiB per key, 512 MiB in all) refuse the 129th stream of one key.
     const r = await rig([], { GATEWAY_TAIL_BYTES_PER_KEY: "2gb", GATEWAY_TAIL_BYTES: "2gb" });
     try {
-      points.push(await fanoutPoint(r.gw, { streams, rate: o.rate, seconds: o.seconds }, `curve-${streams}`));
+      points.push(await fanoutPoint(r.gw, { streams, rate: o.rate, seconds: o.seconds, batch: BATCH }, `curve-${streams}`));
     } finally {
       await r.stop();
     }
@@ -22,7 +22,7 @@ export async function fanoutCurve(): Promise<void> {
   curves.push({
     id: "fanout-streams",
     title: "Fan-out against Subscribe streams",
-    note: `${o.rate} events/s POSTed for ${o.seconds} s to ${o.streams.join(", ")} Subscribe streams on tenant \`default\` (over 4 gRPC channels; a fresh nats-server and gateway per point). Offered deliveries are the rate × streams; delivered is every stream's received share of the accepted events over the time from the first POST to the last delivery (the run waits until nothing arrives for 2 s). RSS: the gateway's maximum, sampled every 250 ms. The tail budgets are raised to 2 GiB (\`GATEWAY_TAIL_BYTES_PER_KEY\`, \`GATEWAY_TAIL_BYTES\`): each stream reserves 1 MiB of them, and the defaults allow 128 streams per API key. Target (for the shared live tails): delivered ≥ 0.8 of offered, 0 lost, RSS < 300 MB.`,
+    note: `${o.rate} events/s POSTed for ${o.seconds} s to ${o.streams.join(", ")} Subscribe streams on tenant \`default\` (over 4 gRPC channels; a fresh nats-server and gateway per point), each asking for batches of up to ${BATCH} events (\`max_batch_events\`; 0 is one event per response). Offered deliveries are the rate × streams; delivered is every stream's received share of the accepted events over the time from the first POST to the last delivery (the run waits until nothing arrives for 2 s). RSS: the gateway's maximum, sampled every 250 ms. The tail budgets are raised to 2 GiB (\`GATEWAY_TAIL_BYTES_PER_KEY\`, \`GATEWAY_TAIL_BYTES\`): each stream reserves 1 MiB of them, and the defaults allow 128 streams per API key. Target (for the shared live tails): delivered ≥ 0.8 of offered, 0 lost, RSS < 300 MB.`,
     charts: [
       {
         file: "fanout-rate.svg", title: `Fan-out: deliveries/s against streams (${o.rate} events/s offered)`, xLabel: "Subscribe streams", yLabel: "deliveries/s", xs, logX: true,

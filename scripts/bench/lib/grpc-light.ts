@@ -8,12 +8,14 @@ import { StartPosition, SubscribeRequest, type EventFilter } from "../../../src/
 import { nowMs } from "./util";
 
 export const emptyFilter = (f: Partial<EventFilter> = {}): EventFilter => ({ types: [], typeNames: [], channels: [], tenants: [], assets: [], chatIds: [], ...f });
-export const subscribeRequest = (tenants: string[]): SubscribeRequest => ({
+export const subscribeRequest = (tenants: string[], maxBatchEvents = 0): SubscribeRequest => ({
   filter: emptyFilter({ tenants }),
   start: StartPosition.START_POSITION_NEW,
   startSequence: 0,
   stopAtEnd: false,
   startTime: undefined,
+  maxBatchEvents,
+  maxBatchBytes: 0,
 });
 
 /**
@@ -115,12 +117,27 @@ export function lightSubscribeTxid(client: Client, req: SubscribeRequest): Clien
   );
 }
 
-/** A Subscribe stream that decodes only each response's sequence. */
-export function lightSubscribe(client: Client, req: SubscribeRequest): ClientReadableStream<number> {
+/**
+ * The sequences of a SubscribeResponse: its own `sequence` (2), or those of the responses
+ * (batch = 4, responses = 1) of a batch.
+ */
+export function sequencesOf(buf: Buffer): number[] {
+  const out: number[] = [];
+  walkFields(buf, 0, buf.length, (f, v, from, to) => {
+    if (f === 2) out.push(v);
+    else if (f === 4) walkFields(buf, from, to, (g, _w, a, b) => {
+      if (g === 1) out.push(sequenceOf(buf.subarray(a, b)));
+    });
+  });
+  return out;
+}
+
+/** A Subscribe stream that decodes only the sequences of each response (one, or a batch's). */
+export function lightSubscribe(client: Client, req: SubscribeRequest): ClientReadableStream<number[]> {
   return client.makeServerStreamRequest(
     "/engage.gateway.v1.EventGateway/Subscribe",
     (r: SubscribeRequest) => Buffer.from(SubscribeRequest.encode(r).finish()),
-    sequenceOf,
+    sequencesOf,
     req,
   );
 }

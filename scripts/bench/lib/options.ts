@@ -28,7 +28,7 @@ export const OUT = path.resolve(opt("--out", path.join(ROOT, "BENCHMARKS.md")));
 export const JSON_OUT = path.resolve(opt("--json", path.join(ROOT, "build/bench/results.json")));
 export const ONLY = new Set(opt("--only", FULL ? "ingest,e2e,fanout,groups,soak,curves" : "ingest,e2e,fanout,groups,soak").split(","));
 export const CURVES = new Set(opt("--curves", "conn,cluster,groups,stuck,fanout,backlog").split(","));
-/** max_batch_events for the batched group run (0: no batched run). */
+/** max_batch_events for the batched group run (0: no batched run) and for the fan-out streams (0: one event per response). */
 export const BATCH = Number(opt("--batch", "64"));
 
 /** Sizes of each benchmark; the smoke mode runs the same code, tiny. */

@@ -212,6 +212,19 @@ export interface SubscribeRequest {
    * stored later are not waited for). False keeps the stream live until cancelled.
    */
   stopAtEnd: boolean;
+  /**
+   * Asks for events in batches: the most events in one SubscribeResponse.batch. 0 or 1
+   * (the default) means one event per response; at most 1024 (else INVALID_ARGUMENT).
+   * Above 1, every event comes in a `batch`, a batch of one when only one is ready. A
+   * batch goes out as soon as events are ready; it never waits to fill. Worth it for a
+   * stream that reads many events a second: each response has a fixed cost on both ends.
+   */
+  maxBatchEvents: number;
+  /**
+   * The most event bytes in one batch. 0 means 1 MiB; at most 4 MiB (else
+   * INVALID_ARGUMENT). An event larger than this goes alone, in a batch of one.
+   */
+  maxBatchBytes: number;
 }
 
 /** One delivery on a Subscribe stream. */
@@ -225,8 +238,24 @@ export interface SubscribeResponse {
    * increasing on one stream; gaps are events the filter skipped.
    */
   sequence: number;
-  /** When JetStream stored the event, by the NATS server's clock. Always set. */
-  publishedAt: Timestamp | undefined;
+  /**
+   * When JetStream stored the event, by the NATS server's clock. Always set, except on
+   * a batch.
+   */
+  publishedAt:
+    | Timestamp
+    | undefined;
+  /**
+   * Several events, for a stream that set `max_batch_events` above 1; the fields above
+   * are then unset.
+   */
+  batch: SubscribeBatch | undefined;
+}
+
+/** Events sent together on a Subscribe stream. */
+export interface SubscribeBatch {
+  /** The events in stream order, each as it would be sent alone (`batch` never set). */
+  responses: SubscribeResponse[];
 }
 
 /** One message from a Consume client. */
@@ -948,7 +977,15 @@ export const EventFilter: MessageFns<EventFilter> = {
 };
 
 function createBaseSubscribeRequest(): SubscribeRequest {
-  return { filter: undefined, start: 0, startSequence: 0, startTime: undefined, stopAtEnd: false };
+  return {
+    filter: undefined,
+    start: 0,
+    startSequence: 0,
+    startTime: undefined,
+    stopAtEnd: false,
+    maxBatchEvents: 0,
+    maxBatchBytes: 0,
+  };
 }
 
 export const SubscribeRequest: MessageFns<SubscribeRequest> = {
@@ -967,6 +1004,12 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     }
     if (message.stopAtEnd !== false) {
       writer.uint32(40).bool(message.stopAtEnd);
+    }
+    if (message.maxBatchEvents !== 0) {
+      writer.uint32(48).uint32(message.maxBatchEvents);
+    }
+    if (message.maxBatchBytes !== 0) {
+      writer.uint32(56).uint32(message.maxBatchBytes);
     }
     return writer;
   },
@@ -1024,6 +1067,22 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
             message.stopAtEnd = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxBatchEvents = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxBatchBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1055,6 +1114,16 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
         : isSet(object.stop_at_end)
         ? globalThis.Boolean(object.stop_at_end)
         : false,
+      maxBatchEvents: isSet(object.maxBatchEvents)
+        ? globalThis.Number(object.maxBatchEvents)
+        : isSet(object.max_batch_events)
+        ? globalThis.Number(object.max_batch_events)
+        : 0,
+      maxBatchBytes: isSet(object.maxBatchBytes)
+        ? globalThis.Number(object.maxBatchBytes)
+        : isSet(object.max_batch_bytes)
+        ? globalThis.Number(object.max_batch_bytes)
+        : 0,
     };
   },
 
@@ -1075,6 +1144,12 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     if (message.stopAtEnd !== false) {
       obj.stopAtEnd = message.stopAtEnd;
     }
+    if (message.maxBatchEvents !== 0) {
+      obj.maxBatchEvents = Math.round(message.maxBatchEvents);
+    }
+    if (message.maxBatchBytes !== 0) {
+      obj.maxBatchBytes = Math.round(message.maxBatchBytes);
+    }
     return obj;
   },
 
@@ -1092,12 +1167,14 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
       ? Timestamp.fromPartial(object.startTime)
       : undefined;
     message.stopAtEnd = object.stopAtEnd ?? false;
+    message.maxBatchEvents = object.maxBatchEvents ?? 0;
+    message.maxBatchBytes = object.maxBatchBytes ?? 0;
     return message;
   },
 };
 
 function createBaseSubscribeResponse(): SubscribeResponse {
-  return { event: undefined, sequence: 0, publishedAt: undefined };
+  return { event: undefined, sequence: 0, publishedAt: undefined, batch: undefined };
 }
 
 export const SubscribeResponse: MessageFns<SubscribeResponse> = {
@@ -1110,6 +1187,9 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
     }
     if (message.publishedAt !== undefined) {
       Timestamp.encode(message.publishedAt, writer.uint32(26).fork()).join();
+    }
+    if (message.batch !== undefined) {
+      SubscribeBatch.encode(message.batch, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1151,6 +1231,14 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
             message.publishedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.batch = SubscribeBatch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1172,6 +1260,7 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
         : isSet(object.published_at)
         ? fromJsonTimestamp(object.published_at)
         : undefined,
+      batch: isSet(object.batch) ? SubscribeBatch.fromJSON(object.batch) : undefined,
     };
   },
 
@@ -1186,6 +1275,9 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
     if (message.publishedAt !== undefined) {
       obj.publishedAt = fromTimestamp(message.publishedAt).toISOString();
     }
+    if (message.batch !== undefined) {
+      obj.batch = SubscribeBatch.toJSON(message.batch);
+    }
     return obj;
   },
 
@@ -1199,6 +1291,80 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
     message.publishedAt = (object.publishedAt !== undefined && object.publishedAt !== null)
       ? Timestamp.fromPartial(object.publishedAt)
       : undefined;
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? SubscribeBatch.fromPartial(object.batch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeBatch(): SubscribeBatch {
+  return { responses: [] };
+}
+
+export const SubscribeBatch: MessageFns<SubscribeBatch> = {
+  encode(message: SubscribeBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.responses) {
+      SubscribeResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.responses.push(SubscribeResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeBatch {
+    return {
+      responses: globalThis.Array.isArray(object?.responses)
+        ? object.responses.map((e: any) => SubscribeResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SubscribeBatch): unknown {
+    const obj: any = {};
+    if (message.responses?.length) {
+      obj.responses = message.responses.map((e) => SubscribeResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeBatch>): SubscribeBatch {
+    return SubscribeBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeBatch>): SubscribeBatch {
+    const message = createBaseSubscribeBatch();
+    message.responses = object.responses?.map((e) => SubscribeResponse.fromPartial(e)) || [];
     return message;
   },
 };
