@@ -31,12 +31,20 @@ const natsTimeout = (line: Record<string, any>): boolean => /TIMEOUT|timed out/i
 /**
  * Opens a member as a bot does: a call refused with UNAVAILABLE (JetStream did not answer
  * in time, or the group was being deleted) is opened again. Fails naming the group, the
- * gateway and the last answer once `deadline` passes.
+ * gateway and the last answer once `deadline` passes. Every call made goes into `calls`.
  */
-async function openMember(client: EventGatewayClient, group: string, gateway: number, deadline: number, md: Metadata): Promise<{ member: TestMember; refusals: number }> {
+async function openMember(
+  client: EventGatewayClient,
+  group: string,
+  gateway: number,
+  deadline: number,
+  md: Metadata,
+  calls: TestMember[],
+): Promise<{ member: TestMember; refusals: number }> {
   let last = "no answer";
   for (let refusals = 0; ; refusals++) {
     const member = new TestMember(client, { group }, true, md);
+    calls.push(member);
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       member.opened.then(() => "opened" as const),
@@ -60,6 +68,8 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
   const gateways: GatewayProcess[] = [];
   const clients: EventGatewayClient[] = [];
   const members: TestMember[] = [];
+  // Every Consume call made, refused ones too: the after hook cancels them all.
+  const calls: TestMember[] = [];
 
   before(async () => {
     nats = await startTestNats();
@@ -77,7 +87,7 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
     for (let i = 0; i < 2; i++) gateways.push(await startGatewayProcess(env));
   });
   after(async () => {
-    for (const m of members) m.cancel();
+    for (const m of calls) m.cancel();
     for (const c of clients) c.close();
     let exits: (number | string)[] = [];
     try {
@@ -96,7 +106,7 @@ describe("idle group expiry with two gateways (built gateway processes)", functi
     clients.push(...gateways.map((g) => new EventGatewayClient(`127.0.0.1:${g.grpcPort}`, credentials.createInsecure())));
     // Members on both gateways, so both hold partitions of every group when they leave.
     const openBy = Date.now() + OPEN_MS;
-    const opened = await Promise.all(GROUPS.flatMap((group) => clients.map((c, i) => openMember(c, group, i, openBy, md).then((o) => ({ group, ...o })))));
+    const opened = await Promise.all(GROUPS.flatMap((group) => clients.map((c, i) => openMember(c, group, i, openBy, md, calls).then((o) => ({ group, ...o })))));
     members.push(...opened.map((o) => o.member));
     const refused = new Set(opened.filter((o) => o.refusals > 0).map((o) => stored(o.group)));
 
