@@ -16,8 +16,12 @@ export interface GatewayProcess {
   /** Every stdout line so far, as written (JSON.parse hides a repeated key). */
   lines: string[];
   exited: Promise<number | string>;
-  /** SIGTERM and wait for the exit code. */
-  stop(): Promise<number | string>;
+  /**
+   * SIGTERM and wait for the exit code. With `killAfterMs`, a gateway still running that
+   * long after is killed (SIGKILL), so a shutdown that hangs leaves no process behind;
+   * the result is then "SIGKILL".
+   */
+  stop(killAfterMs?: number): Promise<number | string>;
 }
 
 export async function startGatewayProcess(env: Record<string, string>, args: string[] = []): Promise<GatewayProcess> {
@@ -56,9 +60,15 @@ export async function startGatewayProcess(env: Record<string, string>, args: str
     logs,
     lines,
     exited,
-    stop: async () => {
+    stop: async (killAfterMs) => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      return exited;
+      if (killAfterMs === undefined) return exited;
+      const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
