@@ -3,7 +3,8 @@
 // Default: joins a consumer group with Consume, takes its deliveries in batches
 // (GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
 // one `settle` message.
-// -tail: a Subscribe tail, from -from-sequence N or from everything retained.
+// -tail: a Subscribe tail, from -from-sequence N or from everything retained, its events
+// in batches of the same size.
 // Generate the client first with `make clients` (build/clients/go, GOPATH layout).
 // Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
 // GATEWAY_CLIENT_TLS_CA / _CERT / _KEY or GATEWAY_CLIENT_TLS=true for TLS.
@@ -52,13 +53,14 @@ func main() {
 	if err != nil {
 		log.Fatalf("api key: %v", err)
 	}
+	// How many events to ask for per response (max_batch_events), in both modes.
+	batch, convErr := strconv.ParseUint(envOr("GATEWAY_MAX_BATCH_EVENTS", "64"), 10, 32)
+	if convErr != nil || batch < 1 {
+		log.Fatalf("GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got %s", os.Getenv("GATEWAY_MAX_BATCH_EVENTS"))
+	}
 	if *tail {
-		err = runTail(ctx, client, *from)
+		err = runTail(ctx, client, *from, uint32(batch))
 	} else {
-		batch, convErr := strconv.ParseUint(envOr("GATEWAY_MAX_BATCH_EVENTS", "64"), 10, 32)
-		if convErr != nil || batch < 1 {
-			log.Fatalf("GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got %s", os.Getenv("GATEWAY_MAX_BATCH_EVENTS"))
-		}
 		err = runConsume(ctx, client, *group, uint32(batch))
 	}
 	if err != nil {
@@ -155,8 +157,9 @@ func runConsume(ctx context.Context, client gatewayv1.EventGatewayClient, group 
 	}
 }
 
-func runTail(ctx context.Context, client gatewayv1.EventGatewayClient, from uint64) error {
-	req, fromText := &gatewayv1.SubscribeRequest{Start: gatewayv1.StartPosition_START_POSITION_ALL}, "all"
+func runTail(ctx context.Context, client gatewayv1.EventGatewayClient, from uint64, batch uint32) error {
+	// Batches cut the per-response cost when many events come at once (a replay, a burst).
+	req, fromText := &gatewayv1.SubscribeRequest{Start: gatewayv1.StartPosition_START_POSITION_ALL, MaxBatchEvents: batch}, "all"
 	if from > 0 {
 		req.Start, req.StartSequence, fromText = gatewayv1.StartPosition_START_POSITION_SEQUENCE, from, fmt.Sprint(from)
 	}
@@ -172,7 +175,15 @@ func runTail(ctx context.Context, client gatewayv1.EventGatewayClient, from uint
 		} else if err != nil {
 			return err
 		}
-		show(res.Sequence, res.Event)
+		// With batching on, every event comes in Batch, in stream order. Without it (a batch
+		// size of 1, or a gateway that predates batching) the response is the event.
+		if b := res.GetBatch(); b != nil {
+			for _, r := range b.Responses {
+				show(r.Sequence, r.Event)
+			}
+		} else {
+			show(res.Sequence, res.Event)
+		}
 	}
 }
 

@@ -3,7 +3,8 @@
 // Default: joins a consumer group with Consume, takes its deliveries in batches
 // (GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
 // one `settle` message.
-// --tail: a Subscribe tail, from --from-sequence N or from everything retained.
+// --tail: a Subscribe tail, from --from-sequence N or from everything retained, its
+// events in batches of the same size.
 // Generate the client first: `make clients` (compiles build/clients/java and writes the
 // java.args with its classpath). Run from the repository root, as a single source file:
 //   java @build/clients/java/java.args examples/java-bot/Bot.java [--tail] [...]
@@ -65,8 +66,9 @@ public class Bot {
       stub = stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
     }
     CountDownLatch done = new CountDownLatch(1);
-    if (tail) tail(stub, fromSequence, done);
-    else consume(stub, group, maxBatchEvents(), done);
+    int batch = maxBatchEvents();
+    if (tail) tail(stub, fromSequence, batch, done);
+    else consume(stub, group, batch, done);
     done.await();
     channel.shutdownNow();
   }
@@ -109,22 +111,29 @@ public class Bot {
     requests.get().onNext(ConsumeRequest.newBuilder().setOpen(open).build());
   }
 
-  /** How many deliveries to ask for per response (ConsumeOpen.max_batch_events). */
+  /** How many events to ask for per response (ConsumeOpen / SubscribeRequest.max_batch_events). */
   static int maxBatchEvents() {
     String value = env("GATEWAY_MAX_BATCH_EVENTS", "64");
     if (!value.matches("[0-9]{1,9}") || Integer.parseInt(value) < 1) usage("GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got " + value);
     return Integer.parseInt(value);
   }
 
-  static void tail(EventGatewayGrpc.EventGatewayStub stub, long fromSequence, CountDownLatch done) {
+  static void tail(EventGatewayGrpc.EventGatewayStub stub, long fromSequence, int batch, CountDownLatch done) {
+    // Batches cut the per-response cost when many events come at once (a replay, a burst).
     SubscribeRequest req = fromSequence > 0
-        ? SubscribeRequest.newBuilder().setStart(StartPosition.START_POSITION_SEQUENCE).setStartSequence(fromSequence).build()
-        : SubscribeRequest.newBuilder().setStart(StartPosition.START_POSITION_ALL).build();
+        ? SubscribeRequest.newBuilder().setStart(StartPosition.START_POSITION_SEQUENCE).setStartSequence(fromSequence).setMaxBatchEvents(batch).build()
+        : SubscribeRequest.newBuilder().setStart(StartPosition.START_POSITION_ALL).setMaxBatchEvents(batch).build();
     System.out.println("tailing from=" + (fromSequence > 0 ? fromSequence : "all"));
     stub.subscribe(req, new Responses<>(done) {
       @Override
       public void onNext(SubscribeResponse res) {
-        show(res.getSequence(), res.getEvent());
+        // With batching on, every event comes in the batch, in stream order. Without it (a
+        // batch size of 1, or a gateway that predates batching) the response is the event.
+        if (res.hasBatch()) {
+          for (SubscribeResponse r : res.getBatch().getResponsesList()) show(r.getSequence(), r.getEvent());
+        } else {
+          show(res.getSequence(), res.getEvent());
+        }
         System.out.flush();
       }
     });

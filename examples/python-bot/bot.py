@@ -4,7 +4,8 @@
 Default: joins a consumer group with Consume, takes its deliveries in batches
 (GATEWAY_MAX_BATCH_EVENTS, default 64), prints each event and settles each batch with
 one `settle` message.
---tail: a Subscribe tail, from --from-sequence N or from everything retained.
+--tail: a Subscribe tail, from --from-sequence N or from everything retained, its
+events in batches of the same size.
 Generate the client first: `make clients` (writes build/clients/python).
 Credentials come from the environment: GATEWAY_API_KEY (or GATEWAY_API_KEY_FILE), and
 GATEWAY_CLIENT_TLS_CA / _CERT / _KEY or GATEWAY_CLIENT_TLS=true for TLS.
@@ -66,7 +67,7 @@ def call_metadata():
 
 
 def max_batch_events():
-    """How many deliveries to ask for per response (ConsumeOpen.max_batch_events)."""
+    """How many events to ask for per response (ConsumeOpen / SubscribeRequest.max_batch_events)."""
     value = os.environ.get("GATEWAY_MAX_BATCH_EVENTS") or "64"
     if not value.isdigit() or not 0 < int(value) < 2**32:  # a uint32 in the proto
         sys.exit(f"GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got {value}")
@@ -99,14 +100,19 @@ def consume(stub, group, batch):
             print(f"revoked {list(res.revoked.delivery_ids)}: {res.revoked.reason}", flush=True)
 
 
-def tail(stub, from_sequence):
+def tail(stub, from_sequence, batch):
+    # Batches cut the per-response cost when many events come at once (a replay, a burst).
+    req = gw.SubscribeRequest(max_batch_events=batch)
     if from_sequence:
-        req = gw.SubscribeRequest(start=gw.START_POSITION_SEQUENCE, start_sequence=from_sequence)
+        req.start, req.start_sequence = gw.START_POSITION_SEQUENCE, from_sequence
     else:
-        req = gw.SubscribeRequest(start=gw.START_POSITION_ALL)
+        req.start = gw.START_POSITION_ALL
     print(f"tailing from={from_sequence or 'all'}", flush=True)
     for res in stub.Subscribe(req, metadata=call_metadata()):
-        show(res.sequence, res.event)
+        # With batching on, every event comes in `batch`, in stream order. Without it (a
+        # batch size of 1, or a gateway that predates batching) the response is the event.
+        for r in res.batch.responses if res.HasField("batch") else [res]:
+            show(r.sequence, r.event)
 
 
 def main():
@@ -122,7 +128,7 @@ def main():
         stub = gw_grpc.EventGatewayStub(channel)
         try:
             if args.tail:
-                tail(stub, args.from_sequence)
+                tail(stub, args.from_sequence, max_batch_events())
             else:
                 consume(stub, args.group, max_batch_events())
         except grpc.RpcError as err:

@@ -312,14 +312,39 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
     }
   });
 
-  it("a GATEWAY_MAX_BATCH_EVENTS that is not a count ends each bot with a message naming it, and one past the gateway's bound with INVALID_ARGUMENT", async function () {
-    const cases: [string, RegExp][] = [
-      ["lots", /GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got lots/],
+  it("--tail asks for batches and prints a replay of many events once each, in stream order, with GATEWAY_MAX_BATCH_EVENTS at its default and at 1", async function () {
+    // A backlog over several chats, replayed from its first sequence: with batching on the
+    // gateway sends every event inside a `batch` (a bot that read only a response's own
+    // fields would print none of them), and with 1 each as a response of its own.
+    const want = await postChats("tail-batch", 6, 20);
+    const from = String(want[0]!.seq);
+    const tails = LANGS.flatMap((lang) => [
+      bot(lang, ["--tail", "--from-sequence", from]),
+      bot(lang, ["--tail", "--from-sequence", from], { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: "1" }),
+    ]);
+    for (const b of tails) {
+      await waitForEvents(b, want.length, `to replay ${want.length}`, 90_000);
+      // As printed, not sorted: a batch's events in stream order, and batches in turn.
+      assert.deepEqual(b.events, want, b.describe());
+      assert.equal(b.lines[0], `tailing from=${from}`, b.describe());
+    }
+  });
+
+  it("a GATEWAY_MAX_BATCH_EVENTS that is not a count ends each bot, group or tail, with a message naming it, and one past the gateway's bound with INVALID_ARGUMENT", async function () {
+    const cases: [string, string[], RegExp][] = [
+      ["lots", [], /GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got lots/],
+      ["lots", ["--tail"], /GATEWAY_MAX_BATCH_EVENTS: expected a count from 1, got lots/],
       // The bot asks for as many in flight as in a batch; the gateway names the first field past its bound.
-      ["5000", /invalid.?argument.*open\.max_(in_flight|batch_events): must be at most 1024/i],
+      ["5000", [], /invalid.?argument.*open\.max_(in_flight|batch_events): must be at most 1024/i],
+      // The tail sends the setting as SubscribeRequest.max_batch_events: a bot that left it
+      // out would be served (one event per response) instead of refused.
+      ["5000", ["--tail"], /invalid.?argument\W.*[^.]\bmax_batch_events: must be at most 1024/i],
     ];
-    const bad = cases.flatMap(([value, message]) =>
-      LANGS.map((lang) => [bot(lang, ["--group", `bad-batch-${lang}`], { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: value }), message] as const),
+    const bad = cases.flatMap(([value, args, message]) =>
+      LANGS.map((lang) => {
+        const mode = args.length ? args : ["--group", `bad-batch-${lang}`];
+        return [bot(lang, mode, { ...botEnv, GATEWAY_MAX_BATCH_EVENTS: value }), message] as const;
+      }),
     );
     await Promise.all(bad.map(([b]) => waitFor(() => b.exitCode !== null, `${b.name} to exit`, 60_000)));
     for (const [b, message] of bad) {
