@@ -760,6 +760,8 @@ describe("fuzzing the webhook and the gRPC API (fast-check, real nats-server)", 
         start: fc.integer({ min: 0, max: 9 }),
         startSequence: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3 }), fc.constantFrom(2 ** 31, 2 ** 53 - 1, 1e15)),
         startTime: fc.option(fc.record({ seconds: fc.integer({ min: -1e5, max: 4e9 }), nanos: fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.constantFrom(-1, 1e9)) }), { nil: undefined }),
+        maxBatchEvents: fc.oneof(fc.integer({ min: 0, max: 2048 }), fc.constantFrom(2 ** 32 - 1)),
+        maxBatchBytes: fc.oneof(fc.integer({ min: 0, max: 8 * 1024 * 1024 }), fc.constantFrom(2 ** 32 - 1)),
       });
       const subscribes = fc.sample(fc.record({ filter: fc.option(filter, { nil: undefined }), start }).map(({ filter: f, start: s }) => ({ filter: f, ...s }) as SubscribeRequest), {
         numRuns: GRPC_CASES / 4,
