@@ -109,10 +109,12 @@ export class ChatTable {
     // A head that is out stays the head: its ack, nak, term or settlement acts on
     // queue[0]. An earlier event can still arrive while it is out: one JetStream sent to
     // a pull that never reached this gateway (its node was killed) comes back only after
-    // AckWait, behind later events of its chat that another pull brought. Put first, it
-    // would take the out head's place, and the head's ack would settle it, never
-    // delivered. It waits behind the head instead (the quarantine keeps this from
-    // happening when an owner starts; within an owner's life only a lost pull does it).
+    // AckWait, and one a second owner held for a moment (two lease creates that both
+    // succeeded, or a consumer leader that reported nothing pending) comes back when
+    // that owner is fenced and naks it; either arrives behind later events of its chat
+    // that this owner already dispatched. Put first, it took the out head's place, and
+    // the head's ack then settled it, never delivered. It waits behind the head instead:
+    // delivered late, but delivered.
     const first = c.state === "ready" ? 0 : 1;
     let i = q.length;
     while (i > first && q[i - 1].seq > h.seq) i--;
