@@ -14,6 +14,25 @@ describe("ChatTable (a partition's chats)", () => {
     assert.equal(t.ready.size, 1);
   });
 
+  it("queues an earlier event that arrives while the head is out behind the head, so the head's settlement settles the head", () => {
+    const t = new ChatTable();
+    t.add(held(5, "a"));
+    const c = t.chat("a")!;
+    t.fire(c, "dispatch");
+    t.fly(c, { id: "d5", held: c.queue[0], member, due: 0 });
+    // Seq 3 was sent to a pull that never arrived; JetStream sends it again after AckWait.
+    t.add(held(3, "a"));
+    t.add(held(4, "a"));
+    assert.deepEqual(c.queue.map((h) => h.seq), [5, 3, 4], "the out head stays first");
+    t.fire(c, "ack");
+    t.add(held(2, "a"));
+    assert.deepEqual(c.queue.map((h) => h.seq), [5, 2, 3, 4], "also while its ack is being confirmed");
+    t.fire(c, "done");
+    assert.deepEqual(c.queue.map((h) => h.seq), [2, 3, 4], "the acked head is what left");
+    t.add(held(1, "a"));
+    assert.deepEqual(c.queue.map((h) => h.seq), [1, 2, 3, 4], "a ready chat's queue is in sequence order");
+  });
+
   it("allows one event of a chat past ready at a time, and moves on only when the head is done", () => {
     const t = new ChatTable();
     t.add(held(1, "a"));

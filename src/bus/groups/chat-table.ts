@@ -93,7 +93,10 @@ export class ChatTable {
     return this.chatsByKey.get(key);
   }
 
-  /** Adds a newly fetched event to its chat's queue, in sequence order. */
+  /**
+   * Adds a newly fetched event to its chat's queue, in sequence order, but never before a
+   * head that is out (with a member, delayed, being settled or dead-lettered).
+   */
   add(h: Held): void {
     this.held.set(h.seq, h);
     let c = this.chatsByKey.get(h.chat);
@@ -103,10 +106,18 @@ export class ChatTable {
       this.ready.add(c);
     }
     const q = c.queue;
+    // A head that is out stays the head: its ack, nak, term or settlement acts on
+    // queue[0]. An earlier event can still arrive while it is out: one JetStream sent to
+    // a pull that never reached this gateway (its node was killed) comes back only after
+    // AckWait, and one a second owner held for a moment (two lease creates that both
+    // succeeded, or a consumer leader that reported nothing pending) comes back when
+    // that owner is fenced and naks it; either arrives behind later events of its chat
+    // that this owner already dispatched. Put first, it took the out head's place, and
+    // the head's ack then settled it, never delivered. It waits behind the head instead:
+    // delivered late, but delivered.
+    const first = c.state === "ready" ? 0 : 1;
     let i = q.length;
-    while (i > 0 && q[i - 1].seq > h.seq) i--;
-    // An event sorted before a head that is already out waits behind it; only the quarantine
-    // (which holds dispatch until every pending event is here) keeps that from happening.
+    while (i > first && q[i - 1].seq > h.seq) i--;
     q.splice(i, 0, h);
   }
 

@@ -77,13 +77,42 @@ export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number
     return true;
   };
 
+  /**
+   * Removes the key's messages up to revision `rev`, leaving no marker. A KV delete would
+   * leave one, and a key holding a marker can only be taken by an update naming the
+   * marker's revision (nats.js's create does that), which nats-server 2.9 checks before
+   * the write goes through the stream's consensus, not in it (nats-server issue 4320):
+   * gateways racing for a released partition then each got the lease (up to three of
+   * three in a test on a 3-node cluster), and each pulled and dispatched the partition
+   * until its first renewal. A create on a key with no message is checked as it is
+   * applied: exactly one wins.
+   */
+  const removeUpTo = async (key: string, rev: number): Promise<void> => {
+    await bus.jsm.streams.purge(`KV_${LEASES_BUCKET}`, { filter: `$KV.${LEASES_BUCKET}.${key}`, seq: rev + 1 });
+  };
+
+  /** Creates the key if it holds no lease; a marker left there (a delete or purge) is removed first. */
+  const create = async (key: string, value: Uint8Array): Promise<number> => {
+    try {
+      return await kv.put(key, value, { previousSeq: 0 });
+    } catch (err) {
+      if (!isCasLoss(err)) throw err;
+      // The read may be stale; it only finds a marker to remove, and removing up to a
+      // revision never removes a newer lease.
+      const e = await kv.get(key);
+      if (!e || e.operation === "PUT") throw err;
+      await removeUpTo(key, e.revision);
+      return await kv.put(key, value, { previousSeq: 0 });
+    }
+  };
+
   return {
     ttlMs: actual,
     async acquire(key, holder) {
       const token = randomBytes(8).toString("hex");
       const sent = performance.now();
       try {
-        const revision = await kv.create(key, enc({ holder, token } satisfies LeaseValue));
+        const revision = await create(key, enc({ holder, token } satisfies LeaseValue));
         return { key, epoch: revision, revision, token, renewedAt: sent };
       } catch (err) {
         if (isCasLoss(err)) return undefined;
@@ -110,7 +139,8 @@ export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number
       }
     },
     async release(lease) {
-      await kv.delete(lease.key, { previousSeq: lease.revision }).catch(() => undefined);
+      // Our revision only: a newer one (another holder's, after ours expired) stays.
+      await removeUpTo(lease.key, lease.revision).catch(() => undefined);
     },
   };
 }

@@ -53,6 +53,22 @@ export async function recreatePartitionConsumer(
   }
 }
 
+/**
+ * Whether a consumer info is the consumer leader's answer (`clustered`: the server is in
+ * a cluster). nats-server 2.9 lets other servers answer consumer info too, and what they
+ * answer looks like an idle consumer: a server just restarted that has not set the
+ * consumer up yet answers its config with an empty state (nothing ack-pending, no pull
+ * waiting) and no cluster part, and a member that has heard of no leader answers its own
+ * state with no leader named. The first answer is the one a client gets, so right after
+ * a node came back a partition's new owner read "nothing pending" while its previous
+ * owner still held events, went active at once, and delivered later events of a chat
+ * before those came back. A leader names itself; a server outside a cluster has no
+ * cluster part.
+ */
+export function fromConsumerLeader(info: ConsumerInfo, clustered: boolean): boolean {
+  return info.cluster ? Boolean(info.cluster.leader) : !clustered;
+}
+
 export interface ConsumerTuning {
   jsAckWaitMs: number;
   buffer: number;

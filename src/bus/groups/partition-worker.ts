@@ -7,7 +7,7 @@ import { AckWaitTimer } from "./ack-wait-timer";
 import { ChatParking } from "./chat-parking";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
 import { LeaseKeeper } from "./lease-keeper";
-import { ensurePartitionConsumer, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
+import { ensurePartitionConsumer, fromConsumerLeader, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
 import { routeMessage, streamSeqOf } from "./partition-message";
 import { PartitionPuller } from "./partition-puller";
 import { WORKER_TRANSITIONS, type PartitionWorkerContext, type WorkerState } from "./partition-worker-context";
@@ -91,6 +91,7 @@ export class PartitionWorker {
       // In quarantine nothing is copied to the park, so everything held is an original.
       held: () => this.table.size + this.parking.waiting,
       consumerInfo: () => this.ctx.bus.jsm.consumers.info(EVENTS_STREAM, this.consumerName),
+      fromLeader: (info) => fromConsumerLeader(info, this.clustered),
       onFloor: (seq) => this.settled.raise(seq),
       activate: () => {
         if (!this.to("active")) return false;
@@ -139,6 +140,11 @@ export class PartitionWorker {
     return true;
   }
 
+  /** Whether the NATS server is in a cluster (its consumer info then names a leader). */
+  private get clustered(): boolean {
+    return Boolean(this.ctx.bus.nc.info?.cluster);
+  }
+
   /** Whether acks and keep-alives may go to NATS: a live worker inside its lease. */
   private get forwarding(): boolean {
     return !this.stopped && this.stateNow !== "starting" && this.keeper.valid;
@@ -168,7 +174,9 @@ export class PartitionWorker {
       // Nothing ack-pending and no pull waiting, read before this worker pulls: no earlier
       // owner can hold an event of a chat, so there is nothing to wait for (a new group,
       // or a clean handoff, which naks what it held only after its last pull ended).
-      const clean = info.num_ack_pending === 0 && info.num_waiting === 0;
+      // Only the consumer leader's word counts (see fromConsumerLeader); otherwise the
+      // quarantine reads it again.
+      const clean = info.num_ack_pending === 0 && info.num_waiting === 0 && fromConsumerLeader(info, this.clustered);
       if (!this.to(clean ? "active" : "quarantine")) throw new Error(`worker ${this.stateNow} while starting`);
       this.puller.start();
       this.keeper.start();

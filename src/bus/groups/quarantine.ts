@@ -12,6 +12,8 @@ export interface QuarantineHost {
   /** Originals the worker holds (each ack-pending with the server). */
   held(): number;
   consumerInfo(): Promise<ConsumerInfo>;
+  /** Whether an info is the consumer leader's (another server's is not the consumer's state). */
+  fromLeader(info: ConsumerInfo): boolean;
   /** The consumer's ack floor, as read. */
   onFloor(seq: number): void;
   /** Moves the worker to active; false when it no longer may. */
@@ -46,7 +48,7 @@ export class Quarantine {
       const before = this.h.arrivals();
       const info = await this.h.consumerInfo();
       this.h.onFloor(info.ack_floor.stream_seq);
-      const quiet = before === this.h.arrivals() && this.h.outstandingAcks() === 0;
+      const quiet = before === this.h.arrivals() && this.h.outstandingAcks() === 0 && this.h.fromLeader(info);
       const held = this.h.held();
       if (this.h.waiting() && quiet && info.num_ack_pending === held && this.h.activate()) this.h.log.debug({ held }, "partition active");
     } catch (err) {
