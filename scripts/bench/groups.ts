@@ -44,6 +44,9 @@ export interface GroupResult {
   cpu: CpuPct;
 }
 
+/** Times one member's call is opened again after it ended with UNAVAILABLE. */
+const MAX_REOPENS = 20;
+
 /** Reads one group with `members` Consume calls, settling each delivery (or batch) at once; ms from first to last delivery. */
 export async function consumeGroup(gw: Server, natsPid: number | undefined, o: GroupRun): Promise<GroupResult> {
   const members = o.members ?? P.groups.members;
@@ -60,6 +63,8 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
   let complete = true;
   let error = "";
   let failedCalls = 0;
+  let reopened = 0;
+  let done = false;
   const calls: ClientDuplexStream<ConsumeRequest, LightDelivery[]>[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -69,7 +74,7 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
       cpu.stop();
       resolve();
     }, o.deadlineMs ?? 120_000);
-    for (let m = 0; m < members; m++) {
+    const open = (reopens: number): void => {
       const call = client.makeBidiStreamRequest(
         "/engage.gateway.v1.EventGateway/Consume",
         (r: ConsumeRequest) => Buffer.from(ConsumeRequest.encode(r).finish()),
@@ -79,6 +84,13 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
       call.on("error", (err: { code?: number; details?: string }) => {
         if (err.code === 1) return; // CANCELLED: ended by this harness
         error ||= `${err.code}: ${err.details}`;
+        // UNAVAILABLE: open the call again shortly, as the example bots do (a member's
+        // unsettled deliveries went to the others meanwhile).
+        if (err.code === 14 && reopens < MAX_REOPENS && !done) {
+          reopened++;
+          setTimeout(() => !done && open(reopens + 1), 500);
+          return;
+        }
         // Every member's call failed: nothing more can arrive.
         if (++failedCalls === members && last === 0) {
           if (o.deadlineMs === undefined) return reject(new Error(`group ${o.group}: every Consume call failed, e.g. ${error}`));
@@ -134,12 +146,14 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
           },
         },
       });
-    }
-  });
+    };
+    for (let m = 0; m < members; m++) open(0);
+  }).finally(() => (done = true));
   for (const c of calls) c.end();
   await sleep(200);
   client.close();
   const ms = last - first;
+  if (reopened > 0) error += ` (calls opened again after UNAVAILABLE: ${reopened})`;
   return { ms, delivered: seen.size, perSec: first === 0 ? 0 : (seen.size / ms) * 1000, orderViolations: o.unordered ? 0 : orderViolations, redelivered, batches, batched, complete, error, cpu: cpu.pct };
 }
 
