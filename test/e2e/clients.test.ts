@@ -226,6 +226,12 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
       acked: n("engage_gateway_group_acks_total"),
     };
   };
+  /** The group's counters once `n` acks are counted (they settle after the bot printed). */
+  const countsOnceAcked = (group: string, n: number) =>
+    waitFor(async () => {
+      const c = await groupCounts(group);
+      return c.acked >= n ? c : undefined;
+    }, `${group} acks in /metrics`, 20_000);
   const openConsumeCalls = async (): Promise<number> =>
     sample((await requestTls(gw.httpPort, certs, "GET", "/metrics")).text, "engage_gateway_open_streams", { rpc: "consume" }) ?? 0;
 
@@ -285,11 +291,7 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
         assert.equal(new Set(batch.map((e) => e.chat)).size, batch.length, `two events of one chat in a batch\n${b.describe()}`);
       }
       // The gateway applied the settles: every event acked, none delivered twice.
-      const counts = await waitFor(async () => {
-        const c = await groupCounts(groups[i]!);
-        return c.acked >= want.length ? c : undefined;
-      }, `${groups[i]} acks in /metrics`, 20_000);
-      assert.deepEqual(counts, { delivered: want.length, redelivered: 0, acked: want.length }, b.describe());
+      assert.deepEqual(await countsOnceAcked(groups[i]!, want.length), { delivered: want.length, redelivered: 0, acked: want.length }, b.describe());
     }
   });
 
@@ -304,11 +306,7 @@ describe("example bots in Python, Go, Node and Java against the built gateway wi
       assertGot(b, want);
       assertChatOrder(b, want);
       assert.deepEqual(b.settles, [], b.describe());
-      const counts = await waitFor(async () => {
-        const c = await groupCounts(groups[i]!);
-        return c.acked >= want.length ? c : undefined;
-      }, `${groups[i]} acks in /metrics`, 20_000);
-      assert.deepEqual(counts, { delivered: want.length, redelivered: 0, acked: want.length }, b.describe());
+      assert.deepEqual(await countsOnceAcked(groups[i]!, want.length), { delivered: want.length, redelivered: 0, acked: want.length }, b.describe());
     }
   });
 
