@@ -146,14 +146,22 @@ describe("fault: one NATS node of three is down (R3 streams)", function () {
     // elect one (4 to 9 s on nats-server 2.9), whoever reads it; what follows is the
     // steady state of a node being down.
     const jsm = await (await cluster.client()).jetstreamManager();
+    // On a loaded machine an idle consumer's election has taken over 30 s: waited for up
+    // to 60 s, and a timeout names the consumers still without a live leader.
     await waitFor(
       async () => {
-        const leaders: (string | undefined)[] = [];
-        for await (const c of jsm.consumers.list("ENGAGE_EVENTS")) if (c.name.startsWith(`cg-${group}-p`)) leaders.push(c.cluster?.leader);
-        return leaders.length > 0 && leaders.every((l) => l && l !== victim) ? true : undefined;
+        const waiting: string[] = [];
+        let n = 0;
+        for await (const c of jsm.consumers.list("ENGAGE_EVENTS")) {
+          if (!c.name.startsWith(`cg-${group}-p`)) continue;
+          n++;
+          if (!c.cluster?.leader || c.cluster.leader === victim) waiting.push(`${c.name} (leader ${c.cluster?.leader || "none"})`);
+        }
+        if (n === 0 || waiting.length > 0) throw new Error(n === 0 ? "no partition consumer listed" : `without a live leader: ${waiting.join(", ")}`);
+        return true;
       },
       "every partition consumer of the group to have a live leader",
-      30_000,
+      60_000,
       250,
     );
     const electionMs = Date.now() - killedAt;
