@@ -81,6 +81,11 @@ export interface Config {
   groupParkAfterMs: number;
   /** Park a group chat holding more than this many events of its partition's buffer; 0 never. @default 32 */
   groupParkMaxEvents: number;
+  /**
+   * Most events of one chat delivered side by side in an unordered group; its later events
+   * wait, one at a time, and are parked like an ordered chat's when stuck or hot. @default 8
+   */
+  groupUnorderedChatWindow: number;
   /** Events one Subscribe stream may have buffered before it leaves its shared tail. @default 1000 */
   tailBufferEvents: number;
   /** Bytes one Subscribe stream may have buffered before it leaves its shared tail. @default 512 KiB */
@@ -144,6 +149,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: "groupMaxPerTenant", env: "GATEWAY_GROUP_MAX_PER_TENANT", default: "100", help: "most consumer groups per tenant; opening one more is refused" },
   { key: "groupParkAfterMs", env: "GATEWAY_GROUP_PARK_AFTER", default: "10s", help: "park a group chat whose head has been out this long (0 or off: never)" },
   { key: "groupParkMaxEvents", env: "GATEWAY_GROUP_PARK_MAX_EVENTS", default: "32", help: "park a group chat holding more events than this (0: never)" },
+  { key: "groupUnorderedChatWindow", env: "GATEWAY_GROUP_UNORDERED_CHAT_WINDOW", default: "8", help: "most events of one chat out side by side in an unordered group" },
   { key: "tailBufferEvents", env: "GATEWAY_TAIL_BUFFER_EVENTS", default: "1000", help: "events a live Subscribe stream may have buffered; past it, it reads on from its own NATS consumer" },
   { key: "tailBufferBytes", env: "GATEWAY_TAIL_BUFFER_BYTES", default: "512kb", help: "bytes a live Subscribe stream may have buffered; past it, it reads on from its own NATS consumer" },
   { key: "natsAuth", env: "GATEWAY_NATS_USER", default: "", help: "NATS user name (with GATEWAY_NATS_PASSWORD or GATEWAY_NATS_PASSWORD_FILE)" },
@@ -232,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: string
     groupMaxPerTenant: int(get("GATEWAY_GROUP_MAX_PER_TENANT"), "GATEWAY_GROUP_MAX_PER_TENANT", 1, 100_000),
     groupParkAfterMs: /^off$/i.test(get("GATEWAY_GROUP_PARK_AFTER")) ? 0 : duration(get("GATEWAY_GROUP_PARK_AFTER"), "GATEWAY_GROUP_PARK_AFTER"),
     groupParkMaxEvents: int(get("GATEWAY_GROUP_PARK_MAX_EVENTS"), "GATEWAY_GROUP_PARK_MAX_EVENTS", 0, 10_000),
+    groupUnorderedChatWindow: int(get("GATEWAY_GROUP_UNORDERED_CHAT_WINDOW"), "GATEWAY_GROUP_UNORDERED_CHAT_WINDOW", 1, 10_000),
     tailBufferEvents: int(get("GATEWAY_TAIL_BUFFER_EVENTS"), "GATEWAY_TAIL_BUFFER_EVENTS", 1, 1_000_000),
     tailBufferBytes: bytes(get("GATEWAY_TAIL_BUFFER_BYTES"), "GATEWAY_TAIL_BUFFER_BYTES"),
     security: undefined as unknown as SecurityConfig,

@@ -159,6 +159,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxGroupsPerTenant: config.groupMaxPerTenant,
     parkAfterMs: config.groupParkAfterMs,
     parkMaxEvents: config.groupParkMaxEvents,
+    unorderedChatWindow: config.groupUnorderedChatWindow,
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
     onRedeliveredSettled: (group) => metrics.groupRedeliveredSettled.inc({ group }),

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import https from "node:https";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { Event } from "../../src/gen/engage/events/v1/events";
 import { EventGatewayClient, StartPosition, type ConsumeDelivery, type ConsumeOpen, type ConsumeSettle } from "../../src/gen/engage/gateway/v1/gateway";
 import { makeCerts, type TestCerts } from "../helpers/certs";
 import { chatOf, TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
-import { startTestGateway, TOKEN, type TestGateway } from "../helpers/gateway";
+import { startTestGateway, type TestGateway } from "../helpers/gateway";
+import { httpsRequest, postHttps } from "../helpers/https-request";
 import { ChatGuard, GROUP_ENV, numberOf, publishInterleaved } from "../helpers/groups";
 import { sample } from "../helpers/metrics";
 import { startTestNats, type TestNats } from "../helpers/nats-server";
@@ -18,32 +18,6 @@ const bearer = (): Metadata => {
   m.set("authorization", `Bearer ${KEY}`);
   return m;
 };
-
-/** Requests to the gateway's HTTPS port, trusting the test CA. */
-function httpsRequest(port: number, certs: TestCerts, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(
-      {
-        host: "127.0.0.1",
-        port,
-        method,
-        path,
-        ca: certs.read(certs.caFile),
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        timeout: 10_000,
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
-}
 
 /**
  * A bot's way of settling a batch: what it decides while handling the deliveries of one
@@ -98,10 +72,7 @@ describe("gRPC Consume with batching (max_batch_events, settle), with API keys a
     await nats?.cleanup();
   });
 
-  const post = async (body: unknown): Promise<{ status: number; body: any; headers: Headers }> => {
-    const res = await httpsRequest(gw.httpPort, certs, "POST", "/v1/engage/events", body);
-    return { status: res.status, body: JSON.parse(res.text || "{}"), headers: new Headers() };
-  };
+  const post = (body: unknown): ReturnType<typeof postHttps> => postHttps(gw.httpPort, certs, body);
   const metric = async (name: string, group: string): Promise<number | undefined> =>
     sample((await httpsRequest(gw.httpPort, certs, "GET", "/metrics")).text, name, { group: `default=${group}` });
   const member = (open: Partial<ConsumeOpen> & { group: string }): TestMember => new TestMember(client, open, true, bearer());

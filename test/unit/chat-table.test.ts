@@ -33,6 +33,20 @@ describe("ChatTable (a partition's chats)", () => {
     assert.deepEqual(c.queue.map((h) => h.seq), [1, 2, 3, 4], "a ready chat's queue is in sequence order");
   });
 
+  it("promotes a ready overflow head to a chat of its own, and drops the overflow when it empties", () => {
+    const t = new ChatTable();
+    t.add(held(7, "a"));
+    t.add(held(8, "a"));
+    const o = t.chat("a")!;
+    t.promote(o, "#7");
+    assert.deepEqual(t.chat("#7")!.queue.map((h) => [h.seq, h.chat, h.conversation]), [[7, "#7", "a"]]);
+    assert.deepEqual(o.queue.map((h) => h.seq), [8]);
+    t.promote(o, "#8");
+    assert.equal(t.chat("a"), undefined);
+    assert.deepEqual([...t.ready].map((c) => c.key), ["#7", "#8"]);
+    assert.equal(t.size, 2);
+  });
+
   it("allows one event of a chat past ready at a time, and moves on only when the head is done", () => {
     const t = new ChatTable();
     t.add(held(1, "a"));

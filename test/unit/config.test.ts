@@ -51,6 +51,7 @@ describe("loadConfig", () => {
       groupMaxPerTenant: 100,
       groupParkAfterMs: 10_000,
       groupParkMaxEvents: 32,
+      groupUnorderedChatWindow: 8,
       tailBufferEvents: 1000,
       tailBufferBytes: 512 * 1024,
       console: true,
@@ -186,6 +187,12 @@ describe("loadConfig", () => {
     const off = loadConfig({ ...ENV, GATEWAY_GROUP_PARK_AFTER: "off", GATEWAY_GROUP_PARK_MAX_EVENTS: "0" });
     assert.deepEqual([off.groupParkAfterMs, off.groupParkMaxEvents], [0, 0]);
     assert.equal(loadConfig(ENV, ["--group-park-after=2s"]).groupParkAfterMs, 2000);
+  });
+
+  it("bounds an unordered group's side-by-side deliveries of one chat at 8 by default, and refuses 0", () => {
+    assert.equal(loadConfig(ENV).groupUnorderedChatWindow, 8);
+    assert.equal(loadConfig({ ...ENV, GATEWAY_GROUP_UNORDERED_CHAT_WINDOW: "64" }).groupUnorderedChatWindow, 64);
+    assert.throws(() => loadConfig({ ...ENV, GATEWAY_GROUP_UNORDERED_CHAT_WINDOW: "0" }), /GATEWAY_GROUP_UNORDERED_CHAT_WINDOW/);
   });
 
   it("turns the group idle expiry off with 0 or off", () => {

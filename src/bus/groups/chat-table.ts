@@ -24,8 +24,13 @@ export class Held {
     readonly seq: number,
     /** The latest handle: a JetStream redelivery replaces it. */
     public msg: PulledMsg,
-    /** The ordering key: the chat (tenant and chat id), or the sequence when unordered. */
-    readonly chat: string,
+    /**
+     * The key it is held under: its chat, or in an unordered group its own key while its
+     * chat has room (see ChatWindow). Changes once when it leaves its chat's overflow.
+     */
+    public chat: string,
+    /** Its chat (tenant and chat id), whatever the key. */
+    readonly conversation: string = chat,
   ) {}
   /** The event, decoded on first use; deliveries forward the stored bytes. */
   get event(): Event {
@@ -150,6 +155,20 @@ export class ChatTable {
   /** Every chat in the table. */
   chats(): IterableIterator<Chat> {
     return this.chatsByKey.values();
+  }
+
+  /**
+   * Moves the head of `c`, which must be `ready`, to a chat of its own under `key` (an
+   * unordered chat's overflow taking a free place of its window).
+   */
+  promote(c: Chat, key: string): void {
+    const h = c.queue.shift()!;
+    if (c.queue.length === 0) {
+      this.chatsByKey.delete(c.key);
+      this.ready.delete(c);
+    }
+    h.chat = key;
+    this.add(h);
   }
 
   /** Takes every event but the head out of `c` (they move to the chat's park). */

@@ -24,6 +24,8 @@ export interface GroupTuning {
   parkAfterMs: number;
   /** Park a chat holding more than this many events (GATEWAY_GROUP_PARK_MAX_EVENTS); 0 never. */
   parkMaxEvents: number;
+  /** Most events of one chat out side by side in an unordered group (GATEWAY_GROUP_UNORDERED_CHAT_WINDOW). */
+  unorderedChatWindow: number;
 }
 
 export interface CoordinatorDeps {
@@ -269,6 +271,7 @@ export class GroupCoordinator {
       onRedeliveredSettled: () => this.d.onRedeliveredSettled(),
       park: this.d.park,
       parking: { afterMs: this.d.tuning.parkAfterMs, maxEvents: this.d.tuning.parkMaxEvents },
+      chatWindow: this.d.tuning.unorderedChatWindow,
       onParked: (chats, events) => this.d.onParked(chats, events),
     });
     this.workers.set(partition, worker);

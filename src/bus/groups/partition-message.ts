@@ -4,7 +4,7 @@ import { HEADER } from "../publisher";
 import type { PulledMsg } from "./chat-table";
 import type { StoredGroup } from "./kv-stores";
 
-/** Where a newly fetched message goes: held under its ordering key, or settled unseen. */
+/** Where a newly fetched message goes: held for its chat, or settled unseen. */
 export type Routing = { chat: string } | { skip: "+ACK" | "+TERM"; undecodable?: unknown };
 
 /**
@@ -27,7 +27,7 @@ export function routeMessage(jm: PulledMsg, group: StoredGroup, filter: Compiled
     if (!filter.matches(event)) return { skip: "+ACK" };
     key ??= chatKeyOf(subjectOf(event, 1));
   }
-  return { chat: group.unordered ? `#${jm.seq}` : key! };
+  return { chat: key! };
 }
 
 /**

@@ -41,6 +41,8 @@ export interface PartitionWorkerContext {
   erased?(held: Held): boolean;
   park: ParkStore;
   parking: ParkingOptions;
+  /** Most events of one chat out side by side in an unordered group (see ChatWindow). */
+  chatWindow: number;
   /** Parked chats changed by `chats`; `events` more were copied to the park. */
   onParked(chats: number, events: number): void;
   /** Something freed capacity or made work ready: pump every partition. */

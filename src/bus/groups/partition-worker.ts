@@ -6,6 +6,7 @@ import { EVENTS_STREAM } from "../streams";
 import { AckWaitTimer } from "./ack-wait-timer";
 import { ChatParking } from "./chat-parking";
 import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
+import { ChatWindow } from "./chat-window";
 import { LeaseKeeper } from "./lease-keeper";
 import { ensurePartitionConsumer, fromConsumerLeader, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
 import { routeMessage, streamSeqOf } from "./partition-message";
@@ -44,6 +45,8 @@ export class PartitionWorker {
   private readonly settled: PartitionSettled;
   private readonly acks: ServerAcks;
   private readonly parking: ChatParking;
+  /** An unordered group's bound on one chat's side-by-side deliveries; none when ordered. */
+  private readonly window?: ChatWindow;
   private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
@@ -69,6 +72,7 @@ export class PartitionWorker {
     this.ackWaitMs = ctx.tuning.jsAckWaitMs;
     this.settled = new PartitionSettled(ctx.settled, ctx.group.name, ctx.partition);
     this.acks = new ServerAcks(ctx.bus.nc, () => !this.stopped, () => this.forwarding);
+    if (ctx.group.unordered) this.window = new ChatWindow(ctx.chatWindow);
     this.parking = new ChatParking({
       group: ctx.group.name,
       partition: ctx.partition,
@@ -221,7 +225,7 @@ export class PartitionWorker {
       if (route.undecodable) this.log.error({ err: route.undecodable, seq }, "undecodable message in ENGAGE_EVENTS; skipping it");
       return this.settleSilently(jm, seq, route.skip);
     }
-    const held = new Held(seq, jm, route.chat);
+    const held = new Held(seq, jm, this.keyOf(seq, route.chat), route.chat);
     if (this.parking.isParked(held.chat)) this.parking.accept(held);
     else {
       this.table.add(held);
@@ -229,6 +233,30 @@ export class PartitionWorker {
     }
     if (this.stateNow === "active") this.pump();
     else if (this.stateNow === "quarantine") this.quarantine.schedule();
+  }
+
+  /**
+   * The key a new event of `chat` is held under: the chat in an ordered group; in an
+   * unordered one, its own key while the chat's window has room (see ChatWindow). An
+   * event parked under its own key by an earlier owner stays under it.
+   */
+  private keyOf(seq: number, chat: string): string {
+    if (!this.window) return chat;
+    const own = ChatWindow.keyOf(seq);
+    if (this.parking.isParked(own)) return own;
+    return this.window.keyFor(seq, chat, this.table.chat(chat) !== undefined || this.parking.isParked(chat));
+  }
+
+  /**
+   * An unordered chat's overflow gives its ready events, one by one, to the free places of
+   * the chat's window; a parked overflow keeps them (its park serves them in turn).
+   */
+  private refill(chat: string): void {
+    const w = this.window!;
+    for (let o = this.table.chat(chat); o && o.state === "ready" && w.hasRoom(chat) && !this.parking.isParked(chat); o = this.table.chat(chat)) {
+      w.opened(chat);
+      this.table.promote(o, ChatWindow.keyOf(o.queue[0].seq));
+    }
   }
 
   /** Settles an event no member will see (already settled, another group's replay, filtered out). */
@@ -343,7 +371,12 @@ export class PartitionWorker {
   /** The head of `c` is settled with the server: the chat moves on. */
   private done(c: Chat): void {
     if (this.stopped) return;
+    const head = c.queue[0];
     this.change(c, "done");
+    if (this.window) {
+      if (head.chat !== head.conversation) this.window.closed(head.conversation);
+      this.refill(head.conversation);
+    }
     this.parking.wake(c.key);
     this.ctx.onChange();
   }
@@ -483,6 +516,7 @@ export class PartitionWorker {
     this.puller?.close();
     this.parking.clear();
     this.table.clear();
+    this.window?.clear();
     this.ctx.onStopped(this);
     this.ctx.onChange();
   }
