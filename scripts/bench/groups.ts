@@ -5,7 +5,7 @@
  */
 import { Client, credentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { AckPolicy, DeliverPolicy, type NatsConnection } from "nats";
-import { ConsumeRequest, StartPosition } from "../../src/gen/engage/gateway/v1/gateway";
+import { ConsumeRequest, DeleteGroupRequest, DeleteGroupResponse, StartPosition } from "../../src/gen/engage/gateway/v1/gateway";
 import { emptyFilter, lightDeliveriesOf, type LightDelivery } from "./lib/grpc-light";
 import { postMany } from "./lib/load";
 import { BATCH, P, RUNS } from "./lib/options";
@@ -42,6 +42,8 @@ export interface GroupResult {
   /** The first error a Consume call ended with, if any. */
   error: string;
   cpu: CpuPct;
+  /** New (first-time) deliveries in each second from the first delivery. */
+  perSecond: number[];
 }
 
 /** Times one member's call is opened again after it ended with UNAVAILABLE. */
@@ -65,6 +67,7 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
   let failedCalls = 0;
   let reopened = 0;
   let done = false;
+  const perSecond: number[] = [];
   const calls: ClientDuplexStream<ConsumeRequest, LightDelivery[]>[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -119,6 +122,8 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
             continue;
           }
           seen.add(d.sequence);
+          const second = Math.floor((t - first) / 1000);
+          perSecond[second] = (perSecond[second] ?? 0) + 1;
           const prev = lastByChat.get(d.chatId) ?? 0;
           if (d.sequence < prev) orderViolations++;
           lastByChat.set(d.chatId, d.sequence);
@@ -154,7 +159,29 @@ export async function consumeGroup(gw: Server, natsPid: number | undefined, o: G
   client.close();
   const ms = last - first;
   if (reopened > 0) error += ` (calls opened again after UNAVAILABLE: ${reopened})`;
-  return { ms, delivered: seen.size, perSec: first === 0 ? 0 : (seen.size / ms) * 1000, orderViolations: o.unordered ? 0 : orderViolations, redelivered, batches, batched, complete, error, cpu: cpu.pct };
+  return { ms, delivered: seen.size, perSec: first === 0 ? 0 : (seen.size / ms) * 1000, orderViolations: o.unordered ? 0 : orderViolations, redelivered, batches, batched, complete, error, cpu: cpu.pct, perSecond: Array.from(perSecond, (x) => x ?? 0) };
+}
+
+/**
+ * Deletes a group (its partition consumers with it), so that the next group's consumers
+ * are not created beside every earlier group's: JetStream takes longer to create a
+ * filtered consumer the more consumers a large stream has.
+ */
+export async function deleteGroup(gw: Server, group: string): Promise<void> {
+  const client = new Client(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure());
+  try {
+    await new Promise<void>((resolve, reject) =>
+      client.makeUnaryRequest(
+        "/engage.gateway.v1.EventGateway/DeleteGroup",
+        (r: DeleteGroupRequest) => Buffer.from(DeleteGroupRequest.encode(r).finish()),
+        (b: Buffer) => DeleteGroupResponse.decode(b),
+        { group, force: true },
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+  } finally {
+    client.close();
+  }
 }
 
 /** The baseline: a durable JetStream pull consumer, explicit ack of each message, nothing decoded. */

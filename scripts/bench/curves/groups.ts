@@ -3,7 +3,7 @@
  * each point beside a raw JetStream pull consumer reading the same events; and the rate
  * of the other chats when 1% of chats are stuck (their deliveries never settled).
  */
-import { consumeGroup, rawPull, type GroupResult } from "../groups";
+import { consumeGroup, deleteGroup, rawPull, type GroupResult } from "../groups";
 import { BATCH, C, CURVES } from "../lib/options";
 import { curves } from "../lib/results";
 import { f, log } from "../lib/util";
@@ -14,11 +14,13 @@ const DEADLINE_MS = 180_000;
 const errors: string[] = [];
 
 async function point(r: Rig, k: number, name: string, o: { events: number; unordered: boolean; members: number; batch?: number; stuck?: Set<string>; n?: number }): Promise<GroupResult> {
+  const group = `curve-${name}-${process.pid}`;
   const res = await consumeGroup(r.gw, r.nats.child.pid, {
-    group: `curve-${name}-${process.pid}`, tenant: `t${k}`, unordered: o.unordered, n: o.n ?? o.events, members: o.members, batch: o.batch, stuck: o.stuck, deadlineMs: DEADLINE_MS,
+    group, tenant: `t${k}`, unordered: o.unordered, n: o.n ?? o.events, members: o.members, batch: o.batch, stuck: o.stuck, deadlineMs: DEADLINE_MS,
   });
   log(`curve groups ${name}: ${res.delivered} delivered, ${f(res.perSec)}/s${res.complete ? "" : ` (stopped after ${DEADLINE_MS / 1000} s)`}${res.error ? `; a Consume call ended with ${res.error}` : ""}`);
   if (res.error) errors.push(`${name}: ${res.error}`);
+  await deleteGroup(r.gw, group).catch((err) => log(`curve groups ${name}: could not delete the group: ${String(err)}`));
   return res;
 }
 
