@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import pino from "pino";
+import { createBus, type Bus } from "../../src/bus/connection";
+import { withJetStreamRetry } from "../../src/bus/jetstream-retry";
+import { startTestNats, type TestNats } from "../helpers/nats-server";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How JetStream operations are retried against a single nats-server (no cluster). */
+describe("JetStream retries on a single server", function () {
+  this.timeout(30_000);
+  let nats: TestNats;
+  let bus: Bus;
+
+  before(async () => {
+    nats = await startTestNats();
+    bus = await createBus({ servers: [nats.url], logger: pino({ level: "silent" }) });
+  });
+  after(async () => {
+    await bus?.drain();
+    await nats?.cleanup();
+  });
+
+  it("runs a slow operation once, not again beside itself (a busy server is not given more work)", async () => {
+    let calls = 0;
+    const info = await withJetStreamRetry(bus, "a slow read", async (jsm) => {
+      calls++;
+      // Longer than the hedging interval (200 ms) and the cluster's first attempt timeout (1 s).
+      await sleep(1500);
+      return await jsm.getAccountInfo();
+    });
+    assert.equal(calls, 1);
+    assert.ok(info.limits !== undefined);
+  });
+
+  it("ends with UNAVAILABLE naming the operation and a busy or down server when no answer comes within the budget", async () => {
+    let calls = 0;
+    await assert.rejects(
+      withJetStreamRetry(
+        bus,
+        "creating the test consumer",
+        async () => {
+          calls++;
+          await sleep(3000);
+          return 0;
+        },
+        { budgetMs: 800 },
+      ),
+      (err: Error) => /creating the test consumer failed for 1 s .*down or busy/.test(err.message),
+    );
+    assert.equal(calls, 1);
+  });
+});
