@@ -63,7 +63,7 @@ export const C = SMOKE
         conn: { connections: [1, 10, 50, 200], seconds: 5 },
         cluster: { connections: 50, seconds: 5 },
         groups: { events: 100_000, chats: [10, 1000, 100_000], members: [1, 4, 16], chatsForMembers: 1000 },
-        stuck: { events: 50_000, chats: 1000, stuckShare: 0.01 },
+        stuck: { events: 100_000, chats: 1000, stuckShare: 0.01 },
         fanout: { streams: [10, 100, 1000], rate: 100, seconds: 5 },
         backlog: { events: 1_000_000 },
       }
