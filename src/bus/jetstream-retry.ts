@@ -57,9 +57,19 @@ export function withJetStreamRetry<T>(
     let inFlight = 0;
     let attempts = 0;
     let last: unknown;
+    // A reconnect (a restarted server) loses the requests sent before it: their attempts
+    // no longer hold a place, and a new one starts at once.
+    let epoch = 0;
+    const stopWatching = bus.onChange((up) => {
+      if (!up) return;
+      epoch++;
+      inFlight = 0;
+      void attempt();
+    });
     const finish = (fn: () => void): void => {
       if (settled) return;
       settled = true;
+      stopWatching();
       clearInterval(ticker);
       clearTimeout(deadline);
       fn();
@@ -71,16 +81,20 @@ export function withJetStreamRetry<T>(
         return;
       }
       inFlight++;
+      const mine = epoch;
+      const done = (): void => {
+        if (mine === epoch) inFlight--;
+      };
       try {
         const left = budget - (Date.now() - started);
         const timeout = Math.max(clustered ? Math.min(attemptTimeoutMs(attempts++), left) : left, 100);
         const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout });
         const result = await op(jsm, bus.nc.jetstream({ timeout }));
-        inFlight--;
+        done();
         if (settled) o.discard?.(result);
         else finish(() => resolve(result));
       } catch (err) {
-        inFlight--;
+        done();
         if (err instanceof GatewayError || !isRetryable(err)) return finish(() => reject(err));
         last = err;
         // Replaced soon, not at once: "no responders" comes back in microseconds.

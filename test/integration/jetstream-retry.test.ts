@@ -33,6 +33,23 @@ describe("JetStream retries on a single server", function () {
     assert.ok(info.limits !== undefined);
   });
 
+  it("starts a new attempt as soon as a restarted server is back: requests sent before the restart are lost", async () => {
+    let calls = 0;
+    const started = Date.now();
+    const done = withJetStreamRetry(bus, "a read across a restart", async (jsm) => {
+      if (++calls === 1) {
+        // The server goes down with this request unanswered.
+        await nats.kill();
+        await nats.start();
+        return await new Promise<never>(() => undefined);
+      }
+      return await jsm.getAccountInfo();
+    });
+    await done;
+    assert.equal(calls, 2);
+    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms: the lost attempt held its place`);
+  });
+
   it("ends with UNAVAILABLE naming the operation and a busy or down server when no answer comes within the budget", async () => {
     let calls = 0;
     await assert.rejects(
