@@ -183,9 +183,12 @@ describe("the web console in a real browser (built gateway, API keys and TLS on)
 
   it("fits a 390-pixel phone screen without the page scrolling sideways", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const nav of ["#nav-live", "#nav-dlq", "#nav-health"]) {
+    // Measured once the page has drawn its own content (not while the previous page's is
+    // still up), after the next two frames.
+    for (const [nav, content] of [["#nav-live", "#live-rows"], ["#nav-dlq", "#dlq-rows"], ["#nav-health", "#health-streams"]]) {
       await page.click(nav);
-      await page.waitForTimeout(0);
+      await page.waitForSelector(content);
+      await page.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
       const wide = (await page.evaluate("document.documentElement.scrollWidth")) as number;
       assert.ok(wide <= 392, `${nav}: the page is ${wide} px wide`);
     }
