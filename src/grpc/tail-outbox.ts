@@ -21,9 +21,14 @@ export interface OutboxLimits {
  *
  * A stream that asked for batches (`max_batch_events` above 1) gets what was handed over
  * in one turn of the event loop in one `SubscribeResponse.batch`, written once that turn
- * is over (`setImmediate`): a batch never waits for more events, only for the turn. When
- * the connection is slow, more events wait here between writes, so batches grow just
- * when the per-response cost matters.
+ * is over (`setImmediate`): a batch never waits for more events, only for the turn and
+ * for the stream's previous batch. It has one batch at a time inside grpc-js and HTTP/2:
+ * the rest waits here, where the responses of a shared tail are one Buffer for all its
+ * streams, instead of as a framed copy per stream in HTTP/2's queues (with 1,000 streams
+ * a client that reads slower than the gateway writes would otherwise make the gateway
+ * hold up to the buffer bound per stream in copies). So when the connection is slow,
+ * more events wait here between writes and batches grow, just when the per-response cost
+ * matters; and streams handed the same responses write the same batch, built once.
  */
 export interface Outbox {
   /** Takes `response` if there is room now; false (and nothing taken) when full. */
@@ -39,6 +44,22 @@ export interface Outbox {
   readonly held: { events: number; bytes: number };
 }
 
+/**
+ * The last batch built from each first response. Streams of one shared tail that keep up
+ * are handed the same responses (the same Buffers, in the same order) between writes, so
+ * they write the same batch: built once, not once per stream. Keyed weakly, so an entry
+ * goes with its responses; a batch is reused only for the very same responses.
+ */
+const batches = new WeakMap<Buffer, { items: Buffer[]; batch: Buffer }>();
+
+function sharedBatch(items: Buffer[]): Buffer {
+  const hit = batches.get(items[0]);
+  if (hit && hit.items.length === items.length && hit.items.every((r, i) => r === items[i])) return hit.batch;
+  const batch = encodeSubscribeBatch(items);
+  batches.set(items[0], { items, batch });
+  return batch;
+}
+
 /** `signal`: the stream is over (its call ended, or the gateway is shutting down). */
 export function createOutbox(call: ServerWritableStream<unknown, unknown>, limits: OutboxLimits, signal: AbortSignal, batch?: BatchSpec): Outbox {
   const queue: Buffer[] = [];
@@ -46,6 +67,8 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
   let events = 0;
   let bytes = 0;
   let blocked = false;
+  /** Batches written and not yet taken by HTTP/2. */
+  let inFlight = 0;
   const batching = batch !== undefined && batch.maxEvents > 1;
   let scheduled = false;
   let waiters: (() => void)[] = [];
@@ -70,10 +93,18 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
       size += queue[head].length;
       items.push(queue[head++]);
     }
-    return { response: encodeSubscribeBatch(items), n: items.length, size };
+    return { response: sharedBatch(items), n: items.length, size };
+  };
+  const schedule = (): void => {
+    if (scheduled || blocked) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flush();
+    });
   };
   const flush = (): void => {
-    while (!blocked && head < queue.length) {
+    while (!blocked && head < queue.length && !(batching && inFlight > 0)) {
       if (ended()) {
         queue.length = head = 0;
         return;
@@ -81,7 +112,14 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
       const { response, n, size } = next();
       // The callback runs when HTTP/2 took the bytes: a client that stops reading stops it
       // once its flow-control window is full.
-      if (!call.write(response, () => release(n, size))) blocked = true;
+      if (batching) inFlight++;
+      const written = (): void => {
+        release(n, size);
+        if (!batching) return;
+        inFlight--;
+        if (head < queue.length) schedule();
+      };
+      if (!call.write(response, written)) blocked = true;
     }
     if (head === queue.length) queue.length = head = 0;
     else if (head > 1024) {
@@ -103,12 +141,7 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
     bytes += r.length;
     queue.push(r);
     if (!batching) return flush();
-    if (scheduled || blocked) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      flush();
-    });
+    if (inFlight === 0) schedule();
   };
   const roomy = (): boolean => events <= limits.events / 2 && bytes <= limits.bytes / 2;
   const wait = (): Promise<void> => new Promise((resolve) => waiters.push(resolve));
