@@ -45,19 +45,33 @@ export interface Outbox {
 }
 
 /**
- * The last batch built from each first response. Streams of one shared tail that keep up
- * are handed the same responses (the same Buffers, in the same order) between writes, so
- * they write the same batch: built once, not once per stream. Keyed weakly, so an entry
- * goes with its responses; a batch is reused only for the very same responses.
+ * Batches built for shared tails' streams, by their first response. Streams of one
+ * shared tail are handed the same responses (the same Buffers, in the same order), so a
+ * stream whose queue starts with the responses of a batch another stream built writes
+ * that batch, built once, even if somewhat more waits behind it: the rest goes in the
+ * next write, which again likely starts where another stream's batch did. Streams that
+ * fall behind by different amounts so keep to the same batches instead of each building
+ * its own (a copy of every event per stream, garbage once grpc-js has copied it in
+ * turn). Keyed weakly, so an entry goes with its responses; a batch is reused only for
+ * the very same responses.
  */
-const batches = new WeakMap<Buffer, { items: Buffer[]; batch: Buffer }>();
+interface Built {
+  items: Buffer[];
+  size: number;
+  batch: Buffer;
+}
+const batches = new WeakMap<Buffer, Built>();
 
-function sharedBatch(items: Buffer[]): Buffer {
-  const hit = batches.get(items[0]);
-  if (hit && hit.items.length === items.length && hit.items.every((r, i) => r === items[i])) return hit.batch;
-  const batch = encodeSubscribeBatch(items);
-  batches.set(items[0], { items, batch });
-  return batch;
+/** A batch already built from the responses at the head of `queue`, within `spec`. */
+function builtFor(queue: Buffer[], head: number, spec: BatchSpec): Built | undefined {
+  const hit = batches.get(queue[head]);
+  const waiting = queue.length - head;
+  if (!hit || hit.items.length > waiting || hit.items.length > spec.maxEvents || hit.size > spec.maxBytes) return undefined;
+  // Not when it would split what waits into many small writes: a stream further behind
+  // builds a larger batch, which those as far behind then follow.
+  if (hit.items.length * 2 < Math.min(waiting, spec.maxEvents)) return undefined;
+  for (let i = 1; i < hit.items.length; i++) if (hit.items[i] !== queue[head + i]) return undefined;
+  return hit;
 }
 
 /** `signal`: the stream is over (its call ended, or the gateway is shutting down). */
@@ -85,15 +99,25 @@ export function createOutbox(call: ServerWritableStream<unknown, unknown>, limit
   };
   /** The next response to write: one queued response, or a batch of the next ones. */
   const next = (): { response: Buffer; n: number; size: number } => {
+    if (!batching) {
+      const first = queue[head++];
+      return { response: first, n: 1, size: first.length };
+    }
+    const built = builtFor(queue, head, batch!);
+    if (built) {
+      head += built.items.length;
+      return { response: built.batch, n: built.items.length, size: built.size };
+    }
     const first = queue[head++];
-    if (!batching) return { response: first, n: 1, size: first.length };
     const items = [first];
     let size = first.length;
     while (head < queue.length && items.length < batch!.maxEvents && size + queue[head].length <= batch!.maxBytes) {
       size += queue[head].length;
       items.push(queue[head++]);
     }
-    return { response: sharedBatch(items), n: items.length, size };
+    const response = encodeSubscribeBatch(items);
+    batches.set(first, { items, size, batch: response });
+    return { response, n: items.length, size };
   };
   const schedule = (): void => {
     if (scheduled || blocked) return;
