@@ -24,9 +24,9 @@ export interface OutboxLimits {
  * is over (`setImmediate`): a batch never waits for more events, only for the turn and
  * for the stream's previous batch. It has one batch at a time inside grpc-js and HTTP/2:
  * the rest waits here, where the responses of a shared tail are one Buffer for all its
- * streams, instead of as a framed copy per stream in HTTP/2's queues (with 1,000 streams
- * a client that reads slower than the gateway writes would otherwise make the gateway
- * hold up to the buffer bound per stream in copies). So when the connection is slow,
+ * streams, instead of as copies per stream queued in grpc-js and HTTP/2 (grpc-js takes
+ * 16 messages before it asks to wait; with 1,000 streams and a client slower than the
+ * gateway, those per-stream batches and their framed copies were most of its memory). So when the connection is slow,
  * more events wait here between writes and batches grow, just when the per-response cost
  * matters; and streams handed the same responses write the same batch, built once.
  */
