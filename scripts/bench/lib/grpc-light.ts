@@ -131,13 +131,3 @@ export function sequencesOf(buf: Buffer): number[] {
   });
   return out;
 }
-
-/** A Subscribe stream that decodes only the sequences of each response (one, or a batch's). */
-export function lightSubscribe(client: Client, req: SubscribeRequest): ClientReadableStream<number[]> {
-  return client.makeServerStreamRequest(
-    "/engage.gateway.v1.EventGateway/Subscribe",
-    (r: SubscribeRequest) => Buffer.from(SubscribeRequest.encode(r).finish()),
-    sequencesOf,
-    req,
-  );
-}
