@@ -26,9 +26,10 @@ export interface OutboxLimits {
  * the rest waits here, where the responses of a shared tail are one Buffer for all its
  * streams, instead of as copies per stream queued in grpc-js and HTTP/2 (grpc-js takes
  * 16 messages before it asks to wait; with 1,000 streams and a client slower than the
- * gateway, those per-stream batches and their framed copies were most of its memory). So when the connection is slow,
- * more events wait here between writes and batches grow, just when the per-response cost
- * matters; and streams handed the same responses write the same batch, built once.
+ * gateway, those per-stream batches and their framed copies were most of its memory).
+ * So when the connection is slow, more events wait here between writes and batches
+ * grow, just when the per-response cost matters; and streams handed the same responses
+ * write the same batch, built once.
  */
 export interface Outbox {
   /** Takes `response` if there is room now; false (and nothing taken) when full. */
