@@ -1,6 +1,6 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { openEventTail, type Bus, type EventTail } from "../bus";
+import { lastStoredSequence, openEventTail, type Bus, type EventTail } from "../bus";
 import type { BatchSpec, CompiledFilter, StartAt } from "../domain";
 import { encodeSubscribeResponse } from "./pre-encoded";
 import type { Reservation } from "./tail-budget";
@@ -35,6 +35,8 @@ export type TailStreamEnd = { kind: "finished" } | { kind: "stopped" } | { kind:
 /** The first wait before a stream that fell behind joins its shared tail again; doubled each time, up to the max. */
 const REJOIN_BACKOFF_MS = 500;
 const REJOIN_BACKOFF_MAX_MS = 30_000;
+/** How long a NEW stream waits to learn the last stored sequence before it joins without it. */
+const STORED_TIMEOUT_MS = 1000;
 
 /** Why a stream left its shared tail. */
 type Left = { overflow: number } | { error: unknown } | { stopped: true };
@@ -91,8 +93,19 @@ export async function runTailStream(o: TailStreamOptions): Promise<TailStreamEnd
     let leaving: Promise<Left> | undefined;
     if (start === undefined) {
       o.reservation.resize(o.buffer.bytes);
-      leaving = (await join(undefined))?.leaving;
-      o.onStreaming();
+      // NEW means events stored after the call opened. The shared tail may not have read
+      // the last ones stored before it yet, so the stream joins after the last stored
+      // sequence; when the tail is already past it, the stream reads on its own from
+      // there and joins the tail once caught up. Unknown (no answer in time): it joins at
+      // the tail's position, as close as the gateway can tell.
+      const stored = await lastStoredSequence(o.bus, STORED_TIMEOUT_MS);
+      leaving = (await join(stored))?.leaving;
+      if (!leaving) {
+        // The tail is past `stored`, or closed as it was joined: read on its own.
+        if (stored !== undefined) cursor = stored;
+        start = stored !== undefined ? { kind: "sequence", sequence: stored + 1 } : { kind: "new" };
+        o.reservation.resize(ownBytes);
+      } else o.onStreaming();
     } else {
       o.reservation.resize(ownBytes);
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connect } from "nats";
 import { credentials, Metadata, status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { Event } from "../../src/gen/engage/events/v1/events";
 import { EventGatewayClient, StartPosition, type EventFilter, type SubscribeResponse } from "../../src/gen/engage/gateway/v1/gateway";
 import { makeCerts, type TestCerts } from "../helpers/certs";
 import { messageBody } from "../helpers/fixtures";
@@ -169,6 +170,29 @@ describe("shared Subscribe tails", function () {
       for (const r of [slow, ...fast]) r.call.cancel();
     }
     await waitFor(async () => (await consumers()) === base, "every consumer deleted", 15_000, 100);
+  });
+
+  it("starts a NEW stream that joins a busy shared tail after the last event stored when it opened, never before", async () => {
+    const a = new Reader(client, KEY_A);
+    await ready(KEY_A, [a]);
+    const nc = await connect({ servers: nats.url });
+    const js = nc.jetstream();
+    // Stored straight into the stream, faster than the shared tail hands them out.
+    const data = Event.encode(Event.create({ tenant: "default", chatId: "BURST", transactionId: "burst" })).finish();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const acks = await Promise.all(Array.from({ length: 2000 }, () => js.publish("engage.events.default.0.message_received.sms.BURST", data)));
+        const last = Math.max(...acks.map((x) => x.seq));
+        const b = new Reader(client, KEY_A);
+        await ready(KEY_A, [b]);
+        assert.equal(b.error, undefined, b.error?.message);
+        assert.ok(b.sequences[0] > last, `round ${round}: the new stream got ${b.sequences[0]}, stored before it opened (last ${last})`);
+        b.call.cancel();
+      }
+    } finally {
+      await nc.close();
+      a.call.cancel();
+    }
   });
 
   it("never shares between keys scoped to different tenants: each reads only its own tenant", async () => {
