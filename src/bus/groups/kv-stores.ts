@@ -69,7 +69,14 @@ export async function createGroupStore(bus: Bus, replicas: number): Promise<Grou
         await kv.create(spec.name, enc(fresh));
         return fresh;
       } catch (err) {
-        const existing = await get(spec.name);
+        // Another member created it first. On a cluster the read that follows can reach a
+        // replica that has not applied that create yet (nats.js reads KV entries with
+        // direct gets, answered by any replica): read again for a moment before giving up.
+        let existing = await get(spec.name);
+        for (let i = 0; !existing && i < 20; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          existing = await get(spec.name);
+        }
         if (!existing) throw err;
         const conflict = groupConflict(existing, spec);
         if (conflict) throw new GatewayError(ErrorCode.FailedPrecondition, conflict, "open.filter");
