@@ -39,6 +39,12 @@ const PARTITIONS_MARK = /partitions=(\d+)/;
  * partition count: chats would change partition and lose their order.
  */
 export async function ensureStreams(bus: Bus, o: StreamOptions, jsm: JetStreamManager = bus.jsm): Promise<void> {
+  await ensureIngestStreams(o, jsm);
+  await ensureOtherStreams(o, jsm);
+}
+
+/** The streams a webhook needs (its event, or its dead letter): what readiness waits for. */
+async function ensureIngestStreams(o: StreamOptions, jsm: JetStreamManager): Promise<void> {
   await ensureStream(jsm, {
     name: EVENTS_STREAM,
     subjects: [`${EVENTS_SUBJECT_PREFIX}.>`],
@@ -52,6 +58,10 @@ export async function ensureStreams(bus: Bus, o: StreamOptions, jsm: JetStreamMa
     ...common(o),
     max_age: nanos(o.dlqMaxAgeMs ?? o.maxAgeMs),
   });
+}
+
+/** The streams of erasures and of consumer groups: not needed to accept webhooks. */
+async function ensureOtherStreams(o: StreamOptions, jsm: JetStreamManager): Promise<void> {
   await ensureStream(jsm, {
     name: AUDIT_STREAM,
     subjects: [`${AUDIT_SUBJECT_PREFIX}.>`],
@@ -225,12 +235,13 @@ export function keepStreams(
         void (async () => {
           try {
             const jsm = await bus.nc.jetstreamManager({ checkAPI: false, timeout: 5000 });
-            await ensureStreams(bus, o, jsm);
+            await ensureIngestStreams(o, jsm);
             if (g === generation && !done) {
               done = true;
               set(true);
-              // Not part of readiness (webhooks need only the streams above): each of
-              // these waits for its own leader after a node loss.
+              // Not part of readiness (webhooks need only the events and dead-letter
+              // streams): each of these waits for its own leader after a node loss, and
+              // the audit and park streams' elections could end well after those two.
               void keepOthers(g, jsm);
             }
           } catch (err) {
@@ -246,6 +257,7 @@ export function keepStreams(
   const keepOthers = async (g: number, jsm: JetStreamManager): Promise<void> => {
     for (let attempt = 1; g === generation; attempt++) {
       try {
+        await ensureOtherStreams(o, jsm);
         return await others(jsm);
       } catch (err) {
         if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: describe(err), attempt }, "could not confirm the other streams after reconnecting; retrying");
