@@ -240,10 +240,6 @@ class StoredItem implements TailItem {
 const DIGITS = /^\d+$/;
 
 /**
- * The exact store time of a message. nats.js parses the nanosecond timestamp of the ack
- * subject into a double, which loses the last digits; this reads the token itself.
- */
-/**
  * The sequence of the last event stored, or undefined when JetStream does not answer
  * within `timeoutMs`: a live stream that starts NEW sends nothing at or below it, even
  * when the shared tail it joins has not read those events yet.
@@ -257,6 +253,10 @@ export async function lastStoredSequence(bus: Bus, timeoutMs: number): Promise<n
   }
 }
 
+/**
+ * The exact store time of a message. nats.js parses the nanosecond timestamp of the ack
+ * subject into a double, which loses the last digits; this reads the token itself.
+ */
 export function storedAt(m: JsMsg): Instant {
   const token = timestampToken((m as JsMsg & { reply?: string }).reply ?? "");
   if (token !== undefined) return { seconds: Number(token.slice(0, -9)), nanos: Number(token.slice(-9)) };

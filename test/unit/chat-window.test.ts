@@ -12,6 +12,7 @@ describe("ChatWindow (an unordered chat's side-by-side bound)", () => {
     assert.equal(w.keyFor(4, "a", true), "a", "an overflow keeps its place in line");
     assert.equal(w.keyFor(5, "a", false), "#5");
     w.closed("zz");
-    assert.equal(w.openOf("zz"), 0, "an uncounted key is ignored");
+    assert.equal(w.hasRoom("zz"), true, "an uncounted key is ignored");
+    assert.equal(w.hasRoom("a"), false, "closing another chat freed no place of this one");
   });
 });

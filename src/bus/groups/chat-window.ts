@@ -52,11 +52,6 @@ export class ChatWindow {
     else this.open.set(chat, n - 1);
   }
 
-  /** Own-key events of `chat` in the table. */
-  openOf(chat: string): number {
-    return this.open.get(chat) ?? 0;
-  }
-
   clear(): void {
     this.open.clear();
   }
