@@ -163,6 +163,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger,
     onDeadLetter: () => metrics.deadLetters.inc({ kind: "group" }),
     onRedeliveredSettled: (group) => metrics.groupRedeliveredSettled.inc({ group }),
+    onLostDeliveries: (group, events) => metrics.groupLostDeliveries.inc({ group }, events),
     onParked: (group, chats, events) => {
       if (chats !== 0) metrics.groupParkedChats.inc({ group }, chats);
       if (events > 0) metrics.groupParkedEvents.inc({ group }, events);

@@ -18,6 +18,7 @@ export interface Metrics {
   groupAcks: Counter<"group">;
   groupNaks: Counter<"group">;
   groupRedeliveredSettled: Counter<"group">;
+  groupLostDeliveries: Counter<"group">;
   groupPending: Gauge<"group">;
   groupParkedChats: Gauge<"group">;
   groupParkedEvents: Counter<"group">;
@@ -98,6 +99,12 @@ export function createMetrics(): Metrics {
     groupRedeliveredSettled: new Counter({
       name: "engage_gateway_group_redelivered_settled_total",
       help: "Redeliveries by JetStream of events the group had already settled (an ack the server lost), settled again without reaching a member.",
+      labelNames: ["group"],
+      registers: r,
+    }),
+    groupLostDeliveries: new Counter({
+      name: "engage_gateway_group_lost_deliveries_total",
+      help: "Events JetStream sent to a pull whose answer never reached the gateway (a killed node, an earlier owner's pull); their chats waited for them to come back.",
       labelNames: ["group"],
       registers: r,
     }),

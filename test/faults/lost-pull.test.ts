@@ -1,17 +1,23 @@
 import assert from "node:assert/strict";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { connect, createInbox, type Msg, type NatsConnection } from "nats";
 import { partitionOf } from "../../src/domain";
-import type { ConsumeDelivery } from "../../src/gen/engage/gateway/v1/gateway";
-import { TestMember } from "../helpers/consumer";
+import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
+import { makeCerts, type TestCerts } from "../helpers/certs";
+import { chatOf, TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
+import { startTestGateway, type TestGateway } from "../helpers/gateway";
 import { GROUP_ENV, numberOf } from "../helpers/groups";
-import { useGateway } from "../helpers/use-gateway";
+import { httpsRequest, postHttps } from "../helpers/https-request";
+import { sample } from "../helpers/metrics";
+import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
 import { report } from "./support";
 
 const GROUP = "lost-pull";
 const CHAT = "lost-pull-chat";
 const PARTITIONS = 16;
+const KEY = "lost-pull-bot-key-0123456789abcdef";
 
 /** The stream sequence and delivery count an ack subject names (`$JS.ACK.<stream>.<consumer>.<count>.<seq>.…`). */
 const ackTarget = (subject: string): { count: number; seq: number } => {
@@ -22,30 +28,54 @@ const ackTarget = (subject: string): { count: number; seq: number } => {
 /**
  * JetStream can send an event to a pull whose answer never reaches the gateway (the node
  * the gateway was connected to is killed with the message on its way). The event stays
- * ack-pending and comes back only after AckWait, when a later event of its chat may
- * already be out with a member. That later event's ack must settle that event, not the
- * late one: the late one is delivered after it (the order the lost pull left), never
- * skipped. The lost answer is made here by a second pull on the partition consumer that
- * takes one event and never acks it.
+ * ack-pending and comes back only after AckWait, while the chat's later events reach the
+ * gateway at once. The gateway notices the jump in the consumer's delivery sequence,
+ * finds the event, and holds the chat's later events until it is back: the chat keeps
+ * its order, and only that chat waits. The lost answer is made here by a second pull on
+ * the partition consumer that takes one event and never acks it.
  */
-describe("fault: an event sent to a pull that never reached the gateway comes back behind a later event of its chat", function () {
+describe("fault: an event sent to a pull that never reached the gateway", function () {
   this.timeout(60_000);
-  const { nats, gw } = useGateway({ ...GROUP_ENV, GATEWAY_GRPC_AUTH: "none", GATEWAY_PARTITIONS: String(PARTITIONS) });
+  let nats: TestNats;
+  let certs: TestCerts;
+  let gw: TestGateway;
+  let client: EventGatewayClient;
   let nc: NatsConnection;
-  before(async () => (nc = await connect({ servers: nats.url })));
-  after(async () => nc?.close());
+  before(async () => {
+    certs = makeCerts();
+    nats = await startTestNats();
+    gw = await startTestGateway(nats.url, {
+      ...GROUP_ENV,
+      GATEWAY_PARTITIONS: String(PARTITIONS),
+      GATEWAY_GRPC_AUTH: "keys",
+      GATEWAY_GRPC_KEYS: `bots:${KEY}:default:consume`,
+      GATEWAY_TLS_CERT: certs.serverCert,
+      GATEWAY_TLS_KEY: certs.serverKey,
+    });
+    client = new EventGatewayClient(`127.0.0.1:${gw.grpcPort}`, credentials.createSsl(certs.read(certs.caFile)));
+    nc = await connect({ servers: nats.url });
+  });
+  after(async () => {
+    client?.close();
+    await nc?.close();
+    await gw?.close();
+    await nats?.cleanup();
+  });
 
-  it("delivers the late event after the later one is acked, and settles each once", async () => {
-    // The member acks everything at once but the event it is told to hold.
-    let hold = -1;
-    const held: ConsumeDelivery[] = [];
-    const m = new TestMember(gw.client, { group: GROUP, maxInFlight: 64, ackWait: { seconds: 120, nanos: 0 } });
-    m.onDelivery((d) => (numberOf(d) === hold ? held.push(d) : m.ack(d.deliveryId)));
+  it("holds the chat's later events until it comes back, then delivers the chat in order, each event once, while the partition's other chats flow (API keys, TLS)", async () => {
+    const post = async (chat: string, n: number): Promise<void> => assert.equal((await postHttps(gw.httpPort, certs, messageBody(chat, n))).status, 200);
+    const bearer = new Metadata();
+    bearer.set("authorization", `Bearer ${KEY}`);
+    const m = new TestMember(client, { group: GROUP, maxInFlight: 64, ackWait: { seconds: 120, nanos: 0 } }, true, bearer);
+    m.onDelivery((d) => m.ack(d.deliveryId));
     await m.opened;
-    const numbers = (): number[] => m.deliveries.map(numberOf);
+    const numbers = (chat = CHAT): number[] => m.deliveries.filter((d) => chatOf(d) === chat).map(numberOf);
 
     const jsm = await nc.jetstreamManager();
     const partition = partitionOf("default", CHAT, PARTITIONS);
+    // Another chat of the same partition: it must not wait for the lost event.
+    let other = "";
+    for (let i = 0; !other; i++) if (partitionOf("default", `lost-pull-other-${i}`, PARTITIONS) === partition) other = `lost-pull-other-${i}`;
     const consumer = await waitFor(async () => {
       const all = await jsm.consumers.list("ENGAGE_EVENTS").next();
       return all.map((c) => c.name).find((n) => n.includes(GROUP) && n.endsWith(`-p${partition}`));
@@ -58,9 +88,7 @@ describe("fault: an event sent to a pull that never reached the gateway comes ba
     });
     await nc.flush();
 
-    // The partition's owner is pulling and dispatching (it started in quarantine only if
-    // something was ack-pending or another pull waiting when it did).
-    assert.equal((await gw.post(messageBody(CHAT, 0))).status, 200);
+    await post(CHAT, 0);
     await waitFor(() => numbers().includes(0), "the chat's first event");
 
     // A pull that takes one event and never acks it: the lost answer. JetStream serves its
@@ -72,39 +100,37 @@ describe("fault: an event sent to a pull that never reached the gateway comes ba
     await nc.flush();
     let n = 1;
     for (; n < 10 && !stolen; n++) {
-      assert.equal((await gw.post(messageBody(CHAT, n))).status, 200);
+      await post(CHAT, n);
       const k = n;
       await waitFor(() => stolen || numbers().includes(k), `event ${k} to reach the member or the other pull`);
     }
     assert.ok(stolen, "the other pull took no event");
     const lost = n - 1;
     const lostSeq = ackTarget(stolen.reply!).seq;
-    assert.ok(!numbers().includes(lost));
 
-    // The chat's next event goes to the gateway at once and stays out with the member.
-    hold = lost + 1;
-    assert.equal((await gw.post(messageBody(CHAT, hold))).status, 200);
-    await waitFor(() => held.length > 0, "the next event to reach the member");
-    const heldAt = Date.now();
+    // The chat's next events reach the gateway at once; they wait. The other chat does not.
+    await post(CHAT, lost + 1);
+    await post(CHAT, lost + 2);
+    await post(other, 0);
+    await waitFor(() => numbers(other).includes(0), "the other chat's event");
+    const stolenAt = Date.now();
+    assert.deepEqual(numbers(), [...Array(lost).keys()], "a later event of the chat went out before the lost one came back");
 
-    // After AckWait the lost event is sent again, to the gateway; it holds it (its
-    // keep-alives name it with a delivery count of 2).
-    await waitFor(() => acks.some((a) => a.seq === lostSeq && a.count >= 2 && a.verb === "+WPI"), "the gateway to hold the lost event's redelivery", 20_000);
-    assert.ok(!numbers().includes(lost), "the lost event was delivered while a later one of its chat was out");
-
-    m.ack(held[0].deliveryId);
-    await waitFor(() => numbers().includes(lost), `the lost event ${lost} to be delivered (the chat got ${numbers().join(",")})`, 15_000);
-    const settledLost = await waitFor(() => acks.find((a) => a.seq === lostSeq && a.verb === "+ACK"), "the lost event's ack", 15_000);
-    await waitFor(async () => (await jsm.consumers.info("ENGAGE_EVENTS", consumer)).num_ack_pending === 0, "nothing ack-pending", 15_000);
-
-    report("lost-pull", { lost, lostSeq, heldMs: Date.now() - heldAt, delivered: numbers().join(","), lostAckCount: settledLost.count });
-    // Every event once; the late one right after the event that was out when it came back.
-    assert.deepEqual(numbers(), [...Array(lost).keys(), lost + 1, lost]);
+    // After AckWait JetStream sends the lost event again, to the gateway: then the chat goes on, in order.
+    await waitFor(() => numbers().length === lost + 3, `the chat's events (it got ${numbers().join(",")})`, 20_000);
+    report("lost-pull", { lost, lostSeq, waitedMs: Date.now() - stolenAt, delivered: numbers().join(",") });
+    assert.deepEqual(numbers(), [...Array(lost + 3).keys()], "the chat's order");
     assert.deepEqual(
       m.deliveries.map((d) => d.attempt),
-      numbers().map(() => 1),
+      m.deliveries.map(() => 1),
       "an event was delivered twice",
     );
+    const settledLost = await waitFor(() => acks.find((a) => a.seq === lostSeq && a.verb === "+ACK"), "the lost event's ack", 15_000);
+    assert.ok(settledLost.count >= 2, "the lost event was acked before JetStream sent it again");
+    await waitFor(async () => (await jsm.consumers.info("ENGAGE_EVENTS", consumer)).num_ack_pending === 0, "nothing ack-pending", 15_000);
+
+    const metrics = (await httpsRequest(gw.httpPort, certs, "GET", "/metrics")).text;
+    assert.equal(sample(metrics, "engage_gateway_group_lost_deliveries_total", { group: `default=${GROUP}` }), 1, "lost deliveries counted");
     m.cancel();
   });
 });

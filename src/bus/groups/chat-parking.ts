@@ -32,6 +32,11 @@ export interface ParkingHost {
   /** Acks may go to the server (a live worker inside its lease). */
   forwarding(): boolean;
   publishedAt(h: Held): Instant;
+  /**
+   * The chat waits for an event JetStream sent elsewhere (see DeliveryGaps): it is not
+   * parked, since that event, arriving later, would land in the park behind later ones.
+   */
+  waits(chat: string): boolean;
   /** A parked chat's head is ready, or a chat left the park: pump. */
   onChange(): void;
   /** Parked chats changed by `chats` (+1, -1); `events` more events were copied to the park. */
@@ -159,7 +164,7 @@ export class ChatParking {
 
   /** Parks `c` if it is stuck (its head out longer than `afterMs`) or holds more than `maxEvents`. */
   consider(c: Chat, t?: number): void {
-    if (this.parks.has(c.key)) return;
+    if (this.parks.has(c.key) || this.h.waits(c.key)) return;
     const { afterMs, maxEvents } = this.h.options;
     const head = c.queue[0];
     const busy = c.state === "settling" || c.state === "burying";

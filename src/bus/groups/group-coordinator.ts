@@ -40,6 +40,7 @@ export interface CoordinatorDeps {
   tuning: GroupTuning;
   logger: Logger;
   onRedeliveredSettled(): void;
+  onLostDeliveries(events: number): void;
   /** Parked chats changed by `chats`; `events` more were copied to the park. */
   onParked(chats: number, events: number): void;
 }
@@ -269,6 +270,7 @@ export class GroupCoordinator {
         if (this.members.size > 0 && !this.stopping) this.kick();
       },
       onRedeliveredSettled: () => this.d.onRedeliveredSettled(),
+      onLostDeliveries: (events) => this.d.onLostDeliveries(events),
       park: this.d.park,
       parking: { afterMs: this.d.tuning.parkAfterMs, maxEvents: this.d.tuning.parkMaxEvents },
       chatWindow: this.d.tuning.unorderedChatWindow,

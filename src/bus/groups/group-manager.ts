@@ -60,6 +60,8 @@ export interface GroupManagerOptions extends GroupTuning {
   onDeadLetter?(): void;
   /** Called when a redelivery of an event the group had already settled is settled again silently. */
   onRedeliveredSettled?(group: string): void;
+  /** Called when `events` sent to a pull that never reached this gateway were found; their chats wait for them. */
+  onLostDeliveries?(group: string, events: number): void;
   /** Called when a group's parked chats on this gateway change by `chats`, and when `events` more were parked. */
   onParked?(group: string, chats: number, events: number): void;
 }
@@ -164,6 +166,7 @@ export function createGroupManager(o: GroupManagerOptions): GroupManager {
           tuning: o,
           logger: log,
           onRedeliveredSettled: () => o.onRedeliveredSettled?.(name),
+          onLostDeliveries: (events) => o.onLostDeliveries?.(name, events),
           onParked: (chats, events) => o.onParked?.(name, chats, events),
         });
         coordinators.set(group.name, c);

@@ -30,28 +30,55 @@ export function routeMessage(jm: PulledMsg, group: StoredGroup, filter: Compiled
   return { chat: key! };
 }
 
+/** The chat of a stored event: from its subject, else from the event; undefined when it cannot be decoded. */
+export function chatOfStored(subject: string, data: Uint8Array): string | undefined {
+  const key = chatKeyOf(subject);
+  if (key !== undefined) return key;
+  try {
+    return chatKeyOf(subjectOf(Event.decode(data), 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a pulled message sits among its consumer's deliveries, from its ack subject. */
+export interface AckPosition {
+  /** Its stream sequence. */
+  seq: number;
+  /** How many times the consumer has delivered it (1: the first time). */
+  delivered: number;
+  /** The consumer sequence of this delivery: one more for every delivery the consumer makes; 0 when unknown. */
+  cseq: number;
+}
+
+/** Dot positions of the ack subject being read (only the first ones matter). */
+const dots = new Int32Array(12);
+
 /**
- * The stream sequence of a pulled message, read from its ack subject by counting dots:
- * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` (9 tokens; the 6th), or with
- * `<domain>.<account>` after `$JS.ACK` (12 tokens or more; the 8th). `jm.seq` splits the
- * whole subject into strings and parses every token, once per pulled message.
+ * Reads a pulled message's ack subject by counting dots:
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<time>.<pending>` (9 tokens), or
+ * with `<domain>.<account>` after `$JS.ACK` and a random token at the end (12 tokens or
+ * more). `jm.seq` and `jm.info` split the whole subject into strings and parse every
+ * token, once per pulled message.
  */
-export function streamSeqOf(jm: PulledMsg): number {
+export function ackPositionOf(jm: PulledMsg): AckPosition {
   const reply = jm.reply;
-  // Dots 5 to 8 (1-based): the 6th token sits between dots 5 and 6, the 8th between 7 and 8.
   let n = 0;
-  let d5 = 0;
-  let d6 = 0;
-  let d7 = 0;
-  let d8 = 0;
   for (let i = reply.indexOf("."); i !== -1; i = reply.indexOf(".", i + 1)) {
+    if (n < dots.length) dots[n] = i;
     n++;
-    if (n === 5) d5 = i;
-    else if (n === 6) d6 = i;
-    else if (n === 7) d7 = i;
-    else if (n === 8) d8 = i;
   }
   const tokens = n + 1;
-  const seq = tokens === 9 ? Number(reply.slice(d5 + 1, d6)) : tokens >= 12 ? Number(reply.slice(d7 + 1, d8)) : NaN;
-  return Number.isSafeInteger(seq) && seq > 0 ? seq : jm.seq;
+  // Token k lies between dot k-1 and dot k (0-based).
+  const first = tokens === 9 ? 4 : tokens >= 12 ? 6 : -1;
+  const token = (k: number): number => (first < 0 ? NaN : Number(reply.slice(dots[k - 1] + 1, dots[k])));
+  const seq = token(first + 1);
+  if (!(Number.isSafeInteger(seq) && seq > 0)) return { seq: jm.seq, delivered: jm.info.redeliveryCount, cseq: 0 };
+  const delivered = token(first);
+  const cseq = token(first + 2);
+  return {
+    seq,
+    delivered: Number.isSafeInteger(delivered) && delivered > 0 ? delivered : 1,
+    cseq: Number.isSafeInteger(cseq) && cseq > 0 ? cseq : 0,
+  };
 }

@@ -51,4 +51,6 @@ export interface PartitionWorkerContext {
   onStopped(worker: PartitionWorker): void;
   /** A redelivery of an event the group had already settled was settled again silently. */
   onRedeliveredSettled(): void;
+  /** `events` JetStream sent to a pull that never reached this worker were found (see DeliveryGaps). */
+  onLostDeliveries(events: number): void;
 }

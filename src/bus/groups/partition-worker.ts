@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { millis, type Msg } from "nats";
+import { millis, type Msg, type MsgRequest, type StoredMsg } from "nats";
 import type { Logger } from "pino";
 import { storedAt } from "../event-tail";
 import { EVENTS_STREAM } from "../streams";
@@ -9,7 +9,9 @@ import { ChatTable, Held, type Chat, type PulledMsg } from "./chat-table";
 import { ChatWindow } from "./chat-window";
 import { LeaseKeeper } from "./lease-keeper";
 import { ensurePartitionConsumer, fromConsumerLeader, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
-import { routeMessage, streamSeqOf } from "./partition-message";
+import { DeliveryGaps, type SeqRange } from "./delivery-gaps";
+import { withJetStreamRetry } from "../jetstream-retry";
+import { ackPositionOf, chatOfStored, routeMessage } from "./partition-message";
 import { PartitionPuller } from "./partition-puller";
 import { WORKER_TRANSITIONS, type PartitionWorkerContext, type WorkerState } from "./partition-worker-context";
 import { Quarantine } from "./quarantine";
@@ -47,6 +49,8 @@ export class PartitionWorker {
   private readonly parking: ChatParking;
   /** An unordered group's bound on one chat's side-by-side deliveries; none when ordered. */
   private readonly window?: ChatWindow;
+  /** An ordered group's deliveries that went elsewhere, and the chats waiting for them; none when unordered. */
+  private gaps?: DeliveryGaps;
   private puller?: PartitionPuller;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
@@ -85,6 +89,7 @@ export class PartitionWorker {
       active: () => this.stateNow === "active" && this.forwarding,
       forwarding: () => this.forwarding,
       publishedAt: (h) => h.publishedAt ?? storedAt(h.msg),
+      waits: (chat) => this.gaps?.waits(chat) ?? false,
       onChange: () => this.ctx.onChange(),
       onParked: (chats, events) => this.ctx.onParked(chats, events),
     });
@@ -111,7 +116,7 @@ export class PartitionWorker {
       log: this.log,
       onRenewed: () => {
         this.ctx.onChange();
-        void this.settled.refresh(() => this.ackFloor(), this.log);
+        void this.settled.refresh(() => this.ackFloor(), this.log).then(() => this.gaps?.drop((s) => this.settled.has(s)));
       },
       onLost: () => this.fence("the lease was lost"),
     });
@@ -167,6 +172,15 @@ export class PartitionWorker {
       this.ackWaitMs = millis(info.config.ack_wait ?? 0) || this.ctx.tuning.jsAckWaitMs;
       await this.settled.load(info.ack_floor.stream_seq);
       await this.parking.load();
+      if (!group.unordered) {
+        // An event sent elsewhere comes back after AckWait, from when it was sent; the
+        // margin covers a consumer leader election on the way.
+        const holdMs = 2 * this.ackWaitMs + 10_000;
+        this.gaps = new DeliveryGaps({ cseq: info.delivered.consumer_seq, seq: info.delivered.stream_seq }, holdMs, now, (seq, chat) => {
+          this.log.warn({ seq, chat, waitedMs: holdMs }, "an event sent to a lost pull did not come back; its chat goes on without it");
+          this.ctx.onChange();
+        });
+      }
       this.puller = new PartitionPuller({
         nc: bus.nc,
         stream: EVENTS_STREAM,
@@ -210,7 +224,13 @@ export class PartitionWorker {
     const jm = toJsMsg(m);
     if (this.stopped) return;
     this.arrivals++;
-    const seq = streamSeqOf(jm);
+    const pos = ackPositionOf(jm);
+    const seq = pos.seq;
+    if (this.gaps) {
+      if (this.gaps.arrived(seq)) this.ctx.onChange();
+      const lost = this.gaps.observe(pos);
+      if (lost) void this.lookUp(lost);
+    }
     if (this.settled.has(seq)) {
       this.ctx.onRedeliveredSettled();
       return this.settleSilently(jm, seq);
@@ -259,6 +279,52 @@ export class PartitionWorker {
     }
   }
 
+  /**
+   * Reads which events of the partition in `r` went to a pull that never reached this
+   * worker (see DeliveryGaps): each one it has not seen holds its chat until it arrives.
+   * Nothing past `r.from` is dispatched meanwhile.
+   */
+  private async lookUp(r: SeqRange): Promise<void> {
+    const gaps = this.gaps!;
+    const subject = this.ctx.filter.partitionSubject(this.ctx.partition);
+    const next = (seq: number): Promise<StoredMsg | undefined> =>
+      withJetStreamRetry(this.ctx.bus, `reading stream sequence ${seq} of ${subject}`, (jsm) =>
+        // nats-server 2.9 serves the first message at or after `seq` on a subject.
+        jsm.streams.getMessage(EVENTS_STREAM, { seq, next_by_subj: subject } as unknown as MsgRequest).catch((err: unknown) => {
+          if (noMessage(err)) return undefined;
+          throw err;
+        }),
+      );
+    gaps.begin(r.from);
+    const lost: number[] = [];
+    try {
+      for (let seq = r.from; seq <= r.to && !this.stopped; ) {
+        const m = await next(seq);
+        if (!m || m.seq > r.to) break;
+        const chat = chatOfStored(m.subject, m.data);
+        if (chat !== undefined && !this.seen(m.seq)) {
+          gaps.expect(m.seq, chat);
+          lost.push(m.seq);
+        }
+        seq = m.seq + 1;
+      }
+    } catch (err) {
+      this.log.warn({ err, ...r }, "could not read which events went to a lost pull; their chats are not held for them");
+    } finally {
+      gaps.end(r.from);
+      if (lost.length > 0) {
+        this.log.warn({ lost }, "events went to a pull that never reached this gateway; their chats wait for them to come back");
+        this.ctx.onLostDeliveries(lost.length);
+      }
+      this.ctx.onChange();
+    }
+  }
+
+  /** Whether the worker has received `seq` (held, parked or settled). */
+  private seen(seq: number): boolean {
+    return this.settled.has(seq) || this.table.held.has(seq) || this.parking.original(seq) !== undefined;
+  }
+
   /** Settles an event no member will see (already settled, another group's replay, filtered out). */
   private settleSilently(m: PulledMsg, seq: number, verb = "+ACK"): void {
     this.settled.add(seq);
@@ -278,6 +344,7 @@ export class PartitionWorker {
     // on every call, which made it a visible share of a dispatch.
     const t = now();
     for (const c of this.table.ready) {
+      if (this.gaps?.active && this.gaps.holds(c.key, c.queue[0].seq)) continue;
       // A member with room first: a pump that can deliver nothing checks nothing.
       const member = this.ctx.pickMember(c.sticky);
       if (!member) return;
@@ -517,8 +584,15 @@ export class PartitionWorker {
     this.parking.clear();
     this.table.clear();
     this.window?.clear();
+    this.gaps?.clear();
     this.ctx.onStopped(this);
     this.ctx.onChange();
   }
 
+}
+
+/** A JetStream answer that there is no such message (404). */
+function noMessage(err: unknown): boolean {
+  const e = err as { api_error?: { code?: number }; code?: string };
+  return e?.api_error?.code === 404 || e?.code === "404";
 }
