@@ -118,7 +118,11 @@ describe("consumer group handover between gateway processes (AckWait 30 s)", fun
     await join(p1, "ho-in", audit, 2, 20);
     const leases = await watchLeases(nc, "ho-in");
     const p2 = await start();
-    await join(p2, "ho-in", audit, 2, 40);
+    // Slow members (200 ms per ack, 16 in flight: about 80 events a second), so that the
+    // stopped gateway still holds a backlog: a fast one drained its partitions before it
+    // stopped (on a busy machine, where publishing is slower), and nothing moved with
+    // events waiting.
+    await join(p2, "ho-in", audit, 2, 200);
     await waitFor(async () => (await leaseHolders(nc, "ho-in")).size === 2, "both gateways to own partitions", 20_000, 100);
     const chats = range(40).map((i) => `ho-in-${i}`);
     await publishInterleaved(poster(p1), chats, 6);
