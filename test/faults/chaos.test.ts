@@ -4,6 +4,7 @@ import { messageBody } from "../helpers/fixtures";
 import { startTestGateway, TOKEN, type TestGateway } from "../helpers/gateway";
 import { GROUP_ENV } from "../helpers/groups";
 import { readMsgIds, startTestCluster, type TestCluster } from "../helpers/nats-cluster";
+import { sample, scrape } from "../helpers/metrics";
 import { waitFor } from "../helpers/wait";
 import { ChaosMember, firstDelivery, GroupLog, longestStall } from "./chaos-support";
 import { ResumingSubscriber } from "./resuming-subscriber";
@@ -185,6 +186,8 @@ describe(`fault: chaos for ${SECONDS} s (a NATS node killed every 20 s, a gatewa
       groupDeliveries: group.deliveries,
       groupRedeliveries: group.redeliveries,
       groupOrderViolations: group.orderViolations.length,
+      // Events sent to pulls that never reached a gateway; their chats waited for them (B's count since its restart).
+      groupLostDeliveries: (await Promise.all([a, b].map(async (g) => (g && sample(await scrape(g.baseUrl), "engage_gateway_group_lost_deliveries_total", { group: "chaos" })) ?? 0))).reduce((x, y) => x + y, 0),
       groupLongestStallMs: groupStall.ms,
       groupStallAtS: ((groupStall.at - t0) / 1000).toFixed(1),
       memberEndings: group.endings.length,
