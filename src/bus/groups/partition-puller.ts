@@ -110,15 +110,15 @@ export class PartitionPuller {
       this.end = this.alive = undefined;
       if (this.stopping) break;
       silent = status === "lost" ? silent + 1 : 0;
-      // A lost request (its consumer leader died) is followed by first-style requests: a
-      // new leader is then heard within a fraction of a second of its election, not after
-      // another full silence.
-      if (status === "lost") heard = false;
+      // A lost request (its consumer leader died, or the connection it went out on) is
+      // followed by first-style requests: a new leader is then heard within a fraction of
+      // a second of its election, not after another full silence.
+      if (status === "lost" || status === "reconnected") heard = false;
       // JetStream answers nothing at all to a pull for a consumer that does not exist;
       // a consumer leader election is silent too, for a few seconds. Checked aside, so
       // pulling goes on meanwhile.
       if (silent >= 2 || status.startsWith("503") || /deleted/i.test(status)) this.check(status);
-      if (status !== "" && status !== "lost" && !status.startsWith("408")) await new Promise((r) => setTimeout(r, 250));
+      if (status !== "" && status !== "lost" && status !== "reconnected" && !status.startsWith("408")) await new Promise((r) => setTimeout(r, 250));
     }
   }
 
@@ -126,6 +126,16 @@ export class PartitionPuller {
     if (this.checking) return;
     this.checking = true;
     void this.o.onMissing(why).finally(() => (this.checking = false));
+  }
+
+  /**
+   * The connection to NATS came back: the open request went out on the connection that was
+   * lost (its server is likely gone) and will bring nothing, so the next one is sent now
+   * rather than after SILENT_MS of silence. If the request is alive after all, two wait on
+   * the consumer for a moment and both deliver to this inbox.
+   */
+  reconnected(): void {
+    if (!this.stopping) this.end?.("reconnected");
   }
 
   /** Issues no further request; resolves when the open one has ended. */

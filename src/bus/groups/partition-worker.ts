@@ -52,6 +52,8 @@ export class PartitionWorker {
   /** An ordered group's deliveries that went elsewhere, and the chats waiting for them; none when unordered. */
   private gaps?: DeliveryGaps;
   private puller?: PartitionPuller;
+  /** Stops hearing the connection's ups and downs. */
+  private offBus?: () => void;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly delays = new Set<NodeJS.Timeout>();
   private readonly ackWait = new AckWaitTimer(
@@ -197,6 +199,7 @@ export class PartitionWorker {
       const clean = info.num_ack_pending === 0 && info.num_waiting === 0 && fromConsumerLeader(info, this.clustered);
       if (!this.to(clean ? "active" : "quarantine")) throw new Error(`worker ${this.stateNow} while starting`);
       this.puller.start();
+      this.offBus = bus.onChange((connected) => connected && this.puller?.reconnected());
       this.keeper.start();
       this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.
@@ -578,6 +581,7 @@ export class PartitionWorker {
     if (!this.to("stopped")) return;
     for (const t of [...this.timers, ...this.delays]) clearTimeout(t);
     this.quarantine.close();
+    this.offBus?.();
     this.ackWait.close();
     void this.keeper.stop();
     this.puller?.close();
