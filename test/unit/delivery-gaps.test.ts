@@ -30,6 +30,12 @@ describe("DeliveryGaps (deliveries of an ordered partition that went elsewhere)"
     assert.deepEqual(gaps({ cseq: 7, seq: 70 }).observe(at(9, 75)), { from: 71, to: 74 });
   });
 
+  it("without a known start, counts from the first delivery", () => {
+    const g = new DeliveryGaps(undefined, 1000, () => clock, () => undefined);
+    assert.equal(g.observe(at(40, 400)), undefined);
+    assert.deepEqual(g.observe(at(42, 410)), { from: 401, to: 409 });
+  });
+
   it("waits for the next first delivery when the jump comes before a redelivery", () => {
     const g = gaps({ cseq: 10, seq: 100 });
     assert.equal(g.observe(at(12, 40, 3)), undefined);

@@ -30,7 +30,8 @@ interface Expected {
  * range's start is dispatched. Only the affected chats wait, never the partition.
  */
 export class DeliveryGaps {
-  private lastCseq: number;
+  /** The last consumer sequence seen; undefined until the first delivery when the start was not known. */
+  private lastCseq?: number;
   private lastFirst: number;
   /** Consumer sequences skipped since the last first delivery. */
   private skipped = 0;
@@ -42,15 +43,19 @@ export class DeliveryGaps {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    /** The consumer's last delivery when the worker started (its consumer and stream sequences). */
-    start: { cseq: number; seq: number },
+    /**
+     * The consumer's last delivery when the worker started (its consumer and stream
+     * sequences), as its leader reported it; undefined when not known (counting then
+     * starts from the first delivery).
+     */
+    start: { cseq: number; seq: number } | undefined,
     private readonly holdMs: number,
     private readonly now: () => number,
     /** A chat gave up waiting: its events may go (pump). */
     private readonly onGiveUp: (seq: number, chat: string) => void,
   ) {
-    this.lastCseq = start.cseq;
-    this.lastFirst = start.seq;
+    this.lastCseq = start?.cseq;
+    this.lastFirst = start?.seq ?? 0;
   }
 
   /** Whether anything is being looked up or waited for (the dispatch loop then asks `holds`). */
@@ -64,9 +69,9 @@ export class DeliveryGaps {
    */
   observe(p: AckPosition): SeqRange | undefined {
     if (p.cseq === 0) return undefined;
-    // Lower than the last: a recreated consumer, a leader elected with an older state, or
-    // a late answer to a pull given up as lost. Counting starts again from it.
-    if (p.cseq > this.lastCseq + 1) this.skipped += p.cseq - this.lastCseq - 1;
+    if (this.lastCseq !== undefined && p.cseq > this.lastCseq + 1) this.skipped += p.cseq - this.lastCseq - 1;
+    // Also when lower than the last (a recreated consumer, a leader elected with an older
+    // state, a late answer to a pull given up as lost): counting starts again from it.
     this.lastCseq = p.cseq;
     if (p.delivered !== 1 || p.seq <= this.lastFirst) return undefined;
     const from = this.lastFirst + 1;
@@ -82,7 +87,8 @@ export class DeliveryGaps {
   }
 
   end(from: number): void {
-    this.lookups.splice(this.lookups.indexOf(from), 1);
+    const i = this.lookups.indexOf(from);
+    if (i >= 0) this.lookups.splice(i, 1);
   }
 
   /** `seq` of `chat` went elsewhere: the chat's later events wait for it. */

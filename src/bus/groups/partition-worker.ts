@@ -178,7 +178,10 @@ export class PartitionWorker {
         // An event sent elsewhere comes back after AckWait, from when it was sent; the
         // margin covers a consumer leader election on the way.
         const holdMs = 2 * this.ackWaitMs + 10_000;
-        this.gaps = new DeliveryGaps({ cseq: info.delivered.consumer_seq, seq: info.delivered.stream_seq }, holdMs, now, (seq, chat) => {
+        // Another server's answer may be behind the consumer's state (see fromConsumerLeader):
+        // a start from it would take deliveries to an earlier owner for lost ones.
+        const start = fromConsumerLeader(info, this.clustered) ? { cseq: info.delivered.consumer_seq, seq: info.delivered.stream_seq } : undefined;
+        this.gaps = new DeliveryGaps(start, holdMs, now, (seq, chat) => {
           this.log.warn({ seq, chat, waitedMs: holdMs }, "an event sent to a lost pull did not come back; its chat goes on without it");
           this.ctx.onChange();
         });
@@ -303,7 +306,7 @@ export class PartitionWorker {
     try {
       for (let seq = r.from; seq <= r.to && !this.stopped; ) {
         const m = await next(seq);
-        if (!m || m.seq > r.to) break;
+        if (!m || m.seq > r.to || this.stopped) break;
         const chat = chatOfStored(m.subject, m.data);
         if (chat !== undefined && !this.seen(m.seq)) {
           gaps.expect(m.seq, chat);
