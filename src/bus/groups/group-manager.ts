@@ -73,13 +73,18 @@ const REVOKED_MEMORY = 10_000;
  * A NATS error on the way into a group (a request JetStream left unanswered, or answered
  * with a server error) as UNAVAILABLE naming the group and the cause; anything else as it is.
  */
-function joinFailed(group: string, err: unknown): unknown {
+export function joinFailed(group: string, err: unknown): unknown {
   if (err instanceof GatewayError) return err;
   const e = err as { name?: string; code?: string; message?: string; api_error?: { code?: number } };
   if (e?.name !== "NatsError" && !((e?.api_error?.code ?? 0) >= 500)) return err;
+  // An API error is an answer (e.g. a KV write that lost to another member's while the
+  // cluster settles); anything else (a timeout, no responders) is silence.
+  const why = e.api_error
+    ? `JetStream refused a step (${e.message || e.code}); the NATS cluster may be changing leaders`
+    : `JetStream did not answer (${e.message || e.code}); a majority of the NATS cluster or the stream leader is probably down`;
   return new GatewayError(
     ErrorCode.Unavailable,
-    `opening group ${group} failed: JetStream did not answer (${e.message || e.code}); a majority of the NATS cluster or the stream leader is probably down; reopen the group later`,
+    `opening group ${group} failed: ${why}; reopen the group later`,
     undefined,
     { cause: err },
   );
