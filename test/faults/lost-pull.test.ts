@@ -46,6 +46,9 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     nats = await startTestNats();
     gw = await startTestGateway(nats.url, {
       ...GROUP_ENV,
+      // Long enough that the chat's next events and the other chat's reach the gateway
+      // well before the lost event comes back, on a busy machine too.
+      GATEWAY_GROUP_ACK_WAIT: "6s",
       GATEWAY_PARTITIONS: String(PARTITIONS),
       GATEWAY_GRPC_AUTH: "keys",
       GATEWAY_GRPC_KEYS: `bots:${KEY}:default:consume`,
