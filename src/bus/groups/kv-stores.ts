@@ -8,6 +8,9 @@ export const MEMBERS_BUCKET = "CG_MEMBERS";
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const dec = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
 
+/** JetStream's "subjects overlap with an existing stream". */
+const SUBJECTS_OVERLAP = 10065;
+
 /** Covers the longest leader election of a new bucket stream (9 s), with margin. */
 const BUCKET_OPEN_BUDGET_MS = 15_000;
 
@@ -18,6 +21,9 @@ const BUCKET_OPEN_BUDGET_MS = 15_000;
  * answers nothing until the live peers elect a leader on their own, 4 to 9 s later.
  * Attempts follow one another, never side by side: a second create of a stream still
  * being created left it without a leader for seconds (measured on a whole cluster).
+ * Two gateways (or two groups of one) creating the bucket at the same moment can make
+ * nats-server 2.9 refuse the second create with "subjects overlap with an existing
+ * stream" (its own stream, not there yet when it looked); the next attempt finds it.
  * Throws UNAVAILABLE naming the bucket and the last error.
  */
 export async function openBucket(bus: Bus, name: string, opts: Partial<KvOptions>): Promise<KV> {
@@ -26,8 +32,8 @@ export async function openBucket(bus: Bus, name: string, opts: Partial<KvOptions
     try {
       return await bus.js.views.kv(name, opts);
     } catch (err) {
-      const e = err as { message?: string; code?: string; api_error?: { code?: number } };
-      const retryable = (e.api_error?.code ?? 500) >= 500;
+      const e = err as { message?: string; code?: string; api_error?: { code?: number; err_code?: number } };
+      const retryable = (e.api_error?.code ?? 500) >= 500 || e.api_error?.err_code === SUBJECTS_OVERLAP;
       if (!retryable) throw err;
       if (Date.now() >= deadline) {
         throw new GatewayError(

@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import type { KV } from "nats";
 import type { Logger } from "pino";
 import type { Bus } from "../connection";
+import { withJetStreamRetry } from "../jetstream-retry";
 import { openBucket } from "./kv-stores";
 
 export const LEASES_BUCKET = "CG_LEASES";
@@ -59,7 +60,8 @@ const isCasLoss = (err: unknown): boolean =>
  */
 export async function createLeaseStore(bus: Bus, ttlMs: number, replicas: number, log?: Logger): Promise<LeaseStore> {
   const kv: KV = await openBucket(bus, LEASES_BUCKET, { history: 1, ttl: ttlMs, replicas });
-  const actual = (await kv.status()).ttl;
+  // Hedged: a bucket just created on a cluster answers nothing until its leader is elected.
+  const actual = (await withJetStreamRetry(bus, `reading the settings of KV bucket ${LEASES_BUCKET}`, () => kv.status())).ttl;
   if (!(actual > 0)) throw new Error(`KV bucket ${LEASES_BUCKET} has no TTL: leases of dead gateways would never expire; recreate it`);
   if (actual !== ttlMs) {
     log?.warn(
