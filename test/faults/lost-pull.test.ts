@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { connect, createInbox, type Msg, type NatsConnection } from "nats";
+import { connect, createInbox, type JetStreamManager, type Msg, type NatsConnection } from "nats";
 import { partitionOf } from "../../src/domain";
-import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
+import { EventGatewayClient, type ConsumeDelivery } from "../../src/gen/engage/gateway/v1/gateway";
 import { makeCerts, type TestCerts } from "../helpers/certs";
 import { chatOf, TestMember } from "../helpers/consumer";
 import { messageBody } from "../helpers/fixtures";
@@ -14,8 +14,6 @@ import { startTestNats, type TestNats } from "../helpers/nats-server";
 import { waitFor } from "../helpers/wait";
 import { report } from "./support";
 
-const GROUP = "lost-pull";
-const CHAT = "lost-pull-chat";
 const PARTITIONS = 16;
 const KEY = "lost-pull-bot-key-0123456789abcdef";
 
@@ -41,6 +39,7 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
   let gw: TestGateway;
   let client: EventGatewayClient;
   let nc: NatsConnection;
+  let jsm: JetStreamManager;
   before(async () => {
     certs = makeCerts();
     nats = await startTestNats();
@@ -49,6 +48,7 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
       // Long enough that the chat's next events and the other chat's reach the gateway
       // well before the lost event comes back, on a busy machine too.
       GATEWAY_GROUP_ACK_WAIT: "6s",
+      GATEWAY_GROUP_PARK_AFTER: "1s",
       GATEWAY_PARTITIONS: String(PARTITIONS),
       GATEWAY_GRPC_AUTH: "keys",
       GATEWAY_GRPC_KEYS: `bots:${KEY}:default:consume`,
@@ -57,6 +57,7 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     });
     client = new EventGatewayClient(`127.0.0.1:${gw.grpcPort}`, credentials.createSsl(certs.read(certs.caFile)));
     nc = await connect({ servers: nats.url });
+    jsm = await nc.jetstreamManager();
   });
   after(async () => {
     client?.close();
@@ -65,51 +66,71 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     await nats?.cleanup();
   });
 
-  it("holds the chat's later events until it comes back, then delivers the chat in order, each event once, while the partition's other chats flow (API keys, TLS)", async () => {
-    const post = async (chat: string, n: number): Promise<void> => assert.equal((await postHttps(gw.httpPort, certs, messageBody(chat, n))).status, 200);
+  /** Posts event `n` of `chat` over HTTPS; its stream sequence. */
+  const post = async (chat: string, n: number): Promise<number> => {
+    const res = await postHttps(gw.httpPort, certs, messageBody(chat, n));
+    assert.equal(res.status, 200);
+    return res.body.sequence as number;
+  };
+
+  /** A member of `group` that acks every delivery at once, but those `keep` says to keep. */
+  const member = async (group: string, keep: (d: ConsumeDelivery) => boolean = () => false) => {
     const bearer = new Metadata();
     bearer.set("authorization", `Bearer ${KEY}`);
-    const m = new TestMember(client, { group: GROUP, maxInFlight: 64, ackWait: { seconds: 120, nanos: 0 } }, true, bearer);
-    m.onDelivery((d) => m.ack(d.deliveryId));
+    const m = new TestMember(client, { group, maxInFlight: 64, ackWait: { seconds: 120, nanos: 0 } }, true, bearer);
+    const kept: ConsumeDelivery[] = [];
+    m.onDelivery((d) => (keep(d) ? kept.push(d) : m.ack(d.deliveryId)));
     await m.opened;
-    const numbers = (chat = CHAT): number[] => m.deliveries.filter((d) => chatOf(d) === chat).map(numberOf);
+    return { m, kept, numbers: (chat: string): number[] => m.deliveries.filter((d) => chatOf(d) === chat).map(numberOf) };
+  };
 
-    const jsm = await nc.jetstreamManager();
-    const partition = partitionOf("default", CHAT, PARTITIONS);
-    // Another chat of the same partition: it must not wait for the lost event.
-    let other = "";
-    for (let i = 0; !other; i++) if (partitionOf("default", `lost-pull-other-${i}`, PARTITIONS) === partition) other = `lost-pull-other-${i}`;
+  /** The partition consumer of `chat` in `group`, and what the gateway sends on its ack subjects. */
+  const watchAcks = async (group: string, chat: string) => {
+    const partition = partitionOf("default", chat, PARTITIONS);
     const consumer = await waitFor(async () => {
       const all = await jsm.consumers.list("ENGAGE_EVENTS").next();
-      return all.map((c) => c.name).find((n) => n.includes(GROUP) && n.endsWith(`-p${partition}`));
+      return all.map((c) => c.name).find((n) => n.includes(group) && n.endsWith(`-p${partition}`));
     }, "the chat's partition consumer");
-
-    // What the gateway sends on the consumer's ack subjects (+ACK, +WPI, ...).
     const acks: { verb: string; count: number; seq: number }[] = [];
     nc.subscribe(`$JS.ACK.ENGAGE_EVENTS.${consumer}.>`, {
       callback: (_e, msg) => acks.push({ verb: new TextDecoder().decode(msg.data), ...ackTarget(msg.subject) }),
     });
     await nc.flush();
+    return { partition, consumer, acks };
+  };
 
-    await post(CHAT, 0);
-    await waitFor(() => numbers().includes(0), "the chat's first event");
-
-    // A pull that takes one event and never acks it: the lost answer. JetStream serves its
-    // waiting pulls in turn, so one of the next two events of the chat goes to it.
+  /**
+   * Opens a pull on `consumer` that takes one event and never acks it, then posts events
+   * of `chat` from `from` until it has taken one (JetStream serves its waiting pulls in
+   * turn); `reached(n, seq)` says when event n reached the gateway. The number and stream
+   * sequence of the event it took.
+   */
+  const steal = async (consumer: string, chat: string, from: number, reached: (n: number, seq: number) => boolean): Promise<{ lost: number; lostSeq: number }> => {
     let stolen: Msg | undefined;
     const inbox = createInbox();
     nc.subscribe(inbox, { callback: (_e, msg) => (msg.headers?.code ? undefined : (stolen = msg)) });
     nc.publish(`$JS.API.CONSUMER.MSG.NEXT.ENGAGE_EVENTS.${consumer}`, JSON.stringify({ batch: 1, expires: 30e9 }), { reply: inbox });
     await nc.flush();
-    let n = 1;
-    for (; n < 10 && !stolen; n++) {
-      await post(CHAT, n);
-      const k = n;
-      await waitFor(() => stolen || numbers().includes(k), `event ${k} to reach the member or the other pull`);
+    for (let n = from; n < from + 10; n++) {
+      const seq = await post(chat, n);
+      await waitFor(() => stolen || reached(n, seq), `event ${n} to reach the gateway or the other pull`);
+      if (stolen) return { lost: n, lostSeq: ackTarget(stolen.reply!).seq };
     }
-    assert.ok(stolen, "the other pull took no event");
-    const lost = n - 1;
-    const lostSeq = ackTarget(stolen.reply!).seq;
+    assert.fail("the other pull took no event");
+  };
+
+  it("holds the chat's later events until it comes back, then delivers the chat in order, each event once, while the partition's other chats flow (API keys, TLS)", async () => {
+    const GROUP = "lost-pull";
+    const CHAT = "lost-pull-chat";
+    const { m, numbers } = await member(GROUP);
+    const { partition, consumer, acks } = await watchAcks(GROUP, CHAT);
+    // Another chat of the same partition: it must not wait for the lost event.
+    let other = "";
+    for (let i = 0; !other; i++) if (partitionOf("default", `lost-pull-other-${i}`, PARTITIONS) === partition) other = `lost-pull-other-${i}`;
+
+    await post(CHAT, 0);
+    await waitFor(() => numbers(CHAT).includes(0), "the chat's first event");
+    const { lost, lostSeq } = await steal(consumer, CHAT, 1, (n) => numbers(CHAT).includes(n));
 
     // The chat's next events reach the gateway at once; they wait. The other chat does not.
     await post(CHAT, lost + 1);
@@ -117,12 +138,12 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     await post(other, 0);
     await waitFor(() => numbers(other).includes(0), "the other chat's event");
     const stolenAt = Date.now();
-    assert.deepEqual(numbers(), [...Array(lost).keys()], "a later event of the chat went out before the lost one came back");
+    assert.deepEqual(numbers(CHAT), [...Array(lost).keys()], "a later event of the chat went out before the lost one came back");
 
     // After AckWait JetStream sends the lost event again, to the gateway: then the chat goes on, in order.
-    await waitFor(() => numbers().length === lost + 3, `the chat's events (it got ${numbers().join(",")})`, 20_000);
-    report("lost-pull", { lost, lostSeq, waitedMs: Date.now() - stolenAt, delivered: numbers().join(",") });
-    assert.deepEqual(numbers(), [...Array(lost + 3).keys()], "the chat's order");
+    await waitFor(() => numbers(CHAT).length === lost + 3, `the chat's events (it got ${numbers(CHAT).join(",")})`, 20_000);
+    report("lost-pull", { lost, lostSeq, waitedMs: Date.now() - stolenAt, delivered: numbers(CHAT).join(",") });
+    assert.deepEqual(numbers(CHAT), [...Array(lost + 3).keys()], "the chat's order");
     assert.deepEqual(
       m.deliveries.map((d) => d.attempt),
       m.deliveries.map(() => 1),
@@ -134,6 +155,38 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
 
     const metrics = (await httpsRequest(gw.httpPort, certs, "GET", "/metrics")).text;
     assert.equal(sample(metrics, "engage_gateway_group_lost_deliveries_total", { group: `default=${GROUP}` }), 1, "lost deliveries counted");
+    m.cancel();
+  });
+
+  it("in a parked chat, serves the event that came back before the parked events after it", async () => {
+    const GROUP = "lost-pull-parked";
+    const CHAT = "lost-pull-parked-chat";
+    // The member keeps the chat's first event: the chat is stuck, and parked after 1 s.
+    let keeping = true;
+    const { m, kept, numbers } = await member(GROUP, (d) => keeping && chatOf(d) === CHAT && numberOf(d) === 0);
+    const { consumer, acks } = await watchAcks(GROUP, CHAT);
+    await post(CHAT, 0);
+    await waitFor(() => kept.length === 1, "the chat's first event, kept");
+    for (let n = 1; n <= 3; n++) await post(CHAT, n);
+    // Parked: the originals of 1-3 are acked once their copies are stored.
+    const acked = (seq: number): boolean => acks.some((a) => a.seq === seq && a.verb === "+ACK");
+    await waitFor(() => acks.filter((a) => a.verb === "+ACK").length >= 3, "the chat parked, its waiting events copied", 15_000);
+    const { lost, lostSeq } = await steal(consumer, CHAT, 4, (_n, seq) => acked(seq));
+    await post(CHAT, lost + 1);
+    await post(CHAT, lost + 2);
+    // After AckWait the lost event comes back to the gateway, which keeps it alive (+WPI).
+    await waitFor(() => acks.some((a) => a.seq === lostSeq && a.count >= 2), "the lost event back at the gateway", 20_000);
+
+    keeping = false;
+    m.ack(kept[0].deliveryId);
+    await waitFor(() => numbers(CHAT).length === lost + 3, `the chat's events (it got ${numbers(CHAT).join(",")})`, 20_000);
+    report("lost-pull-parked", { lost, lostSeq, delivered: numbers(CHAT).join(",") });
+    assert.deepEqual(numbers(CHAT), [...Array(lost + 3).keys()], "the chat's order");
+    assert.deepEqual(
+      m.deliveries.map((d) => d.attempt),
+      m.deliveries.map(() => 1),
+      "an event was delivered twice",
+    );
     m.cancel();
   });
 });

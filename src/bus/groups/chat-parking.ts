@@ -57,6 +57,11 @@ interface Park {
   moving: Held[];
   /** Settlements of the chat's head, done in order with the copies. */
   settles: Settle[];
+  /**
+   * Originals that came back late (sent to a lost pull, see DeliveryGaps), in sequence
+   * order: each is served as the chat's head before the first copy after it.
+   */
+  late: Held[];
   running: boolean;
   /** Work came while the loop ran (from a callback it made): it looks again before it ends. */
   again: boolean;
@@ -132,7 +137,7 @@ export class ChatParking {
   private open(key: string): Park {
     let p = this.parks.get(key);
     if (!p) {
-      p = { key, subject: this.h.store.subjectOf(this.h.group, this.h.partition, key), moving: [], settles: [], running: false, again: false };
+      p = { key, subject: this.h.store.subjectOf(this.h.group, this.h.partition, key), moving: [], settles: [], late: [], running: false, again: false };
       this.parks.set(key, p);
       this.h.onParked(1, 0);
     }
@@ -150,6 +155,28 @@ export class ChatParking {
     this.drive(p);
   }
 
+  /**
+   * An original of a parked chat that JetStream sent to a lost pull came back: later
+   * events of the chat may already be in the park, so it is not copied behind them. It
+   * becomes the chat's head at once when the head is a later event not yet out (the worker
+   * held it back for this one); otherwise it waits here and is served before the first
+   * copy after it.
+   */
+  acceptLate(held: Held): void {
+    const p = this.parks.get(held.chat)!;
+    const c = this.h.table.chat(p.key);
+    if (c && c.state === "ready" && c.queue[0].seq > held.seq) {
+      this.h.table.add(held);
+      this.drive(p);
+      return;
+    }
+    let i = p.late.length;
+    while (i > 0 && p.late[i - 1].seq > held.seq) i--;
+    p.late.splice(i, 0, held);
+    this.waitingBySeq.set(held.seq, held);
+    this.drive(p);
+  }
+
   /** Parks every chat of the table that is stuck or holds too many events (checked every second). */
   sweep(): void {
     if (!this.h.active()) return;
@@ -158,7 +185,7 @@ export class ChatParking {
     // A loop that stopped while the worker could not forward (past its lease deadline
     // until a renewal) goes on from here.
     for (const p of this.parks.values()) {
-      if (!p.running && (p.moving.length > 0 || p.settles.length > 0 || !this.h.table.chat(p.key))) this.drive(p);
+      if (!p.running && (p.moving.length > 0 || p.settles.length > 0 || p.late.length > 0 || !this.h.table.chat(p.key))) this.drive(p);
     }
   }
 
@@ -269,6 +296,16 @@ export class ChatParking {
         const e = await this.first(p);
         if (this.stopped) return;
         if (p.moving.length > 0 || p.settles.length > 0 || this.h.table.chat(p.key)) continue;
+        const late = p.late[0];
+        if (late && (!e || late.seq < e.seq)) {
+          // Served as the head, before the copies after it (the loop copies it first, as
+          // any original head of a parked chat).
+          p.late.shift();
+          this.waitingBySeq.delete(late.seq);
+          this.h.table.add(late);
+          this.h.onChange();
+          continue;
+        }
         if (!e) {
           this.parks.delete(p.key);
           this.h.onParked(-1, 0);

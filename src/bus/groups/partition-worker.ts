@@ -232,8 +232,11 @@ export class PartitionWorker {
     this.arrivals++;
     const pos = ackPositionOf(jm);
     const seq = pos.seq;
+    // An event this worker knew went to a lost pull: its chat waited for it.
+    let late = false;
     if (this.gaps) {
-      if (this.gaps.arrived(seq)) this.ctx.onChange();
+      late = this.gaps.arrived(seq);
+      if (late) this.ctx.onChange();
       const lost = this.gaps.observe(pos);
       if (lost) void this.lookUp(lost);
     }
@@ -252,8 +255,10 @@ export class PartitionWorker {
       return this.settleSilently(jm, seq, route.skip);
     }
     const held = new Held(seq, jm, this.keyOf(seq, route.chat), route.chat);
-    if (this.parking.isParked(held.chat)) this.parking.accept(held);
-    else {
+    if (this.parking.isParked(held.chat)) {
+      if (late) this.parking.acceptLate(held);
+      else this.parking.accept(held);
+    } else {
       this.table.add(held);
       this.parking.consider(this.table.chat(held.chat)!);
     }
