@@ -307,6 +307,7 @@ export class PartitionWorker {
         }),
       );
     gaps.begin(r.from);
+    const started = now();
     const lost: number[] = [];
     try {
       for (let seq = r.from; seq <= r.to && !this.stopped; ) {
@@ -323,6 +324,7 @@ export class PartitionWorker {
       this.log.warn({ err, ...r }, "could not read which events went to a lost pull; their chats are not held for them");
     } finally {
       gaps.end(r.from);
+      this.log.debug({ ...r, lost: lost.length, ms: Math.round(now() - started) }, "looked up deliveries that went elsewhere");
       if (lost.length > 0) {
         this.log.warn({ lost }, "events went to a pull that never reached this gateway; their chats wait for them to come back");
         this.ctx.onLostDeliveries(lost.length);
