@@ -175,8 +175,7 @@ export function createPubAckMux(nc: NatsConnection): {
     return w;
   };
 
-  const onReply = (err: NatsError | null, m: Msg): void => {
-    if (err) return; // the subscription ended (close or drain): waiters time out
+  const settleReply = (m: Msg): void => {
     const w = settle(m.subject.slice(inbox.length + 1));
     if (!w) return;
     if (m.headers?.hasError) {
@@ -192,6 +191,18 @@ export function createPubAckMux(nc: NatsConnection): {
     if (pa.error) return w.reject(ackError(String(pa.error.code ?? "JS_ERROR"), pa.error.description ?? "JetStream error"));
     if (!pa.stream) return w.reject(ackError("INVALID_ACK", "the PubAck names no stream"));
     w.resolve({ stream: pa.stream, seq: pa.seq ?? 0, duplicate: pa.duplicate === true });
+  };
+  // PubAcks are settled at the end of the event-loop turn they arrive in (setImmediate),
+  // not as they are read. What waits on a PubAck is the webhook's reply (Koa, the log
+  // line, the response write: about 150 µs of work), and JetStream sends the PubAck and
+  // the stored event to the live tails' consumers at the same moment, often read in the
+  // same turn. node:http2 sends a turn's writes in a native immediate, which runs before
+  // any setImmediate: so the event's Subscribe responses leave first, and the webhook's
+  // reply waits only for the rest of its turn, not a live reader for the reply.
+  const replies = createTurnBatch(settleReply);
+  const onReply = (err: NatsError | null, m: Msg): void => {
+    if (err) return; // the subscription ended (close or drain): waiters time out
+    replies.add(m);
   };
 
   const send = (p: Outgoing): void => {

@@ -48,4 +48,27 @@ describe("publish turns", () => {
     assert.equal(out() - before, 1);
     assert.equal((await ack).duplicate, false);
   });
+
+  it("settles a PubAck after the I/O callback that read it has finished, not inside it", async () => {
+    const mux = createPubAckMux(nc);
+    await mux.publish("turns.warm", new Uint8Array([0]), "order-warm", natsHeaders(), 5000);
+    // A plain subscription on the stored subject: the server sends it the message and the
+    // publisher its PubAck; both are read together (the loop is held below until both
+    // are in the socket). When its callback ran, it queues a tick, which runs once that
+    // read's callback and its microtasks are over.
+    let readDone = false;
+    const sub = nc.subscribe("turns.order", { callback: () => process.nextTick(() => (readDone = true)) });
+    await nc.flush();
+    for (let i = 0; i < 3; i++) {
+      readDone = false;
+      const settledAfterRead = mux.publish("turns.order", new Uint8Array([i]), `order-${i}`, natsHeaders(), 5000).then(() => readDone);
+      await Promise.resolve(); // nats.js writes the publish in a microtask
+      const until = Date.now() + 100;
+      while (Date.now() < until) {
+        // Holds the event loop: the message and its PubAck arrive in one read.
+      }
+      assert.equal(await settledAfterRead, true, "the PubAck settled after the read that brought it (in setImmediate), so that read's other work went first");
+    }
+    sub.unsubscribe();
+  });
 });
