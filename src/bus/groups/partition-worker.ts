@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import { millis, type Msg, type MsgRequest, type StoredMsg } from "nats";
 import type { Logger } from "pino";
 import { storedAt } from "../event-tail";
+import { withJetStreamRetry } from "../jetstream-retry";
 import { EVENTS_STREAM } from "../streams";
 import { AckWaitTimer } from "./ack-wait-timer";
 import { ChatParking } from "./chat-parking";
@@ -10,7 +11,6 @@ import { ChatWindow } from "./chat-window";
 import { LeaseKeeper } from "./lease-keeper";
 import { ensurePartitionConsumer, fromConsumerLeader, migratePartitionConsumer, partitionConsumerName, recreatePartitionConsumer } from "./partition-consumer";
 import { DeliveryGaps, type SeqRange } from "./delivery-gaps";
-import { withJetStreamRetry } from "../jetstream-retry";
 import { ackPositionOf, chatOfStored, routeMessage } from "./partition-message";
 import { PartitionPuller } from "./partition-puller";
 import { WORKER_TRANSITIONS, type PartitionWorkerContext, type WorkerState } from "./partition-worker-context";
@@ -602,7 +602,6 @@ export class PartitionWorker {
     this.ctx.onStopped(this);
     this.ctx.onChange();
   }
-
 }
 
 /** A JetStream answer that there is no such message (404). */
