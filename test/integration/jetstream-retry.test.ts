@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import pino from "pino";
 import { createBus, type Bus } from "../../src/bus/connection";
 import { withJetStreamRetry } from "../../src/bus/jetstream-retry";
+import { startTestCluster, type TestCluster } from "../helpers/nats-cluster";
 import { startTestNats, type TestNats } from "../helpers/nats-server";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -66,5 +67,37 @@ describe("JetStream retries on a single server", function () {
       (err: Error) => /creating the test consumer failed for 1 s .*down or busy/.test(err.message),
     );
     assert.equal(calls, 1);
+  });
+});
+
+/** How JetStream operations are retried against a cluster. */
+describe("JetStream retries on a cluster", function () {
+  this.timeout(60_000);
+  let cluster: TestCluster;
+  let bus: Bus;
+
+  before(async () => {
+    cluster = await startTestCluster();
+    bus = await createBus({ servers: cluster.urls, logger: pino({ level: "silent" }) });
+  });
+  after(async () => {
+    await bus?.drain();
+    await cluster?.cleanup();
+  });
+
+  it("starts a fresh attempt every second while earlier ones go unanswered, so an answer possible again (a leader elected) is taken within about a second", async () => {
+    // Requests before `answerFrom` are never answered, as by a stream without a leader.
+    const answerFrom = Date.now() + 3500;
+    const sub = bus.nc.subscribe("retry.probe", { callback: (_e, m) => (Date.now() >= answerFrom ? m.respond(new Uint8Array([1])) : undefined) });
+    let calls = 0;
+    const started = Date.now();
+    await withJetStreamRetry(bus, "a read answered from 3.5 s on", async () => {
+      calls++;
+      return await bus.nc.request("retry.probe", undefined, { timeout: 12_000 });
+    });
+    const took = Date.now() - started;
+    sub.unsubscribe();
+    assert.ok(took < 3500 + 1500, `answered ${took} ms after the start, ${took - 3500} ms after it became possible`);
+    assert.ok(calls <= 8, `${calls} attempts`);
   });
 });
