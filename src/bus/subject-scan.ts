@@ -1,4 +1,4 @@
-import type { MsgRequest, StoredMsg } from "nats";
+import type { JetStreamManager, MsgRequest, StoredMsg } from "nats";
 import { ErrorCode, GatewayError } from "../domain";
 import type { Bus } from "./connection";
 
@@ -11,11 +11,20 @@ import type { Bus } from "./connection";
  */
 export async function nextBySubject(bus: Bus, stream: string, filter: string, fromSeq: number): Promise<StoredMsg | undefined> {
   try {
+    return await getNextBySubject(bus.jsm, stream, filter, fromSeq);
+  } catch (err) {
+    throw GatewayError.from(err, ErrorCode.Unavailable);
+  }
+}
+
+/** `nextBySubject` on a given manager (e.g. one with its own timeout); other errors as they come. */
+export async function getNextBySubject(jsm: JetStreamManager, stream: string, filter: string, fromSeq: number): Promise<StoredMsg | undefined> {
+  try {
     // nats.js types MsgRequest without next_by_subj; the server API takes it.
-    return await bus.jsm.streams.getMessage(stream, { seq: Math.max(fromSeq, 1), next_by_subj: filter } as unknown as MsgRequest);
+    return await jsm.streams.getMessage(stream, { seq: Math.max(fromSeq, 1), next_by_subj: filter } as unknown as MsgRequest);
   } catch (err) {
     if (isNoMessage(err)) return undefined;
-    throw GatewayError.from(err, ErrorCode.Unavailable);
+    throw err;
   }
 }
 

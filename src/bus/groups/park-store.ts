@@ -1,9 +1,9 @@
-import { headers as natsHeaders, type MsgRequest, type StoredMsg } from "nats";
+import { headers as natsHeaders } from "nats";
 import { escapeToken, unescapeToken, type Instant } from "../../domain";
 import type { Bus } from "../connection";
 import { HEADER } from "../publisher";
 import { PARK_STREAM, PARK_SUBJECT_PREFIX } from "../streams";
-import { isNoMessage } from "../subject-scan";
+import { getNextBySubject, isNoMessage } from "../subject-scan";
 import type { Held } from "./chat-table";
 
 /** How long one park request may wait; a stream leader election answers nothing for seconds. */
@@ -66,14 +66,8 @@ export function createParkStore(bus: Bus): ParkStore {
     },
 
     async first(subject) {
-      let m: StoredMsg;
-      try {
-        // nats.js types MsgRequest without next_by_subj; the server API takes it (2.9+).
-        m = await bus.jsm.streams.getMessage(PARK_STREAM, { seq: 1, next_by_subj: subject } as unknown as MsgRequest);
-      } catch (err) {
-        if (isNoMessage(err)) return undefined;
-        throw err;
-      }
+      const m = await getNextBySubject(bus.jsm, PARK_STREAM, subject, 1);
+      if (!m) return undefined;
       const [s, n] = (m.header.get(PUBLISHED) || "0.0").split(".");
       return {
         parkSeq: m.seq,

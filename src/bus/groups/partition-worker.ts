@@ -1,8 +1,9 @@
 import { performance } from "node:perf_hooks";
-import { millis, type Msg, type MsgRequest, type StoredMsg } from "nats";
+import { millis, type Msg, type StoredMsg } from "nats";
 import type { Logger } from "pino";
 import { storedAt } from "../event-tail";
 import { withJetStreamRetry } from "../jetstream-retry";
+import { getNextBySubject } from "../subject-scan";
 import { EVENTS_STREAM } from "../streams";
 import { AckWaitTimer } from "./ack-wait-timer";
 import { ChatParking } from "./chat-parking";
@@ -299,13 +300,7 @@ export class PartitionWorker {
     const gaps = this.gaps!;
     const subject = this.ctx.filter.partitionSubject(this.ctx.partition);
     const next = (seq: number): Promise<StoredMsg | undefined> =>
-      withJetStreamRetry(this.ctx.bus, `reading stream sequence ${seq} of ${subject}`, (jsm) =>
-        // nats-server 2.9 serves the first message at or after `seq` on a subject.
-        jsm.streams.getMessage(EVENTS_STREAM, { seq, next_by_subj: subject } as unknown as MsgRequest).catch((err: unknown) => {
-          if (noMessage(err)) return undefined;
-          throw err;
-        }),
-      );
+      withJetStreamRetry(this.ctx.bus, `reading stream sequence ${seq} of ${subject}`, (jsm) => getNextBySubject(jsm, EVENTS_STREAM, subject, seq));
     gaps.begin(r.from);
     const started = now();
     const lost: number[] = [];
@@ -602,10 +597,4 @@ export class PartitionWorker {
     this.ctx.onStopped(this);
     this.ctx.onChange();
   }
-}
-
-/** A JetStream answer that there is no such message (404). */
-function noMessage(err: unknown): boolean {
-  const e = err as { api_error?: { code?: number }; code?: string };
-  return e?.api_error?.code === 404 || e?.code === "404";
 }
