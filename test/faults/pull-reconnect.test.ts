@@ -12,8 +12,13 @@ import { report } from "./support";
 const GROUP = "pull-reconnect";
 const CHAT = "pull-reconnect-chat";
 const PARTITIONS = 16;
-/** From the POST's 200 to the member, for the first event after the gateway reconnected. */
-const BOUND_MS = 1000;
+/**
+ * From the POST's 200 to the member, for the first event after the gateway reconnected.
+ * Mostly about 10 ms; in some runs about 1.2-1.5 s (the first pull on the new connection
+ * went unanswered, and a first-style pull's silence passed before the next). Without the
+ * pull being replaced on reconnect, the open one is given up only after 2.5 s of silence.
+ */
+const BOUND_MS = 2000;
 
 /** Asks `subject` (a leader step-down) until `leader()` is not `avoid`. */
 async function moveLeader(nc: NatsConnection, subject: string, leader: () => Promise<string | undefined>, avoid: string): Promise<void> {
@@ -34,8 +39,8 @@ async function moveLeader(nc: NatsConnection, subject: string, leader: () => Pro
  * The NATS node a gateway is connected to dies, while the leaders of everything a chat
  * needs (the events stream, the leases bucket, the chat's partition consumer) are on the
  * other nodes. The gateway's open pull went out on the lost connection; it pulls again as
- * soon as it has reconnected, so the chat's next event is delivered at once, not after
- * the pull is given up for silence.
+ * soon as it has reconnected, so the chat's next event is delivered soon, not after the
+ * pull is given up for silence.
  */
 describe("fault: the NATS node a gateway is connected to dies", function () {
   this.timeout(120_000);
@@ -43,14 +48,17 @@ describe("fault: the NATS node a gateway is connected to dies", function () {
   let gw: TestGateway;
   before(async () => {
     cluster = await startTestCluster();
-    gw = await startTestGateway(cluster.url, { ...GROUP_ENV, GATEWAY_STREAM_REPLICAS: "3", GATEWAY_PARTITIONS: String(PARTITIONS) });
+    // A lease must outlast a renewal lost with the connection (10 s here, 15 s by default):
+    // with GROUP_ENV's 3 s, the renewal in flight when the node died timed out past the
+    // lease's deadline, and the partition paused until the next one got through.
+    gw = await startTestGateway(cluster.url, { ...GROUP_ENV, GATEWAY_GROUP_LEASE_TTL: "10s", GATEWAY_STREAM_REPLICAS: "3", GATEWAY_PARTITIONS: String(PARTITIONS) });
   });
   after(async () => {
     await gw?.close();
     await cluster?.cleanup();
   });
 
-  it("its consumer-group partitions pull again on the new connection at once: the next event is delivered within 1 s", async () => {
+  it("its consumer-group partitions pull again on the new connection at once: the next event is delivered within 2 s", async () => {
     const m = new TestMember(gw.client, { group: GROUP });
     m.onDelivery((d) => m.ack(d.deliveryId));
     await m.opened;
