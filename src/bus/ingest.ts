@@ -19,6 +19,7 @@ import {
 } from "../domain";
 import { Event } from "../gen/engage/events/v1/events";
 import { HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
+import { encodeEvent } from "./event-bytes";
 
 /** Who sent an event, as established by the door it came through. */
 export interface Origin {
@@ -134,10 +135,10 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
       }
       // The stored size is bounded by maxStoredBytes: past it, the parsed copies of
       // unknown fields are left to raw_json, so a body under the limit always fits.
-      let data = Event.encode(event).finish();
+      let data = encodeEvent(event);
       if (data.length > maxStoredBytes(raw.length)) {
         event = withoutParsedCopies(event);
-        data = Event.encode(event).finish();
+        data = encodeEvent(event);
       }
       let stored: Stored;
       try {
@@ -153,7 +154,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
 
     async ingestEvent(input, origin) {
       validateEvent(input, limits);
-      const size = Event.encode(input).finish().length;
+      const size = encodeEvent(input).length;
       if (size > maxStoredBytes(bodyLimit)) throw tooLarge("the event", size, maxStoredBytes(bodyLimit));
       const event: Event = {
         ...input,
@@ -165,7 +166,7 @@ export function createIngest(publisher: Publisher, hooks: IngestHooks = {}, now:
       };
       if (event.id === "") {
         // Hash what the source sent, not what the gateway adds, so a resend dedupes.
-        const bytes = Event.encode({ ...input, receivedAt: undefined, tenant: "" }).finish();
+        const bytes = encodeEvent({ ...input, receivedAt: undefined, tenant: "" });
         event.id = input.transactionId || `sha256:${sha256Hex(bytes)}`;
       }
       const stored = await store(event);

@@ -1,7 +1,8 @@
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from "nats";
-import { Event } from "../gen/engage/events/v1/events";
+import type { Event } from "../gen/engage/events/v1/events";
 import { ErrorCode, GatewayError, dedupeKey, escapeToken, isTraceparent, nameToken, subjectOf } from "../domain";
 import type { Bus } from "./connection";
+import { encodeEvent } from "./event-bytes";
 import { createTurnBatch } from "./turn-batch";
 
 /** Where JetStream stored a message. */
@@ -111,7 +112,7 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
       h.append(HEADER.eventType, nameToken(event.typeName));
       h.append(HEADER.chatId, escapeToken(event.chatId));
       if (event.traceparent) h.append(HEADER.traceparent, event.traceparent);
-      const data = encoded ?? Event.encode(event).finish();
+      const data = encoded ?? encodeEvent(event);
       return publish(subjectOf(event, o.partitions), data, dedupeKey(event.tenant, event.id), h);
     },
     publishRaw(subject, data, msgId, hdrs) {
