@@ -8,7 +8,8 @@
 import { credentials } from "@grpc/grpc-js";
 import { DeliverPolicy, headers as natsHeaders, type JetStreamClient, type NatsConnection } from "nats";
 import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
-import { lightSubscribeTxid, subscribeRequest } from "./lib/grpc-light";
+import { lightSubscribeTxid, subscribeRequest, txidOf } from "./lib/grpc-light";
+import { h2Connect, h2Subscribe } from "./lib/h2-subscribe";
 import { atRate, post } from "./lib/load";
 import { P, RUNS } from "./lib/options";
 import { profiled, startServer, type Server } from "./lib/processes";
@@ -53,9 +54,80 @@ async function throughConsumer(
   return { sorted: lat.sort((a, b) => a - b), lost: total - lat.length };
 }
 
+/** A Subscribe stream of the gateway's live events: `on` gets each response's arrival time and transaction_id. */
+type SubscribeReader = (on: (t: number, txid: string) => void) => { cancel(): void };
+
+/**
+ * Latencies of webhooks POSTed at `o.rate` and read from a Subscribe stream, and from a tap
+ * on ENGAGE_EVENTS in this process (when each event is stored and readable from NATS,
+ * which splits the gateway's latency into its webhook hop and its gRPC hop).
+ */
+async function throughGateway(
+  gw: Server,
+  js: JetStreamClient,
+  o: { rate: number; seconds: number; warm: number },
+  tag: string,
+  open: SubscribeReader,
+  profile?: string,
+): Promise<{ sorted: number[]; tapSorted: number[]; lost: number }> {
+  const sent = new Map<string, number>();
+  const lat: number[] = [];
+  let warmSeen = 0;
+  // The receipt time is taken when the response arrives, before anything is decoded;
+  // only the event's transaction_id is read (the raw baseline reads only its subject).
+  const stream = open((t, txid) => {
+    const s = sent.get(txid);
+    if (s !== undefined) {
+      lat.push(t - s);
+      sent.delete(txid);
+    } else if (txid.startsWith("e2e-warm")) warmSeen++;
+  });
+  const tapSent = new Map<string, number>();
+  const tapLat: number[] = [];
+  const tap = await (await js.consumers.get("ENGAGE_EVENTS", { filterSubjects: "engage.events.default.>", deliver_policy: DeliverPolicy.New })).consume({ max_messages: 256 });
+  const tapping = (async () => {
+    for await (const m of tap) {
+      const t = nowMs();
+      const id = (m.headers?.get("Nats-Msg-Id") ?? "").replace(/^default:/, "");
+      const s = tapSent.get(id);
+      if (s !== undefined) {
+        tapLat.push(t - s);
+        tapSent.delete(id);
+      }
+    }
+  })();
+  // Warm up until the stream delivers, so the measured part starts on a live consumer.
+  for (let i = 0; warmSeen === 0 && i < 200; i++) {
+    await post(gw.httpPort, bodyFor(`e2e-warm-${tag}-${i}`));
+    await sleep(20);
+  }
+  // Then warm up at the measured rate, and start measuring once every warm-up event
+  // arrived, so the first measured events do not queue behind them.
+  const warmed = warmSeen + (await atRate(o.rate, o.warm / o.rate, (i) => void post(gw.httpPort, bodyFor(`e2e-warm-${tag}-b${i}`)).catch(() => undefined)));
+  for (let i = 0; i < 200 && warmSeen < warmed; i++) await sleep(10);
+  const measure = (): Promise<number> => atRate(o.rate, o.seconds, (i) => {
+    const txid = `e2e-${tag}-${i}-${process.pid}`;
+    const body = bodyFor(txid);
+    const t0 = nowMs();
+    sent.set(txid, t0);
+    tapSent.set(txid, t0);
+    void post(gw.httpPort, body).then(
+      (x) => void (x.status !== 200 && log(`e2e: webhook ${x.status}`)),
+      (err) => log(`e2e: webhook ${err}`),
+    );
+  });
+  const total = await (profile ? profiled(gw, profile, measure) : measure());
+  for (let i = 0; i < 100 && (lat.length < total || tapLat.length < total); i++) await sleep(50);
+  stream.cancel();
+  tap.stop();
+  await tapping;
+  return { sorted: lat.sort((a, b) => a - b), tapSorted: tapLat.sort((a, b) => a - b), lost: total - lat.length };
+}
+
 export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string): Promise<void> {
   const o = P.e2e;
   const client = new EventGatewayClient(`127.0.0.1:${gw.grpcPort}`, credentials.createInsecure());
+  const session = h2Connect(gw.grpcPort);
   const runs: Row[] = [];
   // The baselines' own file-storage streams on the same nats-server.
   const jsm = await nc.jetstreamManager();
@@ -67,63 +139,20 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
 
   try {
     for (let r = 0; r < RUNS; r++) {
-      // --- gateway: webhook POST -> gRPC Subscribe
-      const sent = new Map<string, number>();
-      const lat: number[] = [];
-      let warmSeen = 0;
-      // The receipt time is taken when the response arrives, before anything is decoded;
-      // only the event's transaction_id is read (the raw baseline reads only its subject).
-      const stream = lightSubscribeTxid(client, subscribeRequest(["default"]));
-      stream.on("data", ({ t, txid }: { t: number; txid: string }) => {
-        const s = sent.get(txid);
-        if (s !== undefined) {
-          lat.push(t - s);
-          sent.delete(txid);
-        } else if (txid.startsWith("e2e-warm")) warmSeen++;
-      });
-      stream.on("error", () => undefined);
-      // A tap on ENGAGE_EVENTS in this process: when each event is stored and readable from
-      // NATS, which splits the gateway's latency into its webhook hop and its gRPC hop.
-      const tapSent = new Map<string, number>();
-      const tapLat: number[] = [];
-      const tap = await (await js.consumers.get("ENGAGE_EVENTS", { filterSubjects: "engage.events.default.>", deliver_policy: DeliverPolicy.New })).consume({ max_messages: 256 });
-      const tapping = (async () => {
-        for await (const m of tap) {
-          const t = nowMs();
-          const id = (m.headers?.get("Nats-Msg-Id") ?? "").replace(/^default:/, "");
-          const s = tapSent.get(id);
-          if (s !== undefined) {
-            tapLat.push(t - s);
-            tapSent.delete(id);
-          }
-        }
-      })();
-      // Warm up until the stream delivers, so the measured part starts on a live consumer.
-      for (let i = 0; warmSeen === 0 && i < 200; i++) {
-        await post(gw.httpPort, bodyFor(`e2e-warm-${r}-${i}`));
-        await sleep(20);
-      }
-      // Then warm up at the measured rate, and start measuring once every warm-up event
-      // arrived, so the first measured events do not queue behind them.
-      const warmed = warmSeen + (await atRate(o.rate, o.warm / o.rate, (i) => void post(gw.httpPort, bodyFor(`e2e-warm-${r}-b${i}`)).catch(() => undefined)));
-      for (let i = 0; i < 200 && warmSeen < warmed; i++) await sleep(10);
-      const total = await profiled(gw, `e2e-${r + 1}`, () => atRate(o.rate, o.seconds, (i) => {
-        const txid = `e2e-${r}-${i}-${process.pid}`;
-        const body = bodyFor(txid);
-        const t0 = nowMs();
-        sent.set(txid, t0);
-        tapSent.set(txid, t0);
-        void post(gw.httpPort, body).then(
-          (x) => void (x.status !== 200 && log(`e2e: webhook ${x.status}`)),
-          (err) => log(`e2e: webhook ${err}`),
-        );
-      }));
-      for (let i = 0; i < 100 && (lat.length < total || tapLat.length < total); i++) await sleep(50);
-      stream.cancel();
-      tap.stop();
-      await tapping;
-      const g = lat.sort((a, b) => a - b);
-      const tapSorted = tapLat.sort((a, b) => a - b);
+      // --- gateway: webhook POST -> gRPC Subscribe, read by grpc-js, then by a bare HTTP/2 reader
+      const grpcJs: SubscribeReader = (on) => {
+        const stream = lightSubscribeTxid(client, subscribeRequest(["default"]));
+        stream.on("data", ({ t, txid }: { t: number; txid: string }) => on(t, txid));
+        stream.on("error", () => undefined);
+        return stream;
+      };
+      const bare: SubscribeReader = (on) =>
+        h2Subscribe(session, subscribeRequest(["default"]), { onMessage: (m, t) => on(t, txidOf(m)), onError: () => undefined });
+      const viaGrpcJs = await throughGateway(gw, js, o, `${r}`, grpcJs, `e2e-${r + 1}`);
+      const viaH2 = await throughGateway(gw, js, o, `${r}h2`, bare);
+      const g = viaGrpcJs.sorted;
+      const tapSorted = viaGrpcJs.tapSorted;
+      const total = g.length + viaGrpcJs.lost;
 
       // --- baseline: js.publish -> ordered consumer, same rate, same nats-server
       const raw = await throughConsumer(
@@ -167,13 +196,18 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
         // Both end at a NATS consumer in this process: the gateway's webhook hop against
         // the HTTP-hop baseline is the cost of the gateway's own HTTP-side work.
         webhookHopVsHttpHopP50: percentile(tapSorted, 50) / percentile(h, 50),
+        // The same with a bare HTTP/2 reader in place of grpc-js (lib/h2-subscribe.ts).
+        h2GatewayP50: percentile(viaH2.sorted, 50), h2GatewayP99: percentile(viaH2.sorted, 99), h2GatewayLost: viaH2.lost,
+        h2GrpcHopP50: percentile(viaH2.sorted, 50) - percentile(viaH2.tapSorted, 50),
+        h2RatioHopP50: percentile(viaH2.sorted, 50) / percentile(h, 50),
       };
-      log(`e2e run ${r + 1}: gateway p50 ${row.gatewayP50.toFixed(2)} p99 ${row.gatewayP99.toFixed(2)} ms (webhook hop ${row.webhookHopP50.toFixed(2)}, gRPC hop ${row.grpcHopP50.toFixed(2)}); raw p50 ${row.rawP50.toFixed(2)} p99 ${row.rawP99.toFixed(2)} ms; HTTP hop p50 ${row.hopP50.toFixed(2)} p99 ${row.hopP99.toFixed(2)} ms`);
+      log(`e2e run ${r + 1}: gateway p50 ${row.gatewayP50.toFixed(2)} p99 ${row.gatewayP99.toFixed(2)} ms (webhook hop ${row.webhookHopP50.toFixed(2)}, gRPC hop ${row.grpcHopP50.toFixed(2)}); raw p50 ${row.rawP50.toFixed(2)} p99 ${row.rawP99.toFixed(2)} ms; HTTP hop p50 ${row.hopP50.toFixed(2)} p99 ${row.hopP99.toFixed(2)} ms; h2 reader: gateway p50 ${row.h2GatewayP50.toFixed(2)} (gRPC hop ${row.h2GrpcHopP50.toFixed(2)}) = ${row.h2RatioHopP50.toFixed(2)}x HTTP hop, grpc-js ${row.ratioHopP50.toFixed(2)}x`);
       runs.push(row);
     }
   } finally {
     await hop.stop();
     client.close();
+    session.close();
   }
   record("e2e", runs);
 }

@@ -2,7 +2,7 @@
  * Fan-out: many Subscribe streams on one tenant, a fixed offered rate of webhooks; counts
  * every accepted event each stream never received, the delivered rate and the gateway's RSS.
  */
-import { subscribeRequest } from "./lib/grpc-light";
+import { sequencesOf, subscribeRequest } from "./lib/grpc-light";
 import { h2Connect, h2Subscribe } from "./lib/h2-subscribe";
 import { atRate, post } from "./lib/load";
 import { BATCH, P, RUNS } from "./lib/options";
@@ -24,8 +24,8 @@ export async function fanoutPoint(gw: Server, o: { streams: number; rate: number
   const streamErrors: string[] = [];
   const streams = got.map((seqs, i) =>
     h2Subscribe(sessions[i % sessions.length], subscribeRequest(["default"], o.batch), {
-      onSequences: (batch) => {
-        for (const seq of batch) seqs.push(seq);
+      onMessage: (msg) => {
+        for (const seq of sequencesOf(msg)) seqs.push(seq);
         lastDelivery = nowMs();
       },
       onError: (err) => void streamErrors.push(`${err.code ?? "stream"}: ${err.details}`),

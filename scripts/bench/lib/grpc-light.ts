@@ -98,6 +98,17 @@ export function lightDeliveriesOf(buf: Buffer): LightDelivery[] {
   return out;
 }
 
+/** The transaction_id of a SubscribeResponse's event (field 1 → 15). */
+export function txidOf(buf: Buffer): string {
+  let txid = "";
+  walkFields(buf, 0, buf.length, (f, _v, from, to) => {
+    if (f === 1) walkFields(buf, from, to, (g, _w, a, b) => {
+      if (g === 15) txid = buf.toString("utf8", a, b);
+    });
+  });
+  return txid;
+}
+
 /** A Subscribe stream that yields each response's arrival time and event transaction_id (field 1 → 15). */
 export function lightSubscribeTxid(client: Client, req: SubscribeRequest): ClientReadableStream<{ t: number; txid: string }> {
   return client.makeServerStreamRequest(
@@ -105,13 +116,7 @@ export function lightSubscribeTxid(client: Client, req: SubscribeRequest): Clien
     (r: SubscribeRequest) => Buffer.from(SubscribeRequest.encode(r).finish()),
     (buf: Buffer) => {
       const t = nowMs();
-      let txid = "";
-      walkFields(buf, 0, buf.length, (f, _v, from, to) => {
-        if (f === 1) walkFields(buf, from, to, (g, _w, a, b) => {
-          if (g === 15) txid = buf.toString("utf8", a, b);
-        });
-      });
-      return { t, txid };
+      return { t, txid: txidOf(buf) };
     },
     req,
   );

@@ -9,7 +9,7 @@
  */
 import http2 from "node:http2";
 import { SubscribeRequest } from "../../../src/gen/engage/gateway/v1/gateway";
-import { sequencesOf } from "./grpc-light";
+import { nowMs } from "./util";
 
 const PATH = "/engage.gateway.v1.EventGateway/Subscribe";
 
@@ -18,8 +18,8 @@ export interface H2Stream {
 }
 
 export interface H2Handlers {
-  /** The sequences of one response: its own, or a batch's. */
-  onSequences(seqs: number[]): void;
+  /** One response (a SubscribeResponse's bytes) and when the data it ended in arrived (`nowMs`). */
+  onMessage(msg: Buffer, receivedAt: number): void;
   /** A gRPC status other than OK, or a stream error (`code` unset). */
   onError(err: { code?: number; details: string }): void;
 }
@@ -37,12 +37,13 @@ export function h2Subscribe(session: http2.ClientHttp2Session, req: SubscribeReq
   let parts: Buffer[] = [];
   let held = 0;
   let need = 5;
+  let receivedAt = 0;
   const take = (buf: Buffer): void => {
     let at = 0;
     while (buf.length - at >= 5) {
       const end = at + 5 + buf.readUInt32BE(at + 1);
       if (end > buf.length) break;
-      h.onSequences(sequencesOf(buf.subarray(at + 5, end)));
+      h.onMessage(buf.subarray(at + 5, end), receivedAt);
       at = end;
     }
     parts = at < buf.length ? [buf.subarray(at)] : [];
@@ -50,6 +51,7 @@ export function h2Subscribe(session: http2.ClientHttp2Session, req: SubscribeReq
     need = held >= 5 ? 5 + buf.readUInt32BE(at + 1) : 5;
   };
   s.on("data", (chunk: Buffer) => {
+    receivedAt = nowMs();
     if (held === 0) return take(chunk);
     parts.push(chunk);
     held += chunk.length;
