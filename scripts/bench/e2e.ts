@@ -11,7 +11,7 @@ import { EventGatewayClient } from "../../src/gen/engage/gateway/v1/gateway";
 import { lightSubscribeTxid, subscribeRequest, txidOf } from "./lib/grpc-light";
 import { h2Connect, h2Subscribe } from "./lib/h2-subscribe";
 import { atRate, post } from "./lib/load";
-import { P, RUNS } from "./lib/options";
+import { E2E_RUNS, P } from "./lib/options";
 import { profiled, startServer, type Server } from "./lib/processes";
 import { record, type Row } from "./lib/results";
 import { bodyFor, log, nowMs, percentile, sleep } from "./lib/util";
@@ -82,19 +82,14 @@ async function throughGateway(
       sent.delete(txid);
     } else if (txid.startsWith("e2e-warm")) warmSeen++;
   });
-  const tapSent = new Map<string, number>();
-  const tapLat: number[] = [];
+  // The tap keeps only each message's stream sequence and arrival time: it runs in this
+  // process at the moment the Subscribe response arrives, so it must take as little of
+  // the reader's time as it can (decoding its headers for the event id took tens of µs
+  // each). The webhook's reply names the sequence, which ties it to the event afterwards.
+  const tapAt = new Map<number, number>();
   const tap = await (await js.consumers.get("ENGAGE_EVENTS", { filterSubjects: "engage.events.default.>", deliver_policy: DeliverPolicy.New })).consume({ max_messages: 256 });
   const tapping = (async () => {
-    for await (const m of tap) {
-      const t = nowMs();
-      const id = (m.headers?.get("Nats-Msg-Id") ?? "").replace(/^default:/, "");
-      const s = tapSent.get(id);
-      if (s !== undefined) {
-        tapLat.push(t - s);
-        tapSent.delete(id);
-      }
-    }
+    for await (const m of tap) tapAt.set(m.seq, nowMs());
   })();
   // Warm up until the stream delivers, so the measured part starts on a live consumer.
   for (let i = 0; warmSeen === 0 && i < 200; i++) {
@@ -105,22 +100,30 @@ async function throughGateway(
   // arrived, so the first measured events do not queue behind them.
   const warmed = warmSeen + (await atRate(o.rate, o.warm / o.rate, (i) => void post(gw.httpPort, bodyFor(`e2e-warm-${tag}-b${i}`)).catch(() => undefined)));
   for (let i = 0; i < 200 && warmSeen < warmed; i++) await sleep(10);
+  const sentAt = new Map<string, number>();
+  const sequenceOf = new Map<string, number>();
   const measure = (): Promise<number> => atRate(o.rate, o.seconds, (i) => {
     const txid = `e2e-${tag}-${i}-${process.pid}`;
     const body = bodyFor(txid);
     const t0 = nowMs();
     sent.set(txid, t0);
-    tapSent.set(txid, t0);
+    sentAt.set(txid, t0);
     void post(gw.httpPort, body).then(
-      (x) => void (x.status !== 200 && log(`e2e: webhook ${x.status}`)),
+      (x) => void (x.status === 200 ? sequenceOf.set(txid, x.sequence) : log(`e2e: webhook ${x.status}`)),
       (err) => log(`e2e: webhook ${err}`),
     );
   });
   const total = await (profile ? profiled(gw, profile, measure) : measure());
-  for (let i = 0; i < 100 && (lat.length < total || tapLat.length < total); i++) await sleep(50);
+  const tapped = (): number => [...sequenceOf.values()].filter((q) => tapAt.has(q)).length;
+  for (let i = 0; i < 100 && (lat.length < total || tapped() < total); i++) await sleep(50);
   stream.cancel();
   tap.stop();
   await tapping;
+  const tapLat: number[] = [];
+  for (const [txid, q] of sequenceOf) {
+    const t = tapAt.get(q);
+    if (t !== undefined) tapLat.push(t - sentAt.get(txid)!);
+  }
   return { sorted: lat.sort((a, b) => a - b), tapSorted: tapLat.sort((a, b) => a - b), lost: total - lat.length };
 }
 
@@ -138,7 +141,7 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
   const hop = await startServer("koa-hop-baseline.cjs", { BENCH_NATS_URL: natsUrl });
 
   try {
-    for (let r = 0; r < RUNS; r++) {
+    for (let r = 0; r < E2E_RUNS; r++) {
       // --- gateway: webhook POST -> gRPC Subscribe, read by grpc-js, then by a bare HTTP/2 reader
       const grpcJs: SubscribeReader = (on) => {
         const stream = lightSubscribeTxid(client, subscribeRequest(["default"]));
@@ -148,14 +151,13 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
       };
       const bare: SubscribeReader = (on) =>
         h2Subscribe(session, subscribeRequest(["default"]), { onMessage: (m, t) => on(t, txidOf(m)), onError: () => undefined });
-      const viaGrpcJs = await throughGateway(gw, js, o, `${r}`, grpcJs, `e2e-${r + 1}`);
-      const viaH2 = await throughGateway(gw, js, o, `${r}h2`, bare);
-      const g = viaGrpcJs.sorted;
-      const tapSorted = viaGrpcJs.tapSorted;
-      const total = g.length + viaGrpcJs.lost;
+      const gateway = async () => ({
+        viaGrpcJs: await throughGateway(gw, js, o, `${r}`, grpcJs, `e2e-${r + 1}`),
+        viaH2: await throughGateway(gw, js, o, `${r}h2`, bare),
+      });
 
       // --- baseline: js.publish -> ordered consumer, same rate, same nats-server
-      const raw = await throughConsumer(
+      const rawPath = () => throughConsumer(
         js, "BENCH_RAW", "bench.raw.", o,
         async () => {
           for (let i = 0; i < o.warm; i++) await js.publish(`bench.raw.warm${r}x${i}`, payload);
@@ -167,10 +169,9 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
         },
         (i) => `r${r}x${i}`,
       );
-      const b = raw.sorted;
 
       // --- baseline with an HTTP hop: POST -> Koa + js.publish -> ordered consumer
-      const viaHop = await throughConsumer(
+      const hopPath = () => throughConsumer(
         js, "BENCH_HOP", "bench.hop.", o,
         async () => {
           await atRate(o.rate, o.warm / o.rate, (i) => void post(hop.httpPort, bodyFor(`hopwarm-${r}-${i}-${process.pid}`)).catch(() => undefined));
@@ -184,6 +185,26 @@ export async function benchE2e(gw: Server, nc: NatsConnection, natsUrl: string):
         },
         (i) => `hop-${r}-${i}-${process.pid}`,
       );
+
+      // Every other run goes the other way round, so that neither side always comes first
+      // (the machine's load drifts over a run; a ratio should not carry the drift one way).
+      let measured: Awaited<ReturnType<typeof gateway>>;
+      let raw: Awaited<ReturnType<typeof rawPath>>;
+      let viaHop: Awaited<ReturnType<typeof hopPath>>;
+      if (r % 2 === 0) {
+        measured = await gateway();
+        raw = await rawPath();
+        viaHop = await hopPath();
+      } else {
+        viaHop = await hopPath();
+        raw = await rawPath();
+        measured = await gateway();
+      }
+      const { viaGrpcJs, viaH2 } = measured;
+      const g = viaGrpcJs.sorted;
+      const tapSorted = viaGrpcJs.tapSorted;
+      const total = g.length + viaGrpcJs.lost;
+      const b = raw.sorted;
       const h = viaHop.sorted;
       const row = {
         gatewayP50: percentile(g, 50), gatewayP99: percentile(g, 99), gatewayLost: total - g.length,

@@ -9,7 +9,7 @@ const ROOT = path.resolve(__dirname, "../..");
 /** Every figure `make bench` reports, by benchmark. */
 const FIGURES: Record<string, string[]> = {
   ingest: ["gatewayRps", "gatewayP50", "gatewayP99", "koaRps", "koaP50", "koaP99", "ratio"],
-  e2e: ["gatewayP50", "gatewayP99", "rawP50", "rawP99", "ratioP50", "ratioP99"],
+  e2e: ["gatewayP50", "gatewayP99", "rawP50", "rawP99", "ratioP50", "ratioP99", "hopP50", "ratioHopP50", "webhookHopP50", "grpcHopP50", "h2GatewayP50", "h2RatioHopP50"],
   fanout: ["deliveredPerSec", "lost", "rssMB"],
   groups: ["rawPerSec", "orderedPerSec", "unorderedPerSec", "ratioOrdered", "ratioUnordered"],
   soak: ["events", "rssStartMB", "rssEndMB", "rssGrowth", "loopP99"],

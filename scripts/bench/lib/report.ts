@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BATCH, FULL, OUT, P, PIN, RUNS, SMOKE } from "./options";
+import { BATCH, E2E_RUNS, FULL, OUT, P, PIN, RUNS, SMOKE } from "./options";
 import { commands } from "./processes";
 import { curves, results } from "./results";
 import { lineChart } from "./svg-chart";
@@ -37,7 +37,7 @@ function mainPart(startedAt: Date, elapsed: number, machineLines: string[]): str
   const g = results.groups?.median;
   const s = results.soak?.median;
   L.push(`Written by \`make bench\` (\`scripts/bench/run.ts\`) on ${startedAt.toISOString()}${SMOKE ? " in **--smoke** mode (tiny sizes: the figures mean nothing)" : ""}; the run took ${f(elapsed)} s.`);
-  L.push(`Every figure is the median of ${RUNS} run(s) unless marked otherwise, and every ratio compares with a baseline measured in the same run, on the same machine, at the same time.`, "");
+  L.push(`Every figure is the median of ${RUNS} run(s) (the end-to-end latencies: of ${E2E_RUNS}) unless marked otherwise, and every ratio compares with a baseline measured in the same run, on the same machine, at the same time.`, "");
   L.push("## Machine", "", ...machineLines, "");
   L.push("## Results", "");
   L.push("| benchmark | gateway | baseline | ratio | target | verdict |", "|---|---|---|---|---|---|");
