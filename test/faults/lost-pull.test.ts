@@ -189,4 +189,37 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     );
     m.cancel();
   });
+  it("in a parked chat whose stuck head was settled, holds the events after the lost one until it comes back, then serves it first", async () => {
+    const GROUP = "lost-pull-unparking";
+    const CHAT = "lost-pull-unparking-chat";
+    let keeping = true;
+    const { m, kept, numbers } = await member(GROUP, (d) => keeping && chatOf(d) === CHAT && numberOf(d) === 0);
+    const { consumer, acks } = await watchAcks(GROUP, CHAT);
+    await post(CHAT, 0);
+    await waitFor(() => kept.length === 1, "the chat's first event, kept");
+    for (let n = 1; n <= 3; n++) await post(CHAT, n);
+    const acked = (seq: number): boolean => acks.some((a) => a.seq === seq && a.verb === "+ACK");
+    await waitFor(() => acks.filter((a) => a.verb === "+ACK").length >= 3, "the chat parked, its waiting events copied", 15_000);
+    const { lost, lostSeq } = await steal(consumer, CHAT, 4, (_n, seq) => acked(seq));
+    await post(CHAT, lost + 1);
+    await post(CHAT, lost + 2);
+
+    // The stuck head is settled while the lost event is still away: the parked events
+    // before it go out, the ones after it wait for it.
+    keeping = false;
+    m.ack(kept[0].deliveryId);
+    await waitFor(() => numbers(CHAT).length === lost, `the chat's events before the lost one (it got ${numbers(CHAT).join(",")})`, 15_000);
+    assert.ok(!acks.some((a) => a.seq === lostSeq && a.count >= 2), "the lost event came back too early for this case (AckWait is 6 s)");
+    assert.deepEqual(numbers(CHAT), [...Array(lost).keys()], "an event after the lost one went out before it");
+
+    await waitFor(() => numbers(CHAT).length === lost + 3, `the chat's events (it got ${numbers(CHAT).join(",")})`, 20_000);
+    report("lost-pull-unparking", { lost, lostSeq, delivered: numbers(CHAT).join(",") });
+    assert.deepEqual(numbers(CHAT), [...Array(lost + 3).keys()], "the chat's order");
+    assert.deepEqual(
+      m.deliveries.map((d) => d.attempt),
+      m.deliveries.map(() => 1),
+      "an event was delivered twice",
+    );
+    m.cancel();
+  });
 });
