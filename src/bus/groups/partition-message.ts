@@ -25,17 +25,20 @@ export function routeMessage(jm: PulledMsg, group: StoredGroup, filter: Compiled
       return { skip: "+TERM", undecodable: err };
     }
     if (!filter.matches(event)) return { skip: "+ACK" };
-    key ??= chatKeyOf(subjectOf(event, 1));
+    key ??= chatOfEvent(event);
   }
-  return { chat: key! };
+  return { chat: key };
 }
+
+/** The chat key of a decoded event: that of the subject it is stored under. */
+const chatOfEvent = (event: Event): string => chatKeyOf(subjectOf(event, 1))!;
 
 /** The chat of a stored event: from its subject, else from the event; undefined when it cannot be decoded. */
 export function chatOfStored(subject: string, data: Uint8Array): string | undefined {
   const key = chatKeyOf(subject);
   if (key !== undefined) return key;
   try {
-    return chatKeyOf(subjectOf(Event.decode(data), 1));
+    return chatOfEvent(Event.decode(data));
   } catch {
     return undefined;
   }
