@@ -129,6 +129,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     partitions: config.partitions,
     timeoutMs: config.publishTimeoutMs,
     erasedSequence: (msgId) => erasedIds.sequenceOf(msgId),
+    anyErased: () => erasedIds.any(),
     // The child per stream (two streams) is kept: label lookup per publish costs more.
     onPubAck: (stream, seconds) => {
       let h = pubAckByStream.get(stream);

@@ -20,6 +20,8 @@ const SUBJECT_PREFIX = "engage.erased";
 export interface ErasedIds {
   /** The sequence the erased message had, when `msgId` was erased within the window. */
   sequenceOf(msgId: string): number | undefined;
+  /** False when no message id is kept (none erased within the window). */
+  any(): boolean;
   /** Records erased messages (id and sequence); resolves once stored. */
   record(tenant: string, ids: [msgId: string, sequence: number][]): Promise<void>;
   stop(): void;
@@ -79,6 +81,7 @@ export async function createErasedIds(bus: Bus, o: { windowMs: number; replicas:
   });
 
   return {
+    any: () => ids.size > 0,
     sequenceOf(msgId) {
       const e = ids.get(msgId);
       return e !== undefined && e.until >= Date.now() ? e.seq : undefined;

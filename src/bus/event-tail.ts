@@ -14,6 +14,7 @@ import { ErrorCode, GatewayError, type Instant, type StartAt } from "../domain";
 import type { Bus } from "./connection";
 import { HEADER } from "./publisher";
 import { withJetStreamRetry } from "./jetstream-retry";
+import { rareHeader } from "./rare-header";
 import { EVENTS_STREAM } from "./streams";
 
 /** Where a tail starts. */
@@ -158,7 +159,7 @@ export async function openEventTail(bus: Bus, subject: string, start: TailStart,
               if (m.info.deliverySequence !== ++delivered) break;
               failures = 0;
               next = m.seq + 1;
-              const replayFor = m.headers?.get(HEADER.replayFor) || undefined;
+              const replayFor = rareHeader(m, HEADER.replayFor);
               yield new StoredItem(m.data, m.seq, storedAt(m), replayFor, m.info.pending);
             }
           } catch (err) {

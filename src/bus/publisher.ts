@@ -36,8 +36,11 @@ export interface Publisher {
   publishEvent(event: Event, data?: Uint8Array): Promise<Stored>;
   /** Stores a message in the DLQ stream; same guarantees. */
   publishRaw(subject: string, data: Uint8Array, msgId: string, hdrs: Record<string, string>): Promise<Stored>;
-  /** True when the message with this id was erased within the duplicate window. */
-  isErased(msgId: string): boolean;
+  /**
+   * True when the message with this id was erased within the duplicate window. The id is
+   * read only when some message was (reading it decodes a message's headers).
+   */
+  isErased(msgId: () => string): boolean;
 }
 
 export interface PublisherOptions {
@@ -48,6 +51,8 @@ export interface PublisherOptions {
   onPubAck?(stream: string, seconds: number): void;
   /** The sequence of an erased message with this id, within the duplicate window: answered as a duplicate. */
   erasedSequence?(msgId: string): number | undefined;
+  /** False when no message was erased within the duplicate window. @default always true */
+  anyErased?(): boolean;
 }
 
 /** Room kept for headers and the subject under max_payload. */
@@ -105,7 +110,7 @@ export function createPublisher(bus: Bus, o: PublisherOptions): Publisher {
   }
 
   return {
-    isErased: (msgId) => o.erasedSequence?.(msgId) !== undefined,
+    isErased: (msgId) => o.erasedSequence !== undefined && o.anyErased?.() !== false && o.erasedSequence(msgId()) !== undefined,
     publishEvent(event, encoded) {
       // Fresh headers: append, which skips set()'s search for an existing key.
       const h = natsHeaders();

@@ -92,7 +92,7 @@ export function createDeadLetters(bus: Bus, publisher: Publisher, onBury?: () =>
   };
 
   return {
-    erased: (h) => publisher.isErased(h.msg.headers?.get("Nats-Msg-Id") ?? ""),
+    erased: (h) => publisher.isErased(() => h.msg.headers?.get("Nats-Msg-Id") ?? ""),
     async bury(group, h, reason) {
       // An event erased while a member held it must not come back as a dead letter.
       if (!(await storedEvent(h.seq))) return;

@@ -1,6 +1,7 @@
 import { chatKeyOf, subjectOf, type CompiledFilter } from "../../domain";
 import { Event } from "../../gen/engage/events/v1/events";
 import { HEADER } from "../publisher";
+import { rareHeader } from "../rare-header";
 import type { PulledMsg } from "./chat-table";
 import type { StoredGroup } from "./kv-stores";
 
@@ -14,7 +15,7 @@ export type Routing = { chat: string } | { skip: "+ACK" | "+TERM"; undecodable?:
  * filter the subject decides needs the event decoded.
  */
 export function routeMessage(jm: PulledMsg, group: StoredGroup, filter: CompiledFilter): Routing {
-  const replayFor = jm.headers?.get(HEADER.replayFor);
+  const replayFor = rareHeader(jm, HEADER.replayFor);
   if (replayFor && replayFor !== group.name) return { skip: "+ACK" };
   let key = chatKeyOf(jm.subject);
   if (key === undefined || !filter.bySubject) {
