@@ -66,12 +66,16 @@ export class PartitionPuller {
 
   private onMsg(m: Msg): void {
     this.alive?.();
-    const code = m.headers?.code ?? 0;
-    if (!m.reply && code >= 100) {
-      // 100 is a heartbeat; 408 the expiry; 409 a deleted consumer or a server limit;
-      // 503 no responders (no consumer leader, or no consumer).
-      if (code !== 100) this.end?.(`${code} ${m.headers?.description ?? ""}`.trim());
-      return;
+    // A delivery has a reply subject (its ack subject); only a status message has none.
+    // Its headers are not read here: nats.js would decode every one of them.
+    if (!m.reply) {
+      const code = m.headers?.code ?? 0;
+      if (code >= 100) {
+        // 100 is a heartbeat; 408 the expiry; 409 a deleted consumer or a server limit;
+        // 503 no responders (no consumer leader, or no consumer).
+        if (code !== 100) this.end?.(`${code} ${m.headers?.description ?? ""}`.trim());
+        return;
+      }
     }
     this.o.onMessage(m);
     if (++this.received >= this.asked) this.end?.("");
