@@ -71,4 +71,24 @@ describe("publish turns", () => {
     }
     sub.unsubscribe();
   });
+  it("rejects a publish nobody acknowledges with TIMEOUT once its own timeout has passed, each at its own time", async () => {
+    const mux = createPubAckMux(nc);
+    // Interest in the subject, so no "no responders" status comes back, and no stream: no PubAck ever.
+    const hole = nc.subscribe("void.>");
+    await nc.flush();
+    const start = performance.now();
+    const timedOut = (subject: string, ms: number) =>
+      mux.publish(subject, new Uint8Array([1]), `void-${ms}`, natsHeaders(), ms).then(
+        () => assert.fail("a publish without a PubAck resolved"),
+        (err: Error & { code?: string }) => ({ code: err.code, after: performance.now() - start }),
+      );
+    const [short, long] = await Promise.all([timedOut("void.a", 100), timedOut("void.b", 400)]);
+    assert.equal(short.code, "TIMEOUT");
+    assert.equal(long.code, "TIMEOUT");
+    assert.ok(short.after >= 100 && short.after < 1000, `the 100 ms publish timed out after ${short.after} ms`);
+    assert.ok(long.after >= 400 && long.after < 1300, `the 400 ms publish timed out after ${long.after} ms`);
+    // A publish after them is served as usual.
+    assert.equal((await mux.publish("turns.after", new Uint8Array([2]), "after-void", natsHeaders(), 5000)).stream, "TURNS");
+    hole.unsubscribe();
+  });
 });
