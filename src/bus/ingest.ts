@@ -18,8 +18,8 @@ import {
   eventTypeOf,
 } from "../domain";
 import { Event } from "../gen/engage/events/v1/events";
-import { HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
 import { encodeEvent } from "./event-bytes";
+import { HEADER, isTraceparent, type Publisher, type Stored } from "./publisher";
 
 /** Who sent an event, as established by the door it came through. */
 export interface Origin {
