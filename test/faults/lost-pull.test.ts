@@ -158,10 +158,13 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     m.cancel();
   });
 
-  it("in a parked chat, serves the event that came back before the parked events after it", async () => {
-    const GROUP = "lost-pull-parked";
-    const CHAT = "lost-pull-parked-chat";
-    // The member keeps the chat's first event: the chat is stuck, and parked after 1 s.
+  /**
+   * A chat whose first event the member keeps (stuck, so parked after 1 s), with events
+   * 1-3 copied to the park, then one event stolen by another pull and two more posted.
+   * `release()` settles the kept head; `inOrder(tag)` waits for every event and checks
+   * the chat's order and that nothing was delivered twice.
+   */
+  const parkedWithLost = async (GROUP: string, CHAT: string) => {
     let keeping = true;
     const { m, kept, numbers } = await member(GROUP, (d) => keeping && chatOf(d) === CHAT && numberOf(d) === 0);
     const { consumer, acks } = await watchAcks(GROUP, CHAT);
@@ -174,52 +177,42 @@ describe("fault: an event sent to a pull that never reached the gateway", functi
     const { lost, lostSeq } = await steal(consumer, CHAT, 4, (_n, seq) => acked(seq));
     await post(CHAT, lost + 1);
     await post(CHAT, lost + 2);
+    const release = (): void => {
+      keeping = false;
+      m.ack(kept[0].deliveryId);
+    };
+    /** The lost event is at the gateway again (JetStream sent it after AckWait). */
+    const back = (): boolean => acks.some((a) => a.seq === lostSeq && a.count >= 2);
+    const inOrder = async (tag: string): Promise<void> => {
+      await waitFor(() => numbers(CHAT).length === lost + 3, `the chat's events (it got ${numbers(CHAT).join(",")})`, 20_000);
+      report(tag, { lost, lostSeq, delivered: numbers(CHAT).join(",") });
+      assert.deepEqual(numbers(CHAT), [...Array(lost + 3).keys()], "the chat's order");
+      assert.deepEqual(
+        m.deliveries.map((d) => d.attempt),
+        m.deliveries.map(() => 1),
+        "an event was delivered twice",
+      );
+      m.cancel();
+    };
+    return { lost, numbers: () => numbers(CHAT), release, back, inOrder };
+  };
+
+  it("in a parked chat, serves the event that came back before the parked events after it", async () => {
+    const c = await parkedWithLost("lost-pull-parked", "lost-pull-parked-chat");
     // After AckWait the lost event comes back to the gateway, which keeps it alive (+WPI).
-    await waitFor(() => acks.some((a) => a.seq === lostSeq && a.count >= 2), "the lost event back at the gateway", 20_000);
-
-    keeping = false;
-    m.ack(kept[0].deliveryId);
-    await waitFor(() => numbers(CHAT).length === lost + 3, `the chat's events (it got ${numbers(CHAT).join(",")})`, 20_000);
-    report("lost-pull-parked", { lost, lostSeq, delivered: numbers(CHAT).join(",") });
-    assert.deepEqual(numbers(CHAT), [...Array(lost + 3).keys()], "the chat's order");
-    assert.deepEqual(
-      m.deliveries.map((d) => d.attempt),
-      m.deliveries.map(() => 1),
-      "an event was delivered twice",
-    );
-    m.cancel();
+    await waitFor(c.back, "the lost event back at the gateway", 20_000);
+    c.release();
+    await c.inOrder("lost-pull-parked");
   });
-  it("in a parked chat whose stuck head was settled, holds the events after the lost one until it comes back, then serves it first", async () => {
-    const GROUP = "lost-pull-unparking";
-    const CHAT = "lost-pull-unparking-chat";
-    let keeping = true;
-    const { m, kept, numbers } = await member(GROUP, (d) => keeping && chatOf(d) === CHAT && numberOf(d) === 0);
-    const { consumer, acks } = await watchAcks(GROUP, CHAT);
-    await post(CHAT, 0);
-    await waitFor(() => kept.length === 1, "the chat's first event, kept");
-    for (let n = 1; n <= 3; n++) await post(CHAT, n);
-    const acked = (seq: number): boolean => acks.some((a) => a.seq === seq && a.verb === "+ACK");
-    await waitFor(() => acks.filter((a) => a.verb === "+ACK").length >= 3, "the chat parked, its waiting events copied", 15_000);
-    const { lost, lostSeq } = await steal(consumer, CHAT, 4, (_n, seq) => acked(seq));
-    await post(CHAT, lost + 1);
-    await post(CHAT, lost + 2);
 
+  it("in a parked chat whose stuck head was settled, holds the events after the lost one until it comes back, then serves it first", async () => {
+    const c = await parkedWithLost("lost-pull-unparking", "lost-pull-unparking-chat");
     // The stuck head is settled while the lost event is still away: the parked events
     // before it go out, the ones after it wait for it.
-    keeping = false;
-    m.ack(kept[0].deliveryId);
-    await waitFor(() => numbers(CHAT).length === lost, `the chat's events before the lost one (it got ${numbers(CHAT).join(",")})`, 15_000);
-    assert.ok(!acks.some((a) => a.seq === lostSeq && a.count >= 2), "the lost event came back too early for this case (AckWait is 6 s)");
-    assert.deepEqual(numbers(CHAT), [...Array(lost).keys()], "an event after the lost one went out before it");
-
-    await waitFor(() => numbers(CHAT).length === lost + 3, `the chat's events (it got ${numbers(CHAT).join(",")})`, 20_000);
-    report("lost-pull-unparking", { lost, lostSeq, delivered: numbers(CHAT).join(",") });
-    assert.deepEqual(numbers(CHAT), [...Array(lost + 3).keys()], "the chat's order");
-    assert.deepEqual(
-      m.deliveries.map((d) => d.attempt),
-      m.deliveries.map(() => 1),
-      "an event was delivered twice",
-    );
-    m.cancel();
+    c.release();
+    await waitFor(() => c.numbers().length === c.lost, `the chat's events before the lost one (it got ${c.numbers().join(",")})`, 15_000);
+    assert.ok(!c.back(), "the lost event came back too early for this case (AckWait is 6 s)");
+    assert.deepEqual(c.numbers(), [...Array(c.lost).keys()], "an event after the lost one went out before it");
+    await c.inOrder("lost-pull-unparking");
   });
 });
