@@ -3,7 +3,7 @@
  * baseline measured in the same run, written to BENCHMARKS.md (and results JSON);
  * `make bench-full` adds the scaling curves (scripts/bench/curves/*.ts) and their charts.
  *
- *   npx tsx scripts/bench/run.ts [--smoke] [--full] [--runs N] [--out BENCHMARKS.md] [--json FILE]
+ *   npx tsx scripts/bench/run.ts [--smoke] [--full] [--runs N] [--e2e-runs N] [--out BENCHMARKS.md] [--json FILE]
  *                                [--only ingest,e2e,fanout,groups,soak,curves] [--no-pin]
  *                                [--curves conn,cluster,groups,stuck,fanout,backlog] [--batch N]
  *
