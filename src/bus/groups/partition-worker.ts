@@ -203,7 +203,13 @@ export class PartitionWorker {
       const clean = info.num_ack_pending === 0 && info.num_waiting === 0 && fromConsumerLeader(info, this.clustered);
       if (!this.to(clean ? "active" : "quarantine")) throw new Error(`worker ${this.stateNow} while starting`);
       this.puller.start();
-      this.offBus = bus.onChange((connected) => connected && this.puller?.reconnected());
+      // Back on NATS: what went out on the lost connection (the open pull, acks waiting
+      // for their confirmation) is answered by no one, so it goes out again now.
+      this.offBus = bus.onChange((connected) => {
+        if (!connected) return;
+        this.acks.reconnected();
+        this.puller?.reconnected();
+      });
       this.keeper.start();
       this.timers.push(setInterval(() => this.keepAlive(), Math.max(this.ackWaitMs / 3, 100)));
       // The quarantine is checked on arrivals and confirmed acks; this is the fallback.

@@ -24,6 +24,8 @@ const batch = createTurnBatch((item: Sendable) => item.send());
 interface Awaiting {
   sentAt: number;
   settle(ok: boolean): void;
+  /** Sent on a connection that was lost (its reply will not come): send again now. */
+  resend(): void;
 }
 
 /**
@@ -64,6 +66,17 @@ class Confirmations {
     this.pending.delete(token);
     // 503: no responders (the consumer, or its leader, is gone): not applied.
     p.settle((m.headers?.code ?? 0) < 300);
+  }
+
+  /**
+   * The connection came back: what was sent before is answered by no one (the request or
+   * its reply went down with the old connection), so it is sent again at once rather than
+   * after CONFIRM_TIMEOUT_MS. An ack that did arrive is applied once all the same.
+   */
+  reconnected(): void {
+    const lost = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of lost) p.resend();
   }
 
   private sweep(): void {
@@ -130,6 +143,11 @@ export class ServerAcks {
     if (this.alive()) a.confirmed();
   }
 
+  /** The connection to NATS came back: acks waiting for a confirmation are sent again now. */
+  reconnected(): void {
+    this.confirm.reconnected();
+  }
+
   private later(a: ConfirmedAck): void {
     setTimeout(() => batch.add(a), RETRY_MS).unref();
   }
@@ -167,5 +185,8 @@ class ConfirmedAck implements Sendable, Awaiting {
   }
   settle(ok: boolean): void {
     this.acks.answered(this, ok);
+  }
+  resend(): void {
+    batch.add(this);
   }
 }
