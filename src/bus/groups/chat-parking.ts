@@ -147,12 +147,7 @@ export class ChatParking {
   /** An original of a parked chat arrived: it joins the park, behind what is there. */
   accept(held: Held): void {
     const p = this.parks.get(held.chat)!;
-    const q = p.moving;
-    let i = q.length;
-    while (i > 0 && q[i - 1].seq > held.seq) i--;
-    q.splice(i, 0, held);
-    this.waitingBySeq.set(held.seq, held);
-    this.drive(p);
+    this.wait(p, p.moving, held);
   }
 
   /**
@@ -170,9 +165,14 @@ export class ChatParking {
       this.drive(p);
       return;
     }
-    let i = p.late.length;
-    while (i > 0 && p.late[i - 1].seq > held.seq) i--;
-    p.late.splice(i, 0, held);
+    this.wait(p, p.late, held);
+  }
+
+  /** `held` waits in `list` of park `p`, in sequence order. */
+  private wait(p: Park, list: Held[], held: Held): void {
+    let i = list.length;
+    while (i > 0 && list[i - 1].seq > held.seq) i--;
+    list.splice(i, 0, held);
     this.waitingBySeq.set(held.seq, held);
     this.drive(p);
   }
